@@ -1,0 +1,74 @@
+//! `sbd` — secure by default.
+//!
+//! One command for the whole toolkit. Each command group lives in its own module under
+//! `cmd/`; this file only parses the command line, sets up logging and maps results to exit
+//! codes: 0 success, 1 "the check found something" (invalid instance, findings, escapes),
+//! 2 usage or I/O error.
+#![forbid(unsafe_code)]
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "sbd",
+    version,
+    about = "secure by default: verify, sandbox, annotate and evaluate what code models write",
+    long_about = None,
+    propagate_version = true
+)]
+struct Cli {
+    /// More log output (-v info, -vv debug, -vvv trace). `SBD_LOG` takes a tracing filter too.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read, validate and migrate ANRF 1.1.0 metadata; print its JSON Schema.
+    #[command(subcommand)]
+    Anrf(cmd::anrf::AnrfCommand),
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if quiet {
+        "error"
+    } else {
+        match verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        }
+    };
+    let filter = EnvFilter::try_from_env("SBD_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    let result = match cli.command {
+        Command::Anrf(c) => cmd::anrf::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
