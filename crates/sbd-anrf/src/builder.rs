@@ -21,10 +21,10 @@
 
 use serde_json::{Map, Value};
 
+use crate::ANRF_VERSION;
 use crate::model::*;
 use crate::time::now_rfc3339;
-use crate::validate::{validate, Report};
-use crate::ANRF_VERSION;
+use crate::validate::{Report, validate};
 
 /// What is known about one entity (function, type, module) of the unit.
 #[derive(Debug, Clone)]
@@ -69,7 +69,12 @@ impl EntityFacts {
         self.resource_bounded = yes;
         self
     }
-    pub fn guarantee(mut self, kind: PropertyType, description: impl Into<String>, approach: impl Into<String>) -> Self {
+    pub fn guarantee(
+        mut self,
+        kind: PropertyType,
+        description: impl Into<String>,
+        approach: impl Into<String>,
+    ) -> Self {
         self.guarantees.push(FormalGuarantee {
             property_type: kind,
             property_description: description.into(),
@@ -318,9 +323,7 @@ impl InstanceBuilder {
 
     /// Adds an entity; without an explicit id it gets `ENT-<n>`.
     pub fn entity(mut self, facts: EntityFacts) -> Self {
-        let id = facts
-            .id
-            .unwrap_or_else(|| format!("ENT-{}", self.inst.semantics.entities.len() + 1));
+        let id = facts.id.unwrap_or_else(|| format!("ENT-{}", self.inst.semantics.entities.len() + 1));
         self.inst.semantics.entities.push(Entity {
             id,
             name: facts.name,
@@ -356,7 +359,12 @@ impl InstanceBuilder {
     }
 
     /// Adds an invariant and returns the builder; its id is `INV-<n>`.
-    pub fn invariant(mut self, description: impl Into<String>, formal: impl Into<String>, security_relevant: bool) -> Self {
+    pub fn invariant(
+        mut self,
+        description: impl Into<String>,
+        formal: impl Into<String>,
+        security_relevant: bool,
+    ) -> Self {
         let id = format!("INV-{}", self.inst.semantics.invariants.len() + 1);
         self.inst.semantics.invariants.push(Invariant {
             id,
@@ -460,7 +468,12 @@ impl InstanceBuilder {
     }
 
     /// Records a verification run and its results.
-    pub fn verified(mut self, method: impl Into<String>, timestamp: impl Into<String>, results: Map<String, Value>) -> Self {
+    pub fn verified(
+        mut self,
+        method: impl Into<String>,
+        timestamp: impl Into<String>,
+        results: Map<String, Value>,
+    ) -> Self {
         let method = method.into();
         let timestamp = timestamp.into();
         self.inst.security.audit_trail.push(AuditEvent {

@@ -7,14 +7,14 @@ use serde_json::Value;
 use crate::Error;
 
 /// The most nesting `serde_json` accepts; `max_depth` may not exceed it.
-pub const HARD_MAX_DEPTH: usize = 128;
+pub const HARD_MAX_DEPTH: usize = 127;
 
 /// Limits applied before and while parsing an instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest accepted input in bytes (default 64 MiB).
     pub max_bytes: u64,
-    /// Deepest accepted nesting of arrays and objects (default 64, at most 128). A valid
+    /// Deepest accepted nesting of arrays and objects (default 64, at most 127). A valid
     /// instance nests about 8 deep; the margin is for user data in `properties`.
     pub max_depth: usize,
 }
@@ -147,7 +147,7 @@ mod tests {
         let Err(Error::Json { line, column, .. }) = parse_json(b"{\n  \"a\": tru }", &l) else {
             panic!("expected a JSON error")
         };
-        assert_eq!((line, column), (2, 12));
+        assert_eq!((line, column), (2, 11));
         let small = Limits { max_bytes: 4, ..Limits::default() };
         assert!(matches!(parse_json(b"[1,2,3]", &small), Err(Error::TooLarge { limit: 4 })));
         assert!(matches!(read_limited(&b"[1,2,3]"[..], &small), Err(Error::TooLarge { limit: 4 })));

@@ -28,11 +28,11 @@ mod shape;
 pub mod time;
 pub mod validate;
 
-pub use migrate::{migrate, Migration, MigrateOptions};
+pub use migrate::{MigrateOptions, Migration, migrate};
 pub use model::Anrf;
 pub use rules::Rule;
 pub use schema::json_schema;
-pub use validate::{validate, Report, Violation};
+pub use validate::{Report, Violation, validate};
 
 /// The ANRF version this crate reads, writes and validates.
 pub const ANRF_VERSION: &str = "1.1.0";
@@ -40,9 +40,13 @@ pub const ANRF_VERSION: &str = "1.1.0";
 /// Errors reading, parsing or migrating an instance.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("input is larger than the limit of {limit} bytes; raise the limit (--max-bytes) if the file is really one instance")]
+    #[error(
+        "input is larger than the limit of {limit} bytes; raise the limit (--max-bytes) if the file is really one instance"
+    )]
     TooLarge { limit: u64 },
-    #[error("input nests arrays/objects deeper than {limit} levels (byte {offset}); a valid instance nests about 8 deep — raise --max-depth (at most 128) only for deep user data")]
+    #[error(
+        "input nests arrays/objects deeper than {limit} levels (byte {offset}); a valid instance nests about 8 deep — raise --max-depth (at most 127) only for deep user data"
+    )]
     TooDeep { limit: usize, offset: usize },
     #[error("input is empty; expected one ANRF JSON object")]
     Empty,

@@ -10,10 +10,10 @@
 //! one). Running it on its own output changes nothing.
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use crate::validate::{is_pre_1_1, push_pointer, validate, Report};
-use crate::{Error, ANRF_VERSION};
+use crate::validate::{Report, is_pre_1_1, push_pointer, validate};
+use crate::{ANRF_VERSION, Error};
 
 /// What the caller knows about the unit's behaviour (e.g. from `sbd scan` facts). Known facts
 /// win over the keyword inference from the instance's own text.
@@ -35,7 +35,11 @@ pub struct MigrateOptions {
 
 impl Default for MigrateOptions {
     fn default() -> Self {
-        MigrateOptions { now: crate::time::now_rfc3339(), actor: "sbd-anrf-migrate".into(), hints: IsolationHints::default() }
+        MigrateOptions {
+            now: crate::time::now_rfc3339(),
+            actor: "sbd-anrf-migrate".into(),
+            hints: IsolationHints::default(),
+        }
     }
 }
 
@@ -118,9 +122,20 @@ pub fn migrate(mut instance: Value, opts: &MigrateOptions) -> Result<Migration, 
     cx.ensure(root, "", "creation_timestamp", opts.now.clone().into(), "absent; set to the migration time");
     cx.ensure(root, "", "creator_id", opts.actor.clone().into(), "absent; set to the migrating tool");
     cx.ensure(root, "", "dependencies", json!([]), "absent; no dependencies recorded");
-    cx.ensure_each(root, "/dependencies", "security_compatibility", |_| Value::Bool(false), "not yet checked; assumed incompatible until verified");
+    cx.ensure_each(
+        root,
+        "/dependencies",
+        "security_compatibility",
+        |_| Value::Bool(false),
+        "not yet checked; assumed incompatible until verified",
+    );
     cx.ensure(root, "", "verification_status", json!({}), "absent");
-    for (k, v) in [("verified", Value::Bool(false)), ("verification_timestamp", Value::Null), ("verification_method", Value::Null), ("verification_results", Value::Null)] {
+    for (k, v) in [
+        ("verified", Value::Bool(false)),
+        ("verification_timestamp", Value::Null),
+        ("verification_method", Value::Null),
+        ("verification_results", Value::Null),
+    ] {
         cx.ensure(root, "/verification_status", k, v, "absent; the unit is not verified");
     }
 
@@ -175,7 +190,10 @@ pub fn migrate(mut instance: Value, opts: &MigrateOptions) -> Result<Migration, 
     }
     let isolation_required = root
         .pointer("/security/isolation_requirements")
-        .map(|iso| iso.get("process_isolation") == Some(&Value::Bool(true)) || iso.get("memory_isolation") == Some(&Value::Bool(true)))
+        .map(|iso| {
+            iso.get("process_isolation") == Some(&Value::Bool(true))
+                || iso.get("memory_isolation") == Some(&Value::Bool(true))
+        })
         .unwrap_or(true);
     cx.ensure(
         root,
@@ -211,11 +229,23 @@ pub fn migrate(mut instance: Value, opts: &MigrateOptions) -> Result<Migration, 
         |_| json!({"information_flow": "Controlled", "privilege_escalation_risk": false, "resource_sharing": false}),
         "mandatory since 1.1.0; conservative default",
     );
-    cx.ensure_each(root, "/semantics/invariants", "security_relevance", |_| Value::Bool(false), "not marked security relevant before 1.1.0");
+    cx.ensure_each(
+        root,
+        "/semantics/invariants",
+        "security_relevance",
+        |_| Value::Bool(false),
+        "not marked security relevant before 1.1.0",
+    );
 
     // execution
     cx.ensure(root, "", "execution", json!({}), "mandatory layer");
-    cx.ensure(root, "/execution", "target_environment", json!({"platform": "unspecified", "runtime_version": "unspecified"}), "absent");
+    cx.ensure(
+        root,
+        "/execution",
+        "target_environment",
+        json!({"platform": "unspecified", "runtime_version": "unspecified"}),
+        "absent",
+    );
     cx.ensure(
         root,
         "/execution/target_environment",
@@ -231,7 +261,13 @@ pub fn migrate(mut instance: Value, opts: &MigrateOptions) -> Result<Migration, 
         "absent",
     );
     cx.ensure(root, "/execution", "optimizations", json!([]), "absent");
-    cx.ensure_each(root, "/execution/optimizations", "security_impact", |_| Value::from("Low"), "not assessed before 1.1.0");
+    cx.ensure_each(
+        root,
+        "/execution/optimizations",
+        "security_impact",
+        |_| Value::from("Low"),
+        "not assessed before 1.1.0",
+    );
     cx.ensure_each(
         root,
         "/execution/optimizations",
@@ -288,11 +324,31 @@ pub fn migrate(mut instance: Value, opts: &MigrateOptions) -> Result<Migration, 
 }
 
 const NETWORK_WORDS: &[&str] = &[
-    "http", "https", "url", "socket", "tcp", "udp", "dns", "network", "download", "upload", "fetch", "request",
-    "requests", "server", "client", "api", "websocket", "smtp",
+    "http",
+    "https",
+    "url",
+    "socket",
+    "tcp",
+    "udp",
+    "dns",
+    "network",
+    "download",
+    "upload",
+    "fetch",
+    "request",
+    "requests",
+    "server",
+    "client",
+    "api",
+    "websocket",
+    "smtp",
 ];
-const WRITE_WORDS: &[&str] = &["write", "writes", "save", "saves", "store", "stores", "delete", "deletes", "create", "creates", "log", "logs", "append"];
-const READ_WORDS: &[&str] = &["read", "reads", "file", "files", "path", "load", "loads", "open", "opens", "config", "directory"];
+const WRITE_WORDS: &[&str] = &[
+    "write", "writes", "save", "saves", "store", "stores", "delete", "deletes", "create", "creates", "log", "logs",
+    "append",
+];
+const READ_WORDS: &[&str] =
+    &["read", "reads", "file", "files", "path", "load", "loads", "open", "opens", "config", "directory"];
 
 /// Network and filesystem needs: the caller's hints, else keywords in the instance's own text.
 fn infer_isolation(root: &Value, hints: &IsolationHints) -> (bool, String, String, String) {
@@ -316,8 +372,12 @@ fn infer_isolation(root: &Value, hints: &IsolationHints) -> (bool, String, Strin
     let (fs, why_fs) = match &hints.filesystem {
         Some(f) => (f.clone(), format!("filesystem {f} from the caller's facts")),
         None => match (find(WRITE_WORDS), find(READ_WORDS)) {
-            (Some((w, p)), _) => ("ReadWrite".into(), format!("filesystem ReadWrite: the instance mentions \"{w}\" at {p}")),
-            (None, Some((w, p))) => ("ReadOnly".into(), format!("filesystem ReadOnly: the instance mentions \"{w}\" at {p}")),
+            (Some((w, p)), _) => {
+                ("ReadWrite".into(), format!("filesystem ReadWrite: the instance mentions \"{w}\" at {p}"))
+            }
+            (None, Some((w, p))) => {
+                ("ReadOnly".into(), format!("filesystem ReadOnly: the instance mentions \"{w}\" at {p}"))
+            }
             (None, None) => ("None".into(), "filesystem None: nothing suggests file access".into()),
         },
     };
@@ -335,7 +395,15 @@ fn collect_text(v: &Value, ptr: &str, out: &mut Vec<(String, String)>) {
         Value::Object(map) => {
             for (k, it) in map {
                 // Metadata about the instance, not about what the unit does.
-                if matches!(k.as_str(), "anrf_version" | "creation_timestamp" | "creator_id" | "audit_trail" | "verification_status" | "security") {
+                if matches!(
+                    k.as_str(),
+                    "anrf_version"
+                        | "creation_timestamp"
+                        | "creator_id"
+                        | "audit_trail"
+                        | "verification_status"
+                        | "security"
+                ) {
                     continue;
                 }
                 collect_text(it, &push_pointer(ptr, k), out);
@@ -351,4 +419,3 @@ fn infer_limits(root: &Value) -> (Value, Value) {
     let mem = req("memory").map_or(256.0, |m| (m * 2.0).max(256.0).ceil());
     (Value::from(crate::model::quantity(cpu)), Value::from(crate::model::quantity(mem)))
 }
-

@@ -3,10 +3,10 @@
 //! non-negative quantities — and leaves the semantic and cross-layer rules (C5, C6, I3, I4,
 //! S3–S5, E3–E5, X1–X4, R1–R3) to the validator, which a schema cannot express well.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
-use crate::shape::{self, Field, Kind};
 use crate::ANRF_VERSION;
+use crate::shape::{self, Field, Kind};
 
 /// The schema as a JSON value.
 pub fn json_schema() -> Value {
@@ -30,7 +30,8 @@ pub fn json_schema() -> Value {
         out.insert("title".into(), format!("ANRF {ANRF_VERSION} instance").into());
         out.insert(
             "description".into(),
-            "Structure of an ANRF 1.1.0 instance. Semantic and cross-layer rules are checked by `sbd anrf validate`.".into(),
+            "Structure of an ANRF 1.1.0 instance. Semantic and cross-layer rules are checked by `sbd anrf validate`."
+                .into(),
         );
         out.extend(std::mem::take(map));
         return Value::Object(out);

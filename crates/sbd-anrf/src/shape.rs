@@ -64,18 +64,8 @@ pub const ENFORCEMENT_LEVELS: &[&str] = &["Mandatory", "Recommended", "Optional"
 pub const PROPERTY_TYPES: &[&str] = &["MemorySafety", "TypeSafety", "ResourceBounds", "DataIsolation"];
 pub const INFORMATION_FLOW: &[&str] = &["None", "Controlled", "Unrestricted"];
 pub const SECURITY_IMPACT: &[&str] = &["None", "Low", "Medium", "High"];
-pub const MEMORY_MECHANISMS: &[&str] = &[
-    "BoundsChecking",
-    "PointerValidation",
-    "MemoryIsolation",
-    "GarbageCollection",
-];
-pub const SANDBOX_MECHANISMS: &[&str] = &[
-    "ProcessIsolation",
-    "MemoryIsolation",
-    "ResourceLimiting",
-    "CapabilityModel",
-];
+pub const MEMORY_MECHANISMS: &[&str] = &["BoundsChecking", "PointerValidation", "MemoryIsolation", "GarbageCollection"];
+pub const SANDBOX_MECHANISMS: &[&str] = &["ProcessIsolation", "MemoryIsolation", "ResourceLimiting", "CapabilityModel"];
 pub const MEMORY_SCOPES: &[&str] = &["Global", "Function", "Block"];
 pub const SANDBOX_SCOPES: &[&str] = &["Global", "Function", "Module"];
 pub const OVERRIDE_SCOPES: &[&str] = &["Global", "Function", "Module", "Block"];
@@ -134,11 +124,8 @@ fn build_root() -> Vec<Field> {
             ])),
         ),
     ]);
-    let dependencies = arr(obj(vec![
-        f("id", C7, String),
-        f("version", C7, String),
-        f("security_compatibility", C7, Bool),
-    ]));
+    let dependencies =
+        arr(obj(vec![f("id", C7, String), f("version", C7, String), f("security_compatibility", C7, Bool)]));
     let verification_status = obj(vec![
         f("verified", C7, Bool),
         f("verification_timestamp", C7, NullableTimestamp),
@@ -307,16 +294,8 @@ fn build_root() -> Vec<Field> {
             "security_enforcement",
             E2,
             obj(vec![
-                f(
-                    "memory_safety_mechanisms",
-                    E2,
-                    mechanism(MEMORY_MECHANISMS, MEMORY_SCOPES),
-                ),
-                f(
-                    "sandboxing_mechanisms",
-                    E2,
-                    mechanism(SANDBOX_MECHANISMS, SANDBOX_SCOPES),
-                ),
+                f("memory_safety_mechanisms", E2, mechanism(MEMORY_MECHANISMS, MEMORY_SCOPES)),
+                f("sandboxing_mechanisms", E2, mechanism(SANDBOX_MECHANISMS, SANDBOX_SCOPES)),
                 f(
                     "override_mechanisms",
                     E2,

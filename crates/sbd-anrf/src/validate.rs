@@ -11,10 +11,10 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::ANRF_VERSION;
 use crate::rules::Rule;
 use crate::shape::{self, Field, Kind};
 use crate::time::parse_rfc3339;
-use crate::ANRF_VERSION;
 
 /// One broken rule at one place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -67,12 +67,7 @@ struct Sink {
 
 impl Sink {
     fn add(&mut self, rule: Rule, pointer: impl Into<String>, message: impl Into<String>, hint: impl Into<String>) {
-        self.out.push(Violation {
-            rule,
-            pointer: pointer.into(),
-            message: message.into(),
-            hint: hint.into(),
-        });
+        self.out.push(Violation { rule, pointer: pointer.into(), message: message.into(), hint: hint.into() });
     }
 }
 
@@ -307,10 +302,7 @@ fn entities(instance: &Value) -> Vec<EntityView<'_>> {
 
 fn mechanisms(instance: &Value, list: &str) -> Option<Vec<String>> {
     array_at(instance, &format!("/execution/security_enforcement/{list}")).map(|items| {
-        items
-            .iter()
-            .filter_map(|m| m.get("mechanism").and_then(Value::as_str).map(str::to_owned))
-            .collect()
+        items.iter().filter_map(|m| m.get("mechanism").and_then(Value::as_str).map(str::to_owned)).collect()
     })
 }
 
@@ -349,9 +341,7 @@ fn semantic_rules(v: &Value, sink: &mut Sink) {
 
     // I3: an allowed override intention must be justified.
     let allowed = bool_at(v, "/intent/security_intentions/override_intention/allowed");
-    if allowed == Some(true)
-        && !non_empty(v.pointer("/intent/security_intentions/override_intention/justification"))
-    {
+    if allowed == Some(true) && !non_empty(v.pointer("/intent/security_intentions/override_intention/justification")) {
         sink.add(
             Rule::I3,
             "/intent/security_intentions/override_intention/justification",
@@ -362,9 +352,7 @@ fn semantic_rules(v: &Value, sink: &mut Sink) {
 
     // I4: at least one security requirement.
     if let Some(reqs) = array_at(v, "/intent/requirements") {
-        let has_security = reqs
-            .iter()
-            .any(|r| r.get("type").and_then(Value::as_str) == Some("Security"));
+        let has_security = reqs.iter().any(|r| r.get("type").and_then(Value::as_str) == Some("Security"));
         if !has_security {
             sink.add(
                 Rule::I4,
@@ -401,12 +389,11 @@ fn semantic_rules(v: &Value, sink: &mut Sink) {
 
     // S5: at least one formal guarantee (judged once every entity's properties are sound,
     // so a missing `security_properties` is reported once, by S2).
-    let all_sound = ents.iter().all(|e| e.props.is_some_and(|p| p.get("formal_guarantees").is_some_and(Value::is_array)));
+    let all_sound =
+        ents.iter().all(|e| e.props.is_some_and(|p| p.get("formal_guarantees").is_some_and(Value::is_array)));
     if let Some(items) = array_at(v, "/semantics/entities").filter(|_| all_sound) {
         let any = items.iter().any(|e| {
-            e.pointer("/security_properties/formal_guarantees")
-                .and_then(Value::as_array)
-                .is_some_and(|g| !g.is_empty())
+            e.pointer("/security_properties/formal_guarantees").and_then(Value::as_array).is_some_and(|g| !g.is_empty())
         });
         if !any {
             sink.add(
@@ -445,7 +432,10 @@ fn semantic_rules(v: &Value, sink: &mut Sink) {
             sink.add(
                 Rule::E5,
                 "/execution/security_enforcement/override_mechanisms/enabled",
-                format!("override mechanisms are {} but the common `override_status` is {on}", if en { "enabled" } else { "disabled" }),
+                format!(
+                    "override mechanisms are {} but the common `override_status` is {on}",
+                    if en { "enabled" } else { "disabled" }
+                ),
                 format!("set `enabled` to {on}"),
             );
         }
@@ -478,8 +468,7 @@ fn cross_layer(
             );
         }
         let type_required = matches!(level, Some("TypeSafe" | "ResourceBounded"));
-        let bound_required =
-            level == Some("ResourceBounded") || intent("resource_constraints_required") == Some(true);
+        let bound_required = level == Some("ResourceBounded") || intent("resource_constraints_required") == Some(true);
         for e in ents {
             let Some(props) = e.props else { continue };
             if type_required && props.get("type_safe").and_then(Value::as_bool) == Some(false) {
@@ -617,12 +606,7 @@ fn cross_layer(
                 "set `verified` to true with method and timestamp, or drop the claim",
             );
         }
-        if ents.iter().any(|e| {
-            e.props
-                .and_then(|p| p.get("memory_safe"))
-                .and_then(Value::as_bool)
-                == Some(false)
-        }) {
+        if ents.iter().any(|e| e.props.and_then(|p| p.get("memory_safe")).and_then(Value::as_bool) == Some(false)) {
             sink.add(
                 Rule::X4,
                 msv,

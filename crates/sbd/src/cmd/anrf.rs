@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use sbd_anrf::input::{parse_json, read_limited, Limits};
+use sbd_anrf::input::{Limits, parse_json, read_limited};
 use sbd_anrf::migrate::{IsolationHints, MigrateOptions};
-use sbd_anrf::{validate, Report, Rule};
+use sbd_anrf::{Report, Rule, validate};
 use serde::Serialize;
 
 use crate::cmd::output::write_atomically;
@@ -49,7 +49,7 @@ pub struct LimitArgs {
     /// Largest accepted input in bytes.
     #[arg(long, default_value_t = Limits::default().max_bytes, env = "SBD_ANRF_MAX_BYTES")]
     max_bytes: u64,
-    /// Deepest accepted nesting of arrays/objects (1–128).
+    /// Deepest accepted nesting of arrays/objects (1–127).
     #[arg(long, default_value_t = Limits::default().max_depth, env = "SBD_ANRF_MAX_DEPTH")]
     max_depth: usize,
 }
@@ -118,10 +118,8 @@ pub fn run(cmd: AnrfCommand) -> anyhow::Result<ExitCode> {
                     }
                 }
                 Format::Json => {
-                    let rules: Vec<_> = Rule::ALL
-                        .iter()
-                        .map(|r| serde_json::json!({"id": r.id(), "title": r.title()}))
-                        .collect();
+                    let rules: Vec<_> =
+                        Rule::ALL.iter().map(|r| serde_json::json!({"id": r.id(), "title": r.title()})).collect();
                     println!("{}", serde_json::to_string_pretty(&rules)?);
                 }
             }
@@ -171,7 +169,13 @@ fn run_validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         let bytes = match read_input(path, &limits) {
             Ok(b) => b,
             Err(e) => {
-                results.push(FileResult { path: name, line: None, valid: false, error: Some(format!("{e:#}")), violations: vec![] });
+                results.push(FileResult {
+                    path: name,
+                    line: None,
+                    valid: false,
+                    error: Some(format!("{e:#}")),
+                    violations: vec![],
+                });
                 continue;
             }
         };
@@ -186,7 +190,13 @@ fn run_validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
                 results.push(one(&name, Some(i + 1), line, &limits));
             }
             if !any {
-                results.push(FileResult { path: name, line: None, valid: false, error: Some("no instances: the JSON Lines input is empty".into()), violations: vec![] });
+                results.push(FileResult {
+                    path: name,
+                    line: None,
+                    valid: false,
+                    error: Some("no instances: the JSON Lines input is empty".into()),
+                    violations: vec![],
+                });
             }
         } else {
             results.push(one(&name, None, &bytes, &limits));
@@ -267,12 +277,14 @@ fn run_migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
         None => io::stdout().lock().write_all(text.as_bytes())?,
     }
     let report = match args.format {
-        Format::Json => serde_json::to_string_pretty(&serde_json::json!({
-            "from_version": m.from_version,
-            "changed": m.changed,
-            "inferred": m.inferred,
-            "remaining": m.remaining.violations,
-        }))? + "\n",
+        Format::Json => {
+            serde_json::to_string_pretty(&serde_json::json!({
+                "from_version": m.from_version,
+                "changed": m.changed,
+                "inferred": m.inferred,
+                "remaining": m.remaining.violations,
+            }))? + "\n"
+        }
         Format::Text => {
             let mut s = String::new();
             let from = m.from_version.as_deref().unwrap_or("(unversioned)");
@@ -287,7 +299,10 @@ fn run_migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
             if m.remaining.is_valid() {
                 s += "result: valid\n";
             } else {
-                s += &format!("result: still invalid ({} violation(s)); fix these or add a justified, approved override:\n", m.remaining.violations.len());
+                s += &format!(
+                    "result: still invalid ({} violation(s)); fix these or add a justified, approved override:\n",
+                    m.remaining.violations.len()
+                );
                 for v in &m.remaining.violations {
                     s += &format!("  {} {}: {}\n      hint: {}\n", v.rule, v.pointer, v.message, v.hint);
                 }
