@@ -75,6 +75,7 @@ struct CConstraint {
     kind: Vec<String>,
     not_kind: Vec<String>,
     resolves_to: Vec<NamePat>,
+    guarded: Option<bool>,
 }
 
 struct CSel {
@@ -292,6 +293,7 @@ fn compile_constraint(id: &str, c: &Constraint) -> Result<CConstraint, ScanError
         kind: c.kind.clone(),
         not_kind: c.not_kind.clone(),
         resolves_to: c.resolves_to.iter().map(|s| NamePat::new(s)).collect(),
+        guarded: c.guarded,
     })
 }
 
@@ -396,6 +398,7 @@ fn compile_language(
             sources: s.taint.sources.iter().map(|x| NamePat::new(x)).collect(),
             sanitizers: s.taint.sanitizers.iter().map(|x| NamePat::new(x)).collect(),
             parameters: s.taint.parameters,
+            writers: s.taint.writers.iter().map(|x| NamePat::new(x)).collect(),
         })
         .unwrap_or_default();
     Ok(LangEngine {
@@ -529,6 +532,11 @@ impl<'a, 't> Ctx<'a, 't> {
                 return false;
             }
         }
+        if let Some(want) = c.guarded
+            && self.guarded(n) != want
+        {
+            return false;
+        }
         if c.constant.is_some() || c.tainted.is_some() {
             let t = self.analysis.eval(n);
             if let Some(want) = c.constant
@@ -543,6 +551,94 @@ impl<'a, 't> Ctx<'a, 't> {
             }
         }
         true
+    }
+
+    /// Is an identifier of `n` compared in an `if`/`while` condition that encloses or
+    /// precedes `n` within its function?
+    fn guarded(&self, n: Node<'t>) -> bool {
+        let syntax = self.lang.syntax();
+        let mut names = Vec::new();
+        let mut cursor = n.walk();
+        let mut seen = 0;
+        loop {
+            let node = cursor.node();
+            seen += 1;
+            if syntax.idents.contains(&node.kind()) {
+                names.push(node_text(node, self.src).to_string());
+            }
+            if seen < 256 && cursor.goto_first_child() {
+                continue;
+            }
+            let mut done = false;
+            loop {
+                if cursor.node().id() == n.id() {
+                    done = true;
+                    break;
+                }
+                if cursor.goto_next_sibling() {
+                    break;
+                }
+                if !cursor.goto_parent() {
+                    done = true;
+                    break;
+                }
+            }
+            if done {
+                break;
+            }
+        }
+        if names.is_empty() {
+            return false;
+        }
+        // the enclosing function (or the file)
+        let mut scope = n;
+        let mut steps = 0;
+        while let Some(p) = scope.parent() {
+            scope = p;
+            steps += 1;
+            if syntax.functions.contains(&p.kind()) || steps > 400 {
+                break;
+            }
+        }
+        let cmp = |t: &str| t.contains('<') || t.contains('>') || t.contains("min") || t.contains("sizeof") || t.contains("len");
+        let word = |t: &str, w: &str| {
+            t.match_indices(w).any(|(i, _)| {
+                let before = t[..i].chars().next_back();
+                let after = t[i + w.len()..].chars().next();
+                !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                    && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            })
+        };
+        let mut cursor = scope.walk();
+        let mut seen = 0;
+        loop {
+            let node = cursor.node();
+            seen += 1;
+            if node.start_byte() >= n.start_byte() && !(node.start_byte() <= n.start_byte() && n.end_byte() <= node.end_byte()) {
+                // after the node and not enclosing it
+            } else if node.kind().starts_with("if") || node.kind().starts_with("while") {
+                if let Some(c) = node.child_by_field_name("condition") {
+                    let t = node_text(c, self.src);
+                    if cmp(t) && names.iter().any(|nm| word(t, nm)) {
+                        return true;
+                    }
+                }
+            }
+            if seen < 50_000 && cursor.goto_first_child() {
+                continue;
+            }
+            loop {
+                if cursor.node().id() == scope.id() {
+                    return false;
+                }
+                if cursor.goto_next_sibling() {
+                    break;
+                }
+                if !cursor.goto_parent() {
+                    return false;
+                }
+            }
+        }
     }
 
     fn sel_matches(&self, s: &CSel, n: Node<'_>) -> bool {

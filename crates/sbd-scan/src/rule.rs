@@ -169,6 +169,11 @@ pub struct Constraint {
     /// The node kind is none of these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_kind: Vec<String>,
+    /// Whether an identifier of the node appears in a comparison (`<`, `>`, `<=`, `>=`,
+    /// `min`, `sizeof`) in the condition of an `if`/`while` that encloses or precedes the node
+    /// in its function: a bounds check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guarded: Option<bool>,
     /// The node, resolved through imports, is one of these qualified names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resolves_to: Vec<String>,
@@ -209,6 +214,10 @@ pub struct TaintSpec {
     /// Treat function parameters as untrusted.
     #[serde(default)]
     pub parameters: bool,
+    /// Calls that write the taint of their other arguments into their first argument
+    /// (`snprintf(buf, n, fmt, x)` taints `buf` with `x`).
+    #[serde(default)]
+    pub writers: Vec<String>,
 }
 
 /// A language file: taint configuration and fact detectors.

@@ -31,6 +31,8 @@ pub(crate) struct TaintConfig {
     pub sources: Vec<NamePat>,
     pub sanitizers: Vec<NamePat>,
     pub parameters: bool,
+    /// Calls that write the taint of their other arguments into their first argument.
+    pub writers: Vec<NamePat>,
 }
 
 /// Calls that build strings: constant arguments give a constant result.
@@ -58,6 +60,8 @@ pub(crate) struct Analysis<'a, 't> {
     pub root: Node<'t>,
     defs: RefCell<HashMap<usize, std::rc::Rc<Vec<Def<'t>>>>>,
     params: RefCell<HashMap<usize, std::rc::Rc<Vec<String>>>>,
+    values: RefCell<HashMap<usize, Taint>>,
+    in_progress: RefCell<std::collections::HashSet<usize>>,
 }
 
 impl<'a, 't> Analysis<'a, 't> {
@@ -76,6 +80,8 @@ impl<'a, 't> Analysis<'a, 't> {
             root,
             defs: RefCell::default(),
             params: RefCell::default(),
+            values: RefCell::default(),
+            in_progress: RefCell::default(),
         }
     }
 
@@ -220,6 +226,22 @@ impl<'a, 't> Analysis<'a, 't> {
         Taint::Unknown
     }
 
+    /// Taint of a definition's value, memoised; a definition that is being evaluated
+    /// (a cycle through the variable) contributes nothing.
+    fn def_value(&self, value: Node<'t>, depth: usize) -> Option<Taint> {
+        let id = value.id();
+        if let Some(t) = self.values.borrow().get(&id) {
+            return Some(*t);
+        }
+        if !self.in_progress.borrow_mut().insert(id) {
+            return None;
+        }
+        let t = self.eval_depth(value, depth + 1);
+        self.in_progress.borrow_mut().remove(&id);
+        self.values.borrow_mut().insert(id, t);
+        Some(t)
+    }
+
     fn enclosing_scope(&self, n: Node<'t>) -> Option<Node<'t>> {
         let mut cur = n.parent();
         let mut steps = 0;
@@ -252,7 +274,9 @@ impl<'a, 't> Analysis<'a, 't> {
                 {
                     continue;
                 }
-                let v = self.eval_depth(d.value, depth + 1);
+                let Some(v) = self.def_value(d.value, depth) else {
+                    continue;
+                };
                 t = Some(t.map_or(v, |x| x.max(v)));
                 if t == Some(Taint::Tainted) {
                     return Taint::Tainted;
@@ -275,8 +299,10 @@ impl<'a, 't> Analysis<'a, 't> {
                     let defs = self.defs_of(self.root);
                     let mut t: Option<Taint> = None;
                     for d in defs.iter() {
-                        if d.name == name && d.start < s.start_byte() {
-                            let v = self.eval_depth(d.value, depth + 1);
+                        if d.name == name
+                            && d.start < s.start_byte()
+                            && let Some(v) = self.def_value(d.value, depth)
+                        {
                             t = Some(t.map_or(v, |x| x.max(v)));
                         }
                     }
@@ -342,6 +368,27 @@ impl<'a, 't> Analysis<'a, 't> {
                             name,
                             start: node.start_byte(),
                             value,
+                        });
+                    }
+                }
+            }
+            if !self.config.writers.is_empty()
+                && let Some(&(_, callee_field, args_field)) =
+                    self.syntax.calls.iter().find(|(ck, _, _)| *ck == node.kind())
+            {
+                let callee = crate::engine::callee_text(node, callee_field, self.src);
+                let name = qualify(&callee, self.imports);
+                if self.config.writers.iter().any(|w| w.matches(&name))
+                    && let Some(args) = node.child_by_field_name(args_field)
+                    && let Some(first) = args.named_child(0)
+                {
+                    let mut names = Vec::new();
+                    collect_idents(first, self.syntax, self.src, &mut names, 8);
+                    if let Some(n) = names.into_iter().next() {
+                        out.push(Def {
+                            name: n,
+                            start: node.start_byte(),
+                            value: node,
                         });
                     }
                 }
