@@ -369,7 +369,7 @@ fn utf8_len(first: u8) -> usize {
 /// Resolve a callee text to its qualified dotted name through `imports`.
 pub fn qualify(text: &str, imports: &Imports) -> String {
     let n = normalize(text);
-    let n = n.trim_start_matches("this.").trim_start_matches('$');
+    let n = n.trim_start_matches("this.");
     let (head, tail) = match n.find('.') {
         Some(i) => (&n[..i], &n[i..]),
         None => (n, ""),

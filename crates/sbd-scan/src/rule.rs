@@ -88,6 +88,10 @@ pub struct Fixtures {
     pub must_match: Vec<String>,
     #[serde(default)]
     pub no_match: Vec<String>,
+    /// Run the fixtures (and the documentation code) only as this language; default: every
+    /// language of the rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<Language>,
 }
 
 /// A tree-sitter query for every language, or one per language.

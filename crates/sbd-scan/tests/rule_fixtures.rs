@@ -17,7 +17,11 @@ fn every_rule_has_fixtures_of_both_kinds_and_they_hold() {
         let positives = std::iter::once(&rule.docs.example).chain(rule.fixtures.must_match.iter());
         let negatives =
             std::iter::once(&rule.docs.use_instead).chain(rule.fixtures.no_match.iter());
-        for lang in &rule.languages {
+        let langs = match rule.fixtures.language {
+            Some(l) => vec![l],
+            None => rule.languages.clone(),
+        };
+        for lang in &langs {
             for (i, code) in positives.clone().enumerate() {
                 let r = scanner.scan(code, *lang);
                 if !r.findings.iter().any(|f| f.rule == rule.id) {
