@@ -1,3 +1,4 @@
 //! One module per command group. Each exposes a clap `Subcommand`/`Args` type and a
 //! `run(..) -> anyhow::Result<ExitCode>` function that `main` dispatches to.
 pub mod anrf;
+pub mod output;
