@@ -59,6 +59,7 @@
 //! version.
 #![forbid(unsafe_code)]
 
+pub mod anrf;
 pub mod catalog;
 mod engine;
 pub mod lang;
@@ -119,4 +120,17 @@ fn unreachable_report(lang: Language) -> Report {
             bytes: 0,
         },
     }
+}
+
+/// Parse `text` with the raw tree-sitter grammar only (no wrappers, rules or facts); for
+/// benchmarks that compare the verifier with the parser's own speed. Returns whether a tree
+/// was produced.
+pub fn raw_parse(text: &str, lang: Language) -> bool {
+    thread_local! {
+        static RAW: std::cell::RefCell<tree_sitter::Parser> = std::cell::RefCell::new(tree_sitter::Parser::new());
+    }
+    RAW.with(|p| {
+        let mut p = p.borrow_mut();
+        p.set_language(&lang.grammar()).is_ok() && p.parse(text, None).is_some()
+    })
 }
