@@ -16,6 +16,10 @@ pub enum BenchCommand {
     /// tree-sitter parse speed, 1 KB snippet latency percentiles, and semgrep/bandit on the
     /// same files when installed.
     Scan(BenchScanArgs),
+    /// Verifier accuracy on labelled data (CyberSecEval, SVEN, SafeCoder, your own JSONL):
+    /// precision, recall, F1, pair accuracy and false-positive rate on fixed code, per language
+    /// and CWE, with the installed peers (bandit, cppcheck, flawfinder, ICD) side by side.
+    Accuracy(super::bench_accuracy::AccuracyArgs),
 }
 
 #[derive(Args)]
@@ -46,6 +50,7 @@ pub struct BenchScanArgs {
 pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCommand::Scan(a) => bench_scan(a),
+        BenchCommand::Accuracy(a) => super::bench_accuracy::run(a),
     }
 }
 
@@ -222,7 +227,11 @@ fn bench_scan(a: BenchScanArgs) -> anyhow::Result<ExitCode> {
     }
 
     writeln!(out, "\n1 KB snippet latency (in-process, one thread, scanner reused)")?;
-    writeln!(out, "{:<8} {:>8} {:>9} {:>9} {:>9} {:>9}", "language", "snippets", "p50 µs", "p90 µs", "p99 µs", "max µs")?;
+    writeln!(
+        out,
+        "{:<8} {:>8} {:>9} {:>9} {:>9} {:>9}",
+        "language", "snippets", "p50 µs", "p90 µs", "p99 µs", "max µs"
+    )?;
     for c in &corpora {
         let sn = snippets(c, a.snippets);
         let mut lat = Vec::with_capacity(sn.len());
@@ -256,10 +265,16 @@ fn bench_scan(a: BenchScanArgs) -> anyhow::Result<ExitCode> {
         let ours = timings.iter().find(|(l, _)| *l == c.lang).map(|(_, d)| *d).unwrap_or_default();
         let files: Vec<&Path> = c.files.iter().map(|(p, _)| p.as_path()).collect();
         match &semgrep {
-            None => writeln!(out, "{:<8} semgrep: not installed (bash ../shared/tools/install-peers.sh)", c.lang.name())?,
-            Some(s) if !a.semgrep_rules.is_file() => {
-                writeln!(out, "{:<8} semgrep: rules file {} missing ({})", c.lang.name(), a.semgrep_rules.display(), s.display())?
+            None => {
+                writeln!(out, "{:<8} semgrep: not installed (bash ../shared/tools/install-peers.sh)", c.lang.name())?
             }
+            Some(s) if !a.semgrep_rules.is_file() => writeln!(
+                out,
+                "{:<8} semgrep: rules file {} missing ({})",
+                c.lang.name(),
+                a.semgrep_rules.display(),
+                s.display()
+            )?,
             Some(s) => {
                 let mut cmd = Command::new(s);
                 cmd.args(["scan", "--metrics=off", "--disable-version-check", "--quiet", "--json", "-j", "1"])
@@ -281,7 +296,9 @@ fn bench_scan(a: BenchScanArgs) -> anyhow::Result<ExitCode> {
         }
         if c.lang == Language::Python {
             match &bandit {
-                None => writeln!(out, "{:<8} bandit: not installed (bash ../shared/tools/install-peers.sh)", c.lang.name())?,
+                None => {
+                    writeln!(out, "{:<8} bandit: not installed (bash ../shared/tools/install-peers.sh)", c.lang.name())?
+                }
                 Some(b) => {
                     let mut cmd = Command::new(b);
                     cmd.args(["-q", "-f", "json"]).args(&files);
