@@ -53,11 +53,16 @@ pub fn unit_anrf(report: &Report, timestamp: &str) -> sbd_anrf::Anrf {
             method.clone(),
         );
     }
-    let mut b =
-        InstanceBuilder::new("sbd-scan", format!("{} unit {name}", report.language)).at(timestamp).entity(entity);
+    let mut b = InstanceBuilder::new("sbd-scan", format!("{} unit {name}", report.language))
+        .at(timestamp)
+        .entity(entity);
     let valid: Vec<_> = report.overrides.iter().filter(|o| o.valid).collect();
     if let Some(first) = valid.first() {
-        let justification = valid.iter().filter_map(|o| o.justification.clone()).collect::<Vec<_>>().join("; ");
+        let justification = valid
+            .iter()
+            .filter_map(|o| o.justification.clone())
+            .collect::<Vec<_>>()
+            .join("; ");
         let scope = match first.scope {
             OverrideScope::Statement | OverrideScope::Block => AnrfScope::Block,
             OverrideScope::Function => AnrfScope::Function,
@@ -94,15 +99,27 @@ pub fn unit_anrf(report: &Report, timestamp: &str) -> sbd_anrf::Anrf {
                 AuditEventType::Override,
                 &approval_time(o.approved.as_deref(), timestamp),
                 o.approver.as_deref().unwrap_or(""),
-                &format!("override approved: {} — {}", o.rules.join(", "), o.justification.as_deref().unwrap_or("")),
+                &format!(
+                    "override approved: {} — {}",
+                    o.rules.join(", "),
+                    o.justification.as_deref().unwrap_or("")
+                ),
             );
         }
     }
     let mut results = Map::new();
     results.insert("findings".into(), json!(report.findings.len()));
     results.insert("suppressed".into(), json!(report.suppressed.len()));
-    results
-        .insert("rules".into(), Value::Array(report.findings.iter().map(|f| Value::String(f.rule.clone())).collect()));
+    results.insert(
+        "rules".into(),
+        Value::Array(
+            report
+                .findings
+                .iter()
+                .map(|f| Value::String(f.rule.clone()))
+                .collect(),
+        ),
+    );
     results.insert("memory_safety_verified".into(), json!(p.memory_safe));
     results.insert("properties".into(), json!(p));
     b.verified(method, timestamp, results).build()
