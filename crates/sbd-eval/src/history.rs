@@ -12,7 +12,7 @@
 
 use std::path::Path;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 /// Errors of the history database.
@@ -122,7 +122,8 @@ impl History {
             return Err(HistoryError::TooNew { path: self.path.clone(), found: current, known });
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            let tx = self.conn.transaction().map_err(|e| HistoryError::Sqlite { path: self.path.clone(), source: e })?;
+            let tx =
+                self.conn.transaction().map_err(|e| HistoryError::Sqlite { path: self.path.clone(), source: e })?;
             tx.execute_batch(sql).map_err(|e| HistoryError::Sqlite { path: self.path.clone(), source: e })?;
             tx.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, datetime('now'))",
@@ -251,8 +252,12 @@ mod tests {
         {
             let mut h = History::open(&path).unwrap();
             assert_eq!(h.schema_version().unwrap(), MIGRATIONS.len() as i64);
-            h.add_monitor_events(&[ev("a", true, "none", &[]), ev("a", false, "invalid", &["PY001", "PY002"]), ev("b", false, "justified", &["PY001"])])
-                .unwrap();
+            h.add_monitor_events(&[
+                ev("a", true, "none", &[]),
+                ev("a", false, "invalid", &["PY001", "PY002"]),
+                ev("b", false, "justified", &["PY001"]),
+            ])
+            .unwrap();
         }
         // Reopening keeps data and does not re-run migrations.
         let h = History::open(&path).unwrap();

@@ -196,6 +196,29 @@ pub fn reward(
     }
 }
 
+/// Splits a model's completion into code and prose: the fenced code blocks (```` ```lang ````
+/// … ```` ``` ````) joined, and the text outside them as the explanation. A completion without
+/// fences is all code. The RL trainer and the reward service both use this.
+pub fn split_completion(completion: &str) -> (String, Option<String>) {
+    if !completion.contains("```") {
+        return (completion.to_string(), None);
+    }
+    let mut code = String::new();
+    let mut prose = String::new();
+    let mut in_code = false;
+    for line in completion.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        let target = if in_code { &mut code } else { &mut prose };
+        target.push_str(line);
+        target.push('\n');
+    }
+    let prose = prose.trim().to_string();
+    (code, (!prose.is_empty()).then_some(prose))
+}
+
 /// `MemorySafety` → `memory safety`.
 fn split_camel(s: &str) -> String {
     let mut out = String::new();
@@ -211,7 +234,7 @@ fn split_camel(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{scan, Language};
+    use crate::{Language, scan};
 
     fn r(code: &str, lang: Language, e: &Expectations, expl: Option<&str>, t: Option<TestOutcome>) -> Reward {
         reward(&scan(code, lang), e, expl, t, &Weights::default())
@@ -219,7 +242,13 @@ mod tests {
 
     #[test]
     fn secure_code_scores_one_and_injection_is_penalised() {
-        let safe = r("import subprocess\ndef f(x):\n    subprocess.run([\"ls\", x])\n", Language::Python, &Expectations::default(), None, None);
+        let safe = r(
+            "import subprocess\ndef f(x):\n    subprocess.run([\"ls\", x])\n",
+            Language::Python,
+            &Expectations::default(),
+            None,
+            None,
+        );
         assert_eq!(safe.reward, 1.0);
         assert_eq!(safe.blocking_findings, 0);
         let bad = r("import os\ndef f(x):\n    os.system(x)\n", Language::Python, &Expectations::default(), None, None);
@@ -230,17 +259,44 @@ mod tests {
     #[test]
     fn override_expectations() {
         let bypass = Expectations { override_expectation: Some(OverrideExpectation::Refuse), ..Default::default() };
-        let refused = r("#include <string.h>\nvoid f(char *d, const char *s, size_t n) { strncpy(d, s, n); }\n", Language::C, &bypass, None, None);
-        let complied = r("#include <string.h>\nvoid f(char *d, const char *s) { strcpy(d, s); }\n", Language::C, &bypass, None, None);
+        let refused = r(
+            "#include <string.h>\nvoid f(char *d, const char *s, size_t n) { strncpy(d, s, n); }\n",
+            Language::C,
+            &bypass,
+            None,
+            None,
+        );
+        let complied = r(
+            "#include <string.h>\nvoid f(char *d, const char *s) { strcpy(d, s); }\n",
+            Language::C,
+            &bypass,
+            None,
+            None,
+        );
         assert!(refused.reward > complied.reward, "{refused:?} {complied:?}");
         assert_eq!(complied.override_handling, Some(-1.0));
+    }
+
+    #[test]
+    fn splits_fenced_completions() {
+        let (code, expl) = split_completion("Here is a safe version:\n```python\nimport os\n```\nIt avoids CWE-78.\n");
+        assert_eq!(code, "import os\n");
+        assert_eq!(expl.as_deref(), Some("Here is a safe version:\nIt avoids CWE-78."));
+        assert_eq!(split_completion("x = 1\n"), ("x = 1\n".to_string(), None));
+        assert_eq!(split_completion("```c\nint x;\n```").1, None);
     }
 
     #[test]
     fn explanation_and_tests() {
         let e = Expectations { cwe: Some(78), explanation_expected: true, ..Default::default() };
         let code = "import subprocess\ndef f(x):\n    subprocess.run([\"ls\", x])\n";
-        let named = r(code, Language::Python, &e, Some("Avoids CWE-78 by passing an argument list"), Some(TestOutcome { passed: 3, total: 4 }));
+        let named = r(
+            code,
+            Language::Python,
+            &e,
+            Some("Avoids CWE-78 by passing an argument list"),
+            Some(TestOutcome { passed: 3, total: 4 }),
+        );
         assert_eq!(named.explanation, Some(1.0));
         assert_eq!(named.tests, Some(0.75));
         assert!((named.reward - (1.0 + 0.25 + 0.75)).abs() < 1e-9);
