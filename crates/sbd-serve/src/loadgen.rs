@@ -154,7 +154,21 @@ pub async fn run(spec: LoadSpec) -> LoadResult {
                 }
                 let Some(c) = conn.as_mut() else { continue };
                 let t = Instant::now();
-                match tokio::time::timeout(spec.timeout, request(c, &spec, &head)).await {
+                let mut result = tokio::time::timeout(spec.timeout, request(c, &spec, &head)).await;
+                // A kept-alive connection the server closed meanwhile (it does after refusing a
+                // request whose body it did not read): retry once on a fresh connection, as HTTP
+                // clients do when nothing of the response arrived.
+                if matches!(&result, Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof || e.kind() == std::io::ErrorKind::BrokenPipe || e.kind() == std::io::ErrorKind::ConnectionReset)
+                {
+                    if let Ok(s) = TcpStream::connect(spec.addr).await {
+                        let _ = s.set_nodelay(true);
+                        conn = Some(BufReader::new(s));
+                        if let Some(c) = conn.as_mut() {
+                            result = tokio::time::timeout(spec.timeout, request(c, &spec, &head)).await;
+                        }
+                    }
+                }
+                match result {
                     Ok(Ok((status, _))) => {
                         *out.status.entry(status).or_default() += 1;
                         out.latencies_ms.push(t.elapsed().as_secs_f64() * 1000.0);

@@ -43,6 +43,8 @@ enum Command {
     Rules(cmd::rules::RulesArgs),
     /// Print a rule's documentation: what it does, why it matters, example, fix, references.
     Explain(cmd::explain::ExplainArgs),
+    /// Serve the verifier, reward and ANRF tools over HTTP (for RL trainers, CI, production).
+    Serve(cmd::serve::ServeArgs),
     /// Benchmarks that print a table.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
         Command::Rules(a) => cmd::rules::run(a),
         Command::Explain(a) => cmd::explain::run(a),
         Command::Bench(c) => cmd::bench::run(c),
+        Command::Serve(a) => cmd::serve::run(a),
     };
     match result {
         Ok(code) => code,

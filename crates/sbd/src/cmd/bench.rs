@@ -20,6 +20,9 @@ pub enum BenchCommand {
     /// precision, recall, F1, pair accuracy and false-positive rate on fixed code, per language
     /// and CWE, with the installed peers (bandit, cppcheck, flawfinder, ICD) side by side.
     Accuracy(super::bench_accuracy::AccuracyArgs),
+    /// The HTTP service under load on loopback: /v1/verify and /v1/reward throughput and
+    /// p50/p99 latency, a flood beyond capacity (429s, /healthz still answering) and memory.
+    Serve(super::bench_serve::BenchServeArgs),
 }
 
 #[derive(Args)]
@@ -51,6 +54,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCommand::Scan(a) => bench_scan(a),
         BenchCommand::Accuracy(a) => super::bench_accuracy::run(a),
+        BenchCommand::Serve(a) => super::bench_serve::run(a),
     }
 }
 

@@ -3,7 +3,9 @@
 pub mod anrf;
 pub mod bench;
 pub mod bench_accuracy;
+pub mod bench_serve;
 pub mod explain;
 pub mod output;
 pub mod rules;
 pub mod scan;
+pub mod serve;
