@@ -1,0 +1,152 @@
+//! The seccomp filters (built with `seccompiler`, installed raw by the payload).
+//!
+//! Denied calls fail with `EPERM` (`SECCOMP_RET_ERRNO`), so a program sees an ordinary error
+//! instead of dying, and the run's outcome shows what it tried. `clone3` fails with `ENOSYS`
+//! so the C library falls back to `clone`, whose flags the filter can inspect.
+use std::collections::BTreeMap;
+
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
+};
+
+use crate::Error;
+
+/// System calls that are always denied: debugging other processes, changing the mount or
+/// namespace setup, loading kernel code, kernel keyrings, io_uring (its operations bypass
+/// seccomp), clocks, and other host administration.
+pub(crate) const ALWAYS_DENIED: &[(&str, i64)] = &[
+    ("ptrace", libc::SYS_ptrace),
+    ("process_vm_readv", libc::SYS_process_vm_readv),
+    ("process_vm_writev", libc::SYS_process_vm_writev),
+    ("kcmp", libc::SYS_kcmp),
+    ("pidfd_getfd", libc::SYS_pidfd_getfd),
+    ("mount", libc::SYS_mount),
+    ("umount2", libc::SYS_umount2),
+    ("pivot_root", libc::SYS_pivot_root),
+    ("chroot", libc::SYS_chroot),
+    ("fsopen", libc::SYS_fsopen),
+    ("fsconfig", libc::SYS_fsconfig),
+    ("fsmount", libc::SYS_fsmount),
+    ("fspick", libc::SYS_fspick),
+    ("move_mount", libc::SYS_move_mount),
+    ("open_tree", libc::SYS_open_tree),
+    ("mount_setattr", libc::SYS_mount_setattr),
+    ("unshare", libc::SYS_unshare),
+    ("setns", libc::SYS_setns),
+    ("kexec_load", libc::SYS_kexec_load),
+    ("kexec_file_load", libc::SYS_kexec_file_load),
+    ("init_module", libc::SYS_init_module),
+    ("finit_module", libc::SYS_finit_module),
+    ("delete_module", libc::SYS_delete_module),
+    ("bpf", libc::SYS_bpf),
+    ("perf_event_open", libc::SYS_perf_event_open),
+    ("userfaultfd", libc::SYS_userfaultfd),
+    ("add_key", libc::SYS_add_key),
+    ("request_key", libc::SYS_request_key),
+    ("keyctl", libc::SYS_keyctl),
+    ("io_uring_setup", libc::SYS_io_uring_setup),
+    ("io_uring_enter", libc::SYS_io_uring_enter),
+    ("io_uring_register", libc::SYS_io_uring_register),
+    ("open_by_handle_at", libc::SYS_open_by_handle_at),
+    ("name_to_handle_at", libc::SYS_name_to_handle_at),
+    ("swapon", libc::SYS_swapon),
+    ("swapoff", libc::SYS_swapoff),
+    ("reboot", libc::SYS_reboot),
+    ("syslog", libc::SYS_syslog),
+    ("acct", libc::SYS_acct),
+    ("quotactl", libc::SYS_quotactl),
+    ("settimeofday", libc::SYS_settimeofday),
+    ("clock_settime", libc::SYS_clock_settime),
+    ("clock_adjtime", libc::SYS_clock_adjtime),
+    ("adjtimex", libc::SYS_adjtimex),
+    ("sethostname", libc::SYS_sethostname),
+    ("setdomainname", libc::SYS_setdomainname),
+    #[cfg(target_arch = "x86_64")]
+    ("iopl", libc::SYS_iopl),
+    #[cfg(target_arch = "x86_64")]
+    ("ioperm", libc::SYS_ioperm),
+];
+
+const NAMESPACE_FLAGS: [i32; 7] = [
+    libc::CLONE_NEWUSER,
+    libc::CLONE_NEWNS,
+    libc::CLONE_NEWPID,
+    libc::CLONE_NEWNET,
+    libc::CLONE_NEWIPC,
+    libc::CLONE_NEWUTS,
+    libc::CLONE_NEWCGROUP,
+];
+
+fn arch() -> Result<TargetArch, Error> {
+    TargetArch::try_from(std::env::consts::ARCH)
+        .map_err(|e| Error::Seccomp(format!("unsupported architecture: {e}")))
+}
+
+fn compile(
+    rules: BTreeMap<i64, Vec<SeccompRule>>,
+    on_match: SeccompAction,
+) -> Result<BpfProgram, Error> {
+    let filter = SeccompFilter::new(rules, SeccompAction::Allow, on_match, arch()?)
+        .map_err(|e| Error::Seccomp(e.to_string()))?;
+    filter
+        .try_into()
+        .map_err(|e: seccompiler::BackendError| Error::Seccomp(e.to_string()))
+}
+
+fn cond(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition, Error> {
+    SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value)
+        .map_err(|e| Error::Seccomp(e.to_string()))
+}
+
+fn rule(conds: Vec<SeccompCondition>) -> Result<SeccompRule, Error> {
+    SeccompRule::new(conds).map_err(|e| Error::Seccomp(e.to_string()))
+}
+
+/// The programs to install, in order.
+pub(crate) fn programs(network: bool) -> Result<Vec<BpfProgram>, Error> {
+    let mut denied: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    for (_, nr) in ALWAYS_DENIED {
+        denied.insert(*nr, vec![]);
+    }
+    // clone with any namespace flag.
+    let mut clone_rules = Vec::new();
+    for flag in NAMESPACE_FLAGS {
+        clone_rules.push(rule(vec![cond(
+            0,
+            SeccompCmpOp::MaskedEq(flag as u64),
+            flag as u64,
+        )?])?);
+    }
+    denied.insert(libc::SYS_clone, clone_rules);
+    // Terminal input injection.
+    denied.insert(
+        libc::SYS_ioctl,
+        vec![rule(vec![cond(1, SeccompCmpOp::Eq, libc::TIOCSTI)?])?],
+    );
+    if !network {
+        // Only UNIX-domain sockets: no IP, netlink, packet, vsock, …
+        denied.insert(
+            libc::SYS_socket,
+            vec![rule(vec![cond(0, SeccompCmpOp::Ne, libc::AF_UNIX as u64)?])?],
+        );
+    }
+    let main = compile(denied, SeccompAction::Errno(libc::EPERM as u32))?;
+    let mut clone3 = BTreeMap::new();
+    clone3.insert(libc::SYS_clone3, vec![]);
+    let fallback = compile(clone3, SeccompAction::Errno(libc::ENOSYS as u32))?;
+    Ok(vec![main, fallback])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_compile_for_this_machine() {
+        let progs = programs(false).unwrap();
+        assert_eq!(progs.len(), 2);
+        assert!(progs[0].len() > ALWAYS_DENIED.len());
+        assert!(programs(true).unwrap()[0].len() < progs[0].len());
+    }
+}
