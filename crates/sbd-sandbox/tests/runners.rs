@@ -1,0 +1,134 @@
+//! The runners compile and run units inside the sandbox; the checkers catch planted memory
+//! errors and pass the fixed versions.
+use sbd_sandbox::runner::{Harness, Language, RunRequest, Toolchain, Verdict, run_unit};
+
+fn available(lang: Language) -> bool {
+    match Toolchain::discover(lang) {
+        Ok(_) => true,
+        Err(e) => {
+            eprintln!("skipping {}: {e}", lang.name());
+            false
+        }
+    }
+}
+
+fn run(lang: Language, src: &str, stdin: &str, expected: &str) -> sbd_sandbox::runner::RunReport {
+    let mut req = RunRequest::new(lang, src);
+    req.harness = Harness {
+        stdin: stdin.as_bytes().to_vec(),
+        args: vec!["arg1".into()],
+        expected_stdout: Some(expected.into()),
+    };
+    run_unit(&req).unwrap()
+}
+
+#[test]
+fn every_language_runs_with_stdin_args_and_expected_output() {
+    let units = [
+        (
+            Language::C,
+            "#include <stdio.h>\nint main(int c, char**v){char b[64]; if(!fgets(b,64,stdin)) return 3; printf(\"%s %s\", v[1], b); return 0;}\n",
+        ),
+        (
+            Language::Cpp,
+            "#include <iostream>\n#include <string>\nint main(int c, char**v){std::string s; std::getline(std::cin, s); std::cout << v[1] << ' ' << s << '\\n';}\n",
+        ),
+        (
+            Language::Rust,
+            "use std::io::BufRead;\nfn main(){ let a: Vec<String> = std::env::args().collect(); let l = std::io::stdin().lock().lines().next().unwrap().unwrap(); println!(\"{} {}\", a[1], l); }\n",
+        ),
+        (Language::Python, "import sys\nprint(sys.argv[1], sys.stdin.readline().strip())\n"),
+        (
+            Language::JavaScript,
+            "const l = require('fs').readFileSync(0, 'utf8').split('\\n')[0];\nconsole.log(process.argv[2] + ' ' + l);\n",
+        ),
+        (
+            Language::Java,
+            "import java.util.Scanner;\npublic class Echo { public static void main(String[] a) { Scanner s = new Scanner(System.in); System.out.println(a[0] + \" \" + s.nextLine()); } }\n",
+        ),
+    ];
+    for (lang, src) in units {
+        if !available(lang) {
+            continue;
+        }
+        let r = run(lang, src, "hello\n", "arg1 hello\n");
+        assert_eq!(r.verdict, Verdict::Passed, "{}: {r:#?}", lang.name());
+        let wrong = run(lang, src, "bye\n", "arg1 hello\n");
+        assert_eq!(wrong.verdict, Verdict::WrongOutput, "{}", lang.name());
+    }
+}
+
+const C_BUGS: &[(&str, &str, &str)] = &[
+    (
+        "heap-buffer-overflow",
+        "#include <stdlib.h>\n#include <string.h>\nint main(void){ char *p = (char *)malloc(8); memset(p, 'a', 9); int r = p[0]; free(p); return r == 'a' ? 0 : 1; }\n",
+        "#include <stdlib.h>\n#include <string.h>\nint main(void){ char *p = (char *)malloc(9); memset(p, 'a', 9); int r = p[0]; free(p); return r == 'a' ? 0 : 1; }\n",
+    ),
+    (
+        "stack-buffer-overflow",
+        "#include <stdio.h>\n__attribute__((noinline)) void put(int *q, int i){ q[i] = 1; }\nint main(int c, char **v){ int a[4] = {0}; put(a, c + 3); printf(\"%d\\n\", a[0]); return 0; }\n",
+        "#include <stdio.h>\n__attribute__((noinline)) void put(int *q, int i){ q[i] = 1; }\nint main(int c, char **v){ int a[5] = {0}; put(a, c + 3); printf(\"%d\\n\", a[0]); return 0; }\n",
+    ),
+    (
+        "stack-overflow",
+        "#include <stdio.h>\nint depth(int n){ volatile char pad[256]; pad[0] = (char)n; return n == 0 ? pad[0] : depth(n + 1) + pad[0]; }\nint main(void){ printf(\"%d\\n\", depth(1)); return 0; }\n",
+        "#include <stdio.h>\nint depth(int n){ volatile char pad[256]; pad[0] = (char)n; return n >= 1000 ? pad[0] : depth(n + 1) + pad[0]; }\nint main(void){ printf(\"%d\\n\", depth(1)); return 0; }\n",
+    ),
+    (
+        "heap-use-after-free",
+        "#include <stdlib.h>\n#include <stdio.h>\nint main(void){ int *p = (int *)malloc(sizeof *p); *p = 7; free(p); printf(\"%d\\n\", *p); return 0; }\n",
+        "#include <stdlib.h>\n#include <stdio.h>\nint main(void){ int *p = (int *)malloc(sizeof *p); *p = 7; printf(\"%d\\n\", *p); free(p); return 0; }\n",
+    ),
+    (
+        "signed-integer-overflow",
+        "#include <stdio.h>\n#include <limits.h>\nint main(int c, char **v){ int x = INT_MAX - 1 + c; printf(\"%d\\n\", x + 1); return 0; }\n",
+        "#include <stdio.h>\n#include <limits.h>\nint main(int c, char **v){ long long x = (long long)INT_MAX - 1 + c; printf(\"%lld\\n\", x + 1); return 0; }\n",
+    ),
+];
+
+#[test]
+fn sanitizers_catch_planted_bugs_and_pass_fixes() {
+    for lang in [Language::C, Language::Cpp] {
+        if !available(lang) {
+            continue;
+        }
+        for (kind, buggy, fixed) in C_BUGS {
+            let r = run_unit(&RunRequest::new(lang, *buggy)).unwrap();
+            assert_eq!(r.verdict, Verdict::CheckerError, "{kind} ({}): {r:#?}", lang.name());
+            assert!(
+                r.findings.iter().any(|f| f.kind == *kind),
+                "{kind}: findings {:?}",
+                r.findings
+            );
+            assert!(r.findings.iter().any(|f| f.location.is_some()), "{kind}: no location");
+            let ok = run_unit(&RunRequest::new(lang, *fixed)).unwrap();
+            assert_eq!(ok.verdict, Verdict::Passed, "{kind} fixed ({}): {ok:#?}", lang.name());
+            assert!(ok.findings.is_empty());
+        }
+    }
+}
+
+#[test]
+fn rust_overflow_checks_catch_signed_overflow() {
+    if !available(Language::Rust) {
+        return;
+    }
+    let buggy = "fn main(){ let n = std::env::args().count() as i32; let x: i32 = i32::MAX - 1 + n; println!(\"{}\", x + 1); }\n";
+    let fixed = "fn main(){ let n = std::env::args().count() as i64; let x: i64 = i32::MAX as i64 - 1 + n; println!(\"{}\", x + 1); }\n";
+    let r = run_unit(&RunRequest::new(Language::Rust, buggy)).unwrap();
+    assert_eq!(r.verdict, Verdict::CheckerError, "{r:#?}");
+    assert_eq!(r.findings[0].kind, "arithmetic-overflow");
+    assert!(r.findings[0].location.as_deref().unwrap_or("").contains("main.rs:1"));
+    let ok = run_unit(&RunRequest::new(Language::Rust, fixed)).unwrap();
+    assert_eq!(ok.verdict, Verdict::Passed, "{ok:#?}");
+}
+
+#[test]
+fn compile_errors_are_reported() {
+    if !available(Language::C) {
+        return;
+    }
+    let r = run_unit(&RunRequest::new(Language::C, "int main(void) { return x; }\n")).unwrap();
+    assert_eq!(r.verdict, Verdict::CompileFailed);
+    assert!(r.compile.unwrap().stderr.contains("undeclared"));
+}
