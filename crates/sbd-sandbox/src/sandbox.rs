@@ -179,7 +179,7 @@ pub struct TempDir {
 }
 
 impl TempDir {
-    fn create(prefix: &str) -> Result<TempDir, Error> {
+    pub(crate) fn create(prefix: &str) -> Result<TempDir, Error> {
         sweep_stale();
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
