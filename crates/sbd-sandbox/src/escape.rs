@@ -500,7 +500,7 @@ fn judge(
 /// Render rows as a fixed-width table.
 pub fn table(rows: &[EscapeResult]) -> String {
     let mut s = format!(
-        "{:<44} {:<30} {:<58} {}\n",
+        "{:<47} {:<30} {:<58} {}\n",
         "attempt", "expected", "observed", "contained"
     );
     for r in rows {
@@ -510,7 +510,7 @@ pub fn table(rows: &[EscapeResult]) -> String {
             None => "skipped",
         };
         s.push_str(&format!(
-            "{:<44} {:<30} {:<58} {}\n",
+            "{:<47} {:<30} {:<58} {}\n",
             r.attempt, r.expected, r.observed, c
         ));
     }

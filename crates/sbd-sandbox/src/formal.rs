@@ -82,9 +82,20 @@ fn find_tool(name: &str) -> Option<PathBuf> {
 /// Run every formal checker we support on a C file.
 pub fn verify_c(file: &Path, allow_degraded: bool) -> Result<Vec<ToolResult>, Error> {
     let source = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+    let mut status = frama_c_eva(&source, allow_degraded)?;
+    // Report locations against the user's file name, not our copy's.
+    if let (ToolStatus::Ran { properties, .. }, Some(name)) =
+        (&mut status, file.file_name().and_then(|n| n.to_str()))
+    {
+        for p in properties.iter_mut() {
+            if let Some(line) = p.location.strip_prefix("unit.c:") {
+                p.location = format!("{name}:{line}");
+            }
+        }
+    }
     let mut results = vec![ToolResult {
         tool: "frama-c-eva".into(),
-        status: frama_c_eva(&source, allow_degraded)?,
+        status,
     }];
     results.push(ToolResult {
         tool: "cbmc".into(),

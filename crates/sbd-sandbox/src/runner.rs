@@ -315,10 +315,6 @@ fn source_name(req: &RunRequest) -> String {
     }
 }
 
-fn p(s: &Path) -> String {
-    s.to_string_lossy().into_owned()
-}
-
 /// Compile (if needed) and run a unit in the sandbox.
 pub fn run_unit(req: &RunRequest) -> Result<RunReport, Error> {
     let tc = Toolchain::discover(req.language)?;

@@ -36,6 +36,16 @@ enum Command {
     /// Read, validate and migrate ANRF 1.1.0 metadata; print its JSON Schema.
     #[command(subcommand)]
     Anrf(cmd::anrf::AnrfCommand),
+    /// Compile and run a unit inside the sandbox, with sanitizers and a test harness.
+    Run(cmd::run::RunArgs),
+    /// Check the sandbox itself (`sbd sandbox selftest`).
+    #[command(subcommand)]
+    Sandbox(cmd::sandbox::SandboxCommand),
+    /// Formal verification of a C unit (Frama-C EVA, when installed).
+    VerifyFormal(cmd::verify_formal::VerifyFormalArgs),
+    /// Benchmarks that print a table.
+    #[command(subcommand)]
+    Bench(cmd::bench_sandbox::Bench),
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -63,6 +73,10 @@ fn main() -> ExitCode {
     init_logging(cli.verbose, cli.quiet);
     let result = match cli.command {
         Command::Anrf(c) => cmd::anrf::run(c),
+        Command::Run(a) => cmd::run::run(a),
+        Command::Sandbox(c) => cmd::sandbox::run(c),
+        Command::VerifyFormal(a) => cmd::verify_formal::run(a),
+        Command::Bench(b) => cmd::bench_sandbox::run(b),
     };
     match result {
         Ok(code) => code,
