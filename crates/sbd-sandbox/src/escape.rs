@@ -367,7 +367,10 @@ fn run_one(esc: &Escape, host: &mut Host, allow_degraded: bool) -> Result<Escape
 }
 
 fn first_line(s: &str) -> String {
-    s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").to_string()
+    s.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .to_string()
 }
 
 fn judge(
@@ -415,10 +418,7 @@ fn judge(
             format!("{} lookups/sends denied", out.matches("denied").count()),
         ),
         "fork_bomb" => match number_after(out, "FORKED ") {
-            Some(n) => (
-                n < policy.max_processes,
-                format!("{n} forks before EAGAIN"),
-            ),
+            Some(n) => (n < policy.max_processes, format!("{n} forks before EAGAIN")),
             None => (o.limit.is_some(), "no count printed".into()),
         },
         "alloc_unbounded" => match number_after(out, "ALLOCATED ") {
@@ -437,10 +437,7 @@ fn judge(
             format!("stopped after {} ms CPU", o.cpu_ms),
         ),
         "fill_disk" => match number_after(out, "WROTE_MB ") {
-            Some(mb) => (
-                mb <= policy.tmp_size_mb + 1,
-                format!("{mb} MiB written"),
-            ),
+            Some(mb) => (mb <= policy.tmp_size_mb + 1, format!("{mb} MiB written")),
             None => (o.limit.is_some(), "no count printed".into()),
         },
         "exec_shell" => (

@@ -128,7 +128,11 @@ pub(crate) fn programs(network: bool) -> Result<Vec<BpfProgram>, Error> {
         // Only UNIX-domain sockets: no IP, netlink, packet, vsock, …
         denied.insert(
             libc::SYS_socket,
-            vec![rule(vec![cond(0, SeccompCmpOp::Ne, libc::AF_UNIX as u64)?])?],
+            vec![rule(vec![cond(
+                0,
+                SeccompCmpOp::Ne,
+                libc::AF_UNIX as u64,
+            )?])?],
         );
     }
     let main = compile(denied, SeccompAction::Errno(libc::EPERM as u32))?;

@@ -101,7 +101,10 @@ pub fn verify_c(file: &Path, allow_degraded: bool) -> Result<Vec<ToolResult>, Er
         tool: "cbmc".into(),
         status: ToolStatus::NotAvailable {
             reason: match find_tool("cbmc") {
-                Some(p) => format!("{} is installed but not supported by this version of sbd", p.display()),
+                Some(p) => format!(
+                    "{} is installed but not supported by this version of sbd",
+                    p.display()
+                ),
                 None => "cbmc is not installed".into(),
             },
         },
@@ -154,7 +157,9 @@ pub fn frama_c_eva(source: &str, allow_degraded: bool) -> Result<ToolStatus, Err
                 o.stdout
                     .lines()
                     .chain(o.stderr.lines())
-                    .filter(|l| l.contains("error") || l.contains("Error") || l.contains("User Error"))
+                    .filter(|l| l.contains("error")
+                        || l.contains("Error")
+                        || l.contains("User Error"))
                     .take(5)
                     .collect::<Vec<_>>()
                     .join("; ")
@@ -268,7 +273,10 @@ mod tests {
         let ok = "  In these functions, 9 statements reached (out of 9): 100% coverage.\n";
         assert!(matches!(
             interpret(ok, "directory\tfile\n"),
-            ToolStatus::Ran { verdict: FormalVerdict::Proven, .. }
+            ToolStatus::Ran {
+                verdict: FormalVerdict::Proven,
+                ..
+            }
         ));
     }
 }

@@ -19,6 +19,7 @@
 //! All `unsafe` code is in the private `sys` module, each block with a `// SAFETY:` comment.
 #![deny(unsafe_code)]
 
+pub mod escape;
 mod filter;
 pub mod formal;
 mod landlock;
@@ -26,7 +27,6 @@ pub mod outcome;
 pub mod policy;
 pub mod runner;
 pub mod sandbox;
-pub mod escape;
 mod sys;
 
 pub use outcome::{Limit, Mechanism, Outcome, Violation};
@@ -75,5 +75,8 @@ impl Error {
 }
 
 fn list(m: &[Mechanism]) -> String {
-    m.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
+    m.iter()
+        .map(|m| m.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

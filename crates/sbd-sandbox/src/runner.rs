@@ -22,10 +22,10 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
+use crate::Error;
 use crate::outcome::{Limit, Outcome};
 use crate::policy::{Filesystem, Policy};
 use crate::sandbox::{self, Exec, MemoryEnforcement, Spec, Workspace};
-use crate::Error;
 
 /// A language the runners support.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,7 +105,9 @@ fn find_in_path(name: &str, prefer: &[&str]) -> Option<PathBuf> {
     }
     candidates.into_iter().find_map(|c| {
         let real = std::fs::canonicalize(&c).ok()?;
-        let head = std::fs::read(&real).ok().map(|b| b.starts_with(b"\x7fELF"))?;
+        let head = std::fs::read(&real)
+            .ok()
+            .map(|b| b.starts_with(b"\x7fELF"))?;
         // Shims that are shell scripts (pyenv, rustup wrappers…) cannot run in the
         // sandbox without a shell; we want the real binary.
         head.then_some(real)
@@ -410,13 +412,20 @@ pub fn run_unit(req: &RunRequest) -> Result<RunReport, Error> {
         }
         Language::Python => {
             let py = tc.interpreter.clone().unwrap_or_default();
-            (py.clone(), vec!["-I".into(), "-B".into(), src.clone()], vec![py])
+            (
+                py.clone(),
+                vec!["-I".into(), "-B".into(), src.clone()],
+                vec![py],
+            )
         }
         Language::JavaScript => {
             let node = tc.interpreter.clone().unwrap_or_default();
             (
                 node.clone(),
-                vec![format!("--max-old-space-size={}", (mem / 2).max(16)), src.clone()],
+                vec![
+                    format!("--max-old-space-size={}", (mem / 2).max(16)),
+                    src.clone(),
+                ],
                 vec![node],
             )
         }
@@ -527,13 +536,15 @@ pub fn parse_findings(stderr: &str) -> Vec<Finding> {
     let lines: Vec<&str> = stderr.lines().collect();
     for (i, line) in lines.iter().enumerate() {
         if let Some(rest) = line.split("ERROR: AddressSanitizer: ").nth(1) {
-            let kind = rest.split_whitespace().next().unwrap_or("unknown").to_string();
+            let kind = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or("unknown")
+                .to_string();
             if kind == "hard" || kind == "requested" || kind == "allocation-size-too-big" {
                 continue; // resource limits, not memory-safety errors
             }
-            let location = lines[i + 1..]
-                .iter()
-                .find_map(|l| frame_location(l));
+            let location = lines[i + 1..].iter().find_map(|l| frame_location(l));
             out.push(Finding {
                 tool: "AddressSanitizer".into(),
                 kind,
@@ -579,7 +590,10 @@ fn ubsan_kind(message: &str) -> String {
         ("null pointer", "null-pointer-use"),
         ("misaligned address", "misaligned-access"),
         ("negation of", "signed-integer-overflow"),
-        ("is outside the range of representable values", "float-cast-overflow"),
+        (
+            "is outside the range of representable values",
+            "float-cast-overflow",
+        ),
         ("load of value", "invalid-value-load"),
         ("insufficient space for an object", "object-size"),
     ];
@@ -628,7 +642,10 @@ WRITE of size 1 at 0x602 thread T0\n\
         assert_eq!(f[0].kind, "signed-integer-overflow");
         assert_eq!(f[0].location.as_deref(), Some("/work/main.c:5:11"));
         assert!(parse_findings("all good\n").is_empty());
-        assert!(parse_findings("==1==ERROR: AddressSanitizer: hard rss limit exhausted (1Mb vs 2Mb)\n").is_empty());
+        assert!(
+            parse_findings("==1==ERROR: AddressSanitizer: hard rss limit exhausted (1Mb vs 2Mb)\n")
+                .is_empty()
+        );
     }
 
     #[test]

@@ -186,10 +186,8 @@ impl TempDir {
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "{prefix}{}-{n}-{nanos:08x}",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("{prefix}{}-{n}-{nanos:08x}", std::process::id()));
         fs::create_dir(&path).map_err(|e| Error::io(&path, e))?;
         Ok(TempDir { path })
     }
@@ -319,6 +317,8 @@ fn capture(fd: OwnedFd, cap: usize) -> std::thread::JoinHandle<Capture> {
     })
 }
 
+// The resource constants are `u32` with glibc and `i32` with musl.
+#[allow(clippy::unnecessary_cast)]
 fn rlimits(policy: &Policy, memory: MemoryEnforcement) -> Vec<(u32, u64, u64)> {
     let mb = 1024 * 1024;
     let mut v = vec![
@@ -357,7 +357,9 @@ fn rlimits(policy: &Policy, memory: MemoryEnforcement) -> Vec<(u32, u64, u64)> {
 }
 
 /// Directories and symlinks of the host root that make up the read-only system view.
-const SYSTEM_DIRS: &[&str] = &["usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32"];
+const SYSTEM_DIRS: &[&str] = &[
+    "usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32",
+];
 const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom"];
 
 fn mount_plan(spec: &Spec, root: &Path) -> Result<Vec<MountOp>, Error> {
@@ -390,7 +392,9 @@ fn mount_plan(spec: &Spec, root: &Path) -> Result<Vec<MountOp>, Error> {
     let mut made = std::collections::BTreeSet::new();
     for extra in &spec.extra_mounts {
         if !extra.is_absolute() {
-            return Err(Error::Spec(format!("extra mount {extra:?} is not absolute")));
+            return Err(Error::Spec(format!(
+                "extra mount {extra:?} is not absolute"
+            )));
         }
         if SYSTEM_DIRS
             .iter()
@@ -480,7 +484,9 @@ fn landlock_plan(spec: &Spec, abi: i32) -> Result<LandlockPlan, Error> {
     let system_exec = matches!(spec.exec, Exec::System);
     let sys_rights = ll::READ | if system_exec { ll::EXECUTE } else { 0 };
     let mut rules = vec![];
-    for d in ["/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"] {
+    for d in [
+        "/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+    ] {
         rules.push((cstr(d)?, sys_rights));
     }
     for extra in &spec.extra_mounts {
@@ -646,15 +652,16 @@ pub fn run(spec: &Spec) -> Result<Outcome, Error> {
     let start = Instant::now();
     let (pid, pidfd) = sys::spawn(&plan).map_err(|e| Error::io("clone", e))?;
     drop((stdin, out_w, err_w, rep_w, sync_r));
+    // Keep the sync pipe's write end open until the child is reaped: init checks for EOF on
+    // it to learn that we died.
+    let mut sync = fs::File::from(sync_w);
     // From here on the child exists: never return before it is reaped.
     let out_t = capture(out_r, policy.output_limit_bytes);
     let err_t = capture(err_r, policy.output_limit_bytes);
     let maps = write_id_maps(pid, privileged, uid, gid);
     let mut timed_out = false;
     if maps.is_ok() {
-        let mut sync = fs::File::from(sync_w);
         let _ = std::io::Write::write_all(&mut sync, b"g");
-        drop(sync);
         let deadline = start + Duration::from_millis(policy.wall_time_ms);
         let exited = sys::wait_readable(&pidfd, deadline.saturating_duration_since(Instant::now()))
             .map_err(|e| Error::io("poll", e));
@@ -667,6 +674,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, Error> {
     }
     let reaped = sys::wait4(pid).map_err(|e| Error::io("wait4", e))?;
     let wall = start.elapsed();
+    drop(sync);
     maps?;
     let mut records = Vec::new();
     let _ = fs::File::from(rep_r).read_to_end(&mut records);

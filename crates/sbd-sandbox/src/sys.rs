@@ -48,7 +48,11 @@ pub(crate) enum MountOp {
     /// A fresh procfs (for the new PID namespace).
     Proc { path: CString },
     /// A recursive bind mount, optionally remounted read-only.
-    Bind { source: CString, path: CString, read_only: bool },
+    Bind {
+        source: CString,
+        path: CString,
+        read_only: bool,
+    },
     /// Remount the new root tmpfs itself read-only (after every mount point exists).
     RemountRootReadOnly,
 }
@@ -383,8 +387,14 @@ fn init_main(plan: &ChildPlan) -> ! {
         }
         // Move stdio and the report pipe to 0..=3, close everything else we inherited
         // (including other threads' descriptors).
-        let srcs = [plan.stdin_fd, plan.stdout_fd, plan.stderr_fd, plan.report_fd];
-        let mut high = [0 as c_int; 4];
+        let srcs = [
+            plan.stdin_fd,
+            plan.stdout_fd,
+            plan.stderr_fd,
+            plan.report_fd,
+            plan.sync_read_fd,
+        ];
+        let mut high = [0 as c_int; 5];
         for (i, fd) in srcs.iter().enumerate() {
             high[i] = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, 1000);
             if high[i] < 0 {
@@ -398,11 +408,12 @@ fn init_main(plan: &ChildPlan) -> ! {
         }
         report_fd = 3;
         check(
-            libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32),
+            libc::syscall(libc::SYS_close_range, 5u32, u32::MAX, 0u32),
             report_fd,
             Stage::Fds,
         );
         libc::fcntl(3, libc::F_SETFD, libc::FD_CLOEXEC);
+        libc::fcntl(4, libc::F_SETFD, libc::FD_CLOEXEC);
 
         // Open every bind source now, while we still have the caller's host credentials
         // (a toolchain may live under a directory only the caller can traverse).
@@ -440,6 +451,18 @@ fn init_main(plan: &ChildPlan) -> ! {
             report_fd,
             Stage::Ids,
         );
+        // Changing credentials cleared the parent-death signal: set it again, then make
+        // sure the parent did not die in between (it keeps the sync pipe's write end open
+        // until it has reaped us, so EOF on fd 4 means it is gone).
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        let mut pfd = libc::pollfd {
+            fd: 4,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        if libc::poll(&mut pfd, 1, 0) != 0 {
+            libc::_exit(124);
+        }
 
         // Private mount tree, then build the new root.
         check(
@@ -581,8 +604,7 @@ fn run_mount_op(
                 libc::close(fd);
             }
             MountOp::Symlink { target, path } => {
-                if libc::symlink(target.as_ptr(), path.as_ptr()) != 0 && errno() != libc::EEXIST
-                {
+                if libc::symlink(target.as_ptr(), path.as_ptr()) != 0 && errno() != libc::EEXIST {
                     fail(report_fd, Stage::Mount);
                 }
             }
@@ -715,12 +737,17 @@ fn payload_main(plan: &ChildPlan, report_fd: RawFd) -> ! {
         // Capabilities: empty the bounding set (so file capabilities grant nothing on exec),
         // then clear every set.
         for cap in 0..64 {
-            if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno() != libc::EINVAL
-            {
+            if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno() != libc::EINVAL {
                 fail(report_fd, Stage::Capabilities);
             }
         }
-        libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        );
         let mut hdr = CapHeader {
             version: LINUX_CAPABILITY_VERSION_3,
             pid: 0,

@@ -37,7 +37,10 @@ fn every_language_runs_with_stdin_args_and_expected_output() {
             Language::Rust,
             "use std::io::BufRead;\nfn main(){ let a: Vec<String> = std::env::args().collect(); let l = std::io::stdin().lock().lines().next().unwrap().unwrap(); println!(\"{} {}\", a[1], l); }\n",
         ),
-        (Language::Python, "import sys\nprint(sys.argv[1], sys.stdin.readline().strip())\n"),
+        (
+            Language::Python,
+            "import sys\nprint(sys.argv[1], sys.stdin.readline().strip())\n",
+        ),
         (
             Language::JavaScript,
             "const l = require('fs').readFileSync(0, 'utf8').split('\\n')[0];\nconsole.log(process.argv[2] + ' ' + l);\n",
@@ -94,15 +97,28 @@ fn sanitizers_catch_planted_bugs_and_pass_fixes() {
         }
         for (kind, buggy, fixed) in C_BUGS {
             let r = run_unit(&RunRequest::new(lang, *buggy)).unwrap();
-            assert_eq!(r.verdict, Verdict::CheckerError, "{kind} ({}): {r:#?}", lang.name());
+            assert_eq!(
+                r.verdict,
+                Verdict::CheckerError,
+                "{kind} ({}): {r:#?}",
+                lang.name()
+            );
             assert!(
                 r.findings.iter().any(|f| f.kind == *kind),
                 "{kind}: findings {:?}",
                 r.findings
             );
-            assert!(r.findings.iter().any(|f| f.location.is_some()), "{kind}: no location");
+            assert!(
+                r.findings.iter().any(|f| f.location.is_some()),
+                "{kind}: no location"
+            );
             let ok = run_unit(&RunRequest::new(lang, *fixed)).unwrap();
-            assert_eq!(ok.verdict, Verdict::Passed, "{kind} fixed ({}): {ok:#?}", lang.name());
+            assert_eq!(
+                ok.verdict,
+                Verdict::Passed,
+                "{kind} fixed ({}): {ok:#?}",
+                lang.name()
+            );
             assert!(ok.findings.is_empty());
         }
     }
@@ -118,7 +134,13 @@ fn rust_overflow_checks_catch_signed_overflow() {
     let r = run_unit(&RunRequest::new(Language::Rust, buggy)).unwrap();
     assert_eq!(r.verdict, Verdict::CheckerError, "{r:#?}");
     assert_eq!(r.findings[0].kind, "arithmetic-overflow");
-    assert!(r.findings[0].location.as_deref().unwrap_or("").contains("main.rs:1"));
+    assert!(
+        r.findings[0]
+            .location
+            .as_deref()
+            .unwrap_or("")
+            .contains("main.rs:1")
+    );
     let ok = run_unit(&RunRequest::new(Language::Rust, fixed)).unwrap();
     assert_eq!(ok.verdict, Verdict::Passed, "{ok:#?}");
 }
@@ -128,7 +150,11 @@ fn compile_errors_are_reported() {
     if !available(Language::C) {
         return;
     }
-    let r = run_unit(&RunRequest::new(Language::C, "int main(void) { return x; }\n")).unwrap();
+    let r = run_unit(&RunRequest::new(
+        Language::C,
+        "int main(void) { return x; }\n",
+    ))
+    .unwrap();
     assert_eq!(r.verdict, Verdict::CompileFailed);
     assert!(r.compile.unwrap().stderr.contains("undeclared"));
 }

@@ -6,7 +6,9 @@ use sbd_sandbox::{Exec, Limit, Policy, Spec, Workspace, run};
 fn spec(ws: &Workspace, program: &str, args: &[&str]) -> Spec {
     let mut s = Spec::new(program, ws.path(), Policy::default());
     s.args = args.iter().map(|a| a.to_string()).collect();
-    s.exec = Exec::Only(vec![std::fs::canonicalize(program).unwrap_or(PathBuf::from(program))]);
+    s.exec = Exec::Only(vec![
+        std::fs::canonicalize(program).unwrap_or(PathBuf::from(program)),
+    ]);
     s
 }
 
@@ -27,8 +29,8 @@ fn runs_a_program_and_captures_output() {
 #[test]
 fn loopback_listener_unreachable_without_network() {
     use std::net::TcpListener;
-    use std::sync::atomic::{AtomicU32, Ordering};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
     use std::time::Duration;
 
     let Some(py) = ["/usr/bin/python3", "/usr/local/bin/python3"]
@@ -72,7 +74,10 @@ fn loopback_listener_unreachable_without_network() {
 
     s.policy.network = true;
     let o = run(&s).unwrap();
-    assert!(o.stdout.contains("CONNECTED"), "control run must connect: {o:?}");
+    assert!(
+        o.stdout.contains("CONNECTED"),
+        "control run must connect: {o:?}"
+    );
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(accepted.load(Ordering::Relaxed), 1);
     stop.store(true, Ordering::Relaxed);
@@ -127,7 +132,10 @@ fn refuses_when_a_mechanism_is_missing_unless_degraded() {
     }
     let exe = std::env::current_exe().unwrap();
     let st = std::process::Command::new(exe)
-        .args(["--exact", "refuses_when_a_mechanism_is_missing_unless_degraded"])
+        .args([
+            "--exact",
+            "refuses_when_a_mechanism_is_missing_unless_degraded",
+        ])
         .env("SBD_SANDBOX_ASSUME_MISSING", "landlock")
         .status()
         .unwrap();

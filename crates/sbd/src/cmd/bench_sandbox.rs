@@ -54,7 +54,8 @@ int main(void) {
 }
 "#;
 
-const PY_LOOP: &str = "h = 0\nfor i in range(4_000_000):\n    h = (h * 31 + i) % 1000000007\nprint(h)\n";
+const PY_LOOP: &str =
+    "h = 0\nfor i in range(4_000_000):\n    h = (h * 31 + i) % 1000000007\nprint(h)\n";
 
 struct Case {
     name: String,
@@ -103,7 +104,12 @@ fn time_inside(c: &Case, work: &Path) -> anyhow::Result<f64> {
     let o = sbd_sandbox::run(&spec)?;
     let ms = t.elapsed().as_secs_f64() * 1000.0;
     if !o.success() {
-        bail!("{} failed in the sandbox: {} {}", c.name, o.describe(), o.stderr);
+        bail!(
+            "{} failed in the sandbox: {} {}",
+            c.name,
+            o.describe(),
+            o.stderr
+        );
     }
     Ok(ms)
 }
@@ -204,7 +210,10 @@ pub fn run_sandbox_bench(a: SandboxBenchArgs) -> anyhow::Result<ExitCode> {
                     r.benchmark, r.kind, r.outside_ms, r.inside_ms, r.overhead_ms, r.ratio
                 );
             }
-            println!("(mean of {} runs each, after one warm-up run)", a.iterations);
+            println!(
+                "(mean of {} runs each, after one warm-up run)",
+                a.iterations
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

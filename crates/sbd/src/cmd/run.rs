@@ -60,7 +60,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
             format!("unknown language {l:?} (c, cpp, rust, python, javascript, java)")
         })?,
         None => Language::from_path(&a.file).with_context(|| {
-            format!("cannot tell the language of {}; pass --lang", a.file.display())
+            format!(
+                "cannot tell the language of {}; pass --lang",
+                a.file.display()
+            )
         })?,
     };
     let source = std::fs::read_to_string(&a.file)
@@ -84,9 +87,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         None => vec![],
     };
     let expected_stdout = match &a.expect_stdout {
-        Some(p) => Some(
-            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
-        ),
+        Some(p) => {
+            Some(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
+        }
         None => None,
     };
     let mut req = RunRequest::new(lang, source);
@@ -152,13 +155,21 @@ fn print_text(r: &RunReport) {
         }
         println!(
             "--- stdout{} ---",
-            if o.stdout_truncated { " (truncated)" } else { "" }
+            if o.stdout_truncated {
+                " (truncated)"
+            } else {
+                ""
+            }
         );
         print!("{}", o.stdout);
         if !o.stderr.is_empty() {
             println!(
                 "--- stderr{} ---",
-                if o.stderr_truncated { " (truncated)" } else { "" }
+                if o.stderr_truncated {
+                    " (truncated)"
+                } else {
+                    ""
+                }
             );
             print!("{}", o.stderr);
         }
