@@ -103,8 +103,34 @@ fn rule(conds: Vec<SeccompCondition>) -> Result<SeccompRule, Error> {
     SeccompRule::new(conds).map_err(|e| Error::Seccomp(e.to_string()))
 }
 
-/// The programs to install, in order.
-pub(crate) fn programs(network: bool) -> Result<Vec<BpfProgram>, Error> {
+/// `seccompiler` has no `SECCOMP_RET_USER_NOTIF` action; the main filter is compiled with
+/// this otherwise unused `SECCOMP_RET_TRACE` value and its return instructions rewritten.
+const NOTIFY_SENTINEL: u32 = 0x5bd;
+const BPF_RET_K: u16 = 0x06;
+
+/// The name of a system call the filters deny.
+pub(crate) fn syscall_name(nr: i64) -> String {
+    ALWAYS_DENIED
+        .iter()
+        .find(|(_, n)| *n == nr)
+        .map(|(name, _)| name.to_string())
+        .or_else(|| {
+            [
+                (libc::SYS_socket, "socket"),
+                (libc::SYS_clone, "clone"),
+                (libc::SYS_ioctl, "ioctl"),
+            ]
+            .iter()
+            .find(|(n, _)| *n == nr)
+            .map(|(_, name)| name.to_string())
+        })
+        .unwrap_or_else(|| format!("syscall {nr}"))
+}
+
+/// The programs to install, in order. With `notify`, the first program hands denied calls
+/// to the sandbox's init (`SECCOMP_RET_USER_NOTIF`), which counts them and answers `EPERM`;
+/// without it the kernel answers `EPERM` directly.
+pub(crate) fn programs(network: bool, notify: bool) -> Result<Vec<BpfProgram>, Error> {
     let mut denied: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for (_, nr) in ALWAYS_DENIED {
         denied.insert(*nr, vec![]);
@@ -135,7 +161,18 @@ pub(crate) fn programs(network: bool) -> Result<Vec<BpfProgram>, Error> {
             )?])?],
         );
     }
-    let main = compile(denied, SeccompAction::Errno(libc::EPERM as u32))?;
+    let main = if notify {
+        let sentinel = u32::from(SeccompAction::Trace(NOTIFY_SENTINEL));
+        let mut prog = compile(denied, SeccompAction::Trace(NOTIFY_SENTINEL))?;
+        for insn in prog.iter_mut() {
+            if insn.code == BPF_RET_K && insn.k == sentinel {
+                insn.k = libc::SECCOMP_RET_USER_NOTIF;
+            }
+        }
+        prog
+    } else {
+        compile(denied, SeccompAction::Errno(libc::EPERM as u32))?
+    };
     let mut clone3 = BTreeMap::new();
     clone3.insert(libc::SYS_clone3, vec![]);
     let fallback = compile(clone3, SeccompAction::Errno(libc::ENOSYS as u32))?;
@@ -148,9 +185,18 @@ mod tests {
 
     #[test]
     fn filters_compile_for_this_machine() {
-        let progs = programs(false).unwrap();
+        let progs = programs(false, false).unwrap();
         assert_eq!(progs.len(), 2);
         assert!(progs[0].len() > ALWAYS_DENIED.len());
-        assert!(programs(true).unwrap()[0].len() < progs[0].len());
+        assert!(programs(true, false).unwrap()[0].len() < progs[0].len());
+        let notify = programs(false, true).unwrap();
+        let rets =
+            |p: &BpfProgram, k: u32| p.iter().filter(|i| i.code == BPF_RET_K && i.k == k).count();
+        assert!(rets(&notify[0], libc::SECCOMP_RET_USER_NOTIF) > 0);
+        assert_eq!(
+            rets(&notify[0], u32::from(SeccompAction::Trace(NOTIFY_SENTINEL))),
+            0
+        );
+        assert_eq!(syscall_name(libc::SYS_ptrace), "ptrace");
     }
 }

@@ -56,7 +56,11 @@ pub struct Outcome {
     pub stderr: String,
     pub stdout_truncated: bool,
     pub stderr_truncated: bool,
-    /// Violations the sandbox observed.
+    /// Violations the sandbox observed: every system call the seccomp filter denied, with
+    /// a count (socket attempts stand for denied network access). Paths denied by landlock
+    /// or by the private mount view are not observable without the audit subsystem and
+    /// are not listed. Not filled when the run hit the wall-clock limit (init is killed
+    /// before it can report).
     pub violations: Vec<Violation>,
     /// Mechanisms that were missing and skipped (only with `allow_degraded`).
     pub degraded: Vec<Mechanism>,

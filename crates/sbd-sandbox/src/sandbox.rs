@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::landlock as ll;
-use crate::outcome::{Limit, Mechanism, Outcome};
+use crate::outcome::{Limit, Mechanism, Outcome, Violation};
 use crate::policy::{Filesystem, Policy};
 use crate::sys::{self, ChildPlan, LandlockPlan, MountOp};
 use crate::{Error, filter};
@@ -605,7 +605,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, Error> {
     let (sync_r, sync_w) = sys::pipe().map_err(|e| Error::io("pipe", e))?;
 
     let seccomp = if mech.seccomp {
-        filter::programs(policy.network)?
+        filter::programs(policy.network, true)?
     } else {
         vec![]
     };
@@ -646,6 +646,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, Error> {
         rlimits: rlimits(policy, spec.memory),
         drop_supplementary_groups: privileged,
         landlock,
+        notify: !seccomp.is_empty(),
         seccomp,
     };
 
@@ -688,6 +689,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, Error> {
     });
 
     let mut status = None;
+    let mut violations = vec![];
     for rec in records.chunks_exact(12) {
         let f = |i: usize| i32::from_ne_bytes([rec[i], rec[i + 1], rec[i + 2], rec[i + 3]]);
         match f(0) {
@@ -700,6 +702,10 @@ pub fn run(spec: &Spec) -> Result<Outcome, Error> {
                 });
             }
             sys::REPORT_STATUS => status = Some(f(4)),
+            sys::REPORT_SYSCALL => violations.push(Violation::Syscall {
+                name: filter::syscall_name(f(4) as i64),
+                count: f(8) as u32,
+            }),
             _ => {}
         }
     }
@@ -733,7 +739,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, Error> {
         stderr: String::from_utf8_lossy(&err.data).into_owned(),
         stdout_truncated: out.truncated,
         stderr_truncated: err.truncated,
-        violations: vec![],
+        violations,
         degraded: missing,
     })
 }

@@ -87,6 +87,8 @@ pub(crate) struct ChildPlan {
     pub drop_supplementary_groups: bool,
     pub landlock: Option<LandlockPlan>,
     pub seccomp: Vec<Vec<seccompiler::sock_filter>>,
+    /// The first seccomp program returns `SECCOMP_RET_USER_NOTIF`: init supervises it.
+    pub notify: bool,
 }
 
 /// Where in the child a setup step failed; sent to the parent with the errno.
@@ -138,6 +140,11 @@ impl Stage {
 /// Report-pipe record tags.
 pub(crate) const REPORT_ERROR: i32 = 1;
 pub(crate) const REPORT_STATUS: i32 = 2;
+/// `[REPORT_SYSCALL, nr, count]`: a denied system call and how often it was tried.
+pub(crate) const REPORT_SYSCALL: i32 = 3;
+
+/// Syscall numbers below this are counted individually by init.
+const MAX_COUNTED_NR: usize = 1024;
 
 // ---------------------------------------------------------------------------------------
 // Parent side
@@ -518,6 +525,18 @@ fn init_main(plan: &ChildPlan) -> ! {
             Stage::Hostname,
         );
 
+        // The payload sends its seccomp listener back over this socket pair.
+        let mut pair = [-1 as c_int; 2];
+        if plan.notify
+            && libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+                0,
+                pair.as_mut_ptr(),
+            ) != 0
+        {
+            fail(report_fd, Stage::Fork);
+        }
         let payload = libc::syscall(
             libc::SYS_clone,
             libc::SIGCHLD as c_ulong,
@@ -530,12 +549,23 @@ fn init_main(plan: &ChildPlan) -> ! {
             fail(report_fd, Stage::Fork);
         }
         if payload == 0 {
-            payload_main(plan, report_fd);
+            if plan.notify {
+                libc::close(pair[0]);
+            }
+            payload_main(plan, report_fd, pair[1]);
         }
         // Reap everything; report and leave when the payload is done.
         libc::close(0);
         libc::close(1);
         libc::close(2);
+        if plan.notify {
+            libc::close(pair[1]);
+            let listener = recv_fd(pair[0]);
+            libc::close(pair[0]);
+            if listener >= 0 {
+                supervise(listener, payload as c_int, report_fd);
+            }
+        }
         loop {
             let mut status: c_int = 0;
             let pid = libc::wait4(-1, &mut status, libc::__WALL, std::ptr::null_mut());
@@ -710,8 +740,137 @@ struct CapData {
 
 const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
+/// Receive one descriptor (SCM_RIGHTS) from a socket; -1 if the peer sent none.
+fn recv_fd(sock: c_int) -> c_int {
+    // SAFETY: recvmsg into stack buffers whose sizes are passed along; the control buffer is
+    // 8-byte aligned and large enough for one descriptor.
+    unsafe {
+        let mut byte = 0u8;
+        let mut iov = libc::iovec {
+            iov_base: (&mut byte as *mut u8).cast(),
+            iov_len: 1,
+        };
+        let mut cbuf = [0u64; 4];
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
+        if libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) <= 0 {
+            return -1;
+        }
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null()
+            || (*cmsg).cmsg_level != libc::SOL_SOCKET
+            || (*cmsg).cmsg_type != libc::SCM_RIGHTS
+        {
+            return -1;
+        }
+        std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const c_int)
+    }
+}
+
+/// Send one descriptor (SCM_RIGHTS) over a socket.
+fn send_fd(sock: c_int, fd: c_int) -> bool {
+    // SAFETY: sendmsg from stack buffers sized for exactly one descriptor.
+    unsafe {
+        let mut byte = 0u8;
+        let mut iov = libc::iovec {
+            iov_base: (&mut byte as *mut u8).cast(),
+            iov_len: 1,
+        };
+        let mut cbuf = [0u64; 4];
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<c_int>() as u32) as _;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null() {
+            return false;
+        }
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<c_int>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut c_int, fd);
+        libc::sendmsg(sock, &msg, 0) == 1
+    }
+}
+
+/// Answer the payload's denied system calls with EPERM and count them, until the payload
+/// exits; then report the counts and the payload's status and exit.
+fn supervise(listener: c_int, payload: c_int, report_fd: RawFd) -> ! {
+    let mut counts = [0u32; MAX_COUNTED_NR];
+    let mut other = 0u32;
+    // SAFETY: poll/ioctl/wait4 on descriptors and stack structs we own; the notification
+    // structs are zeroed before RECV as the kernel requires.
+    unsafe {
+        let pidfd = libc::syscall(libc::SYS_pidfd_open, payload, 0u32) as c_int;
+        let mut listening = true;
+        loop {
+            let mut fds = [
+                libc::pollfd {
+                    fd: pidfd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: if listening { listener } else { -1 },
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            let n = libc::poll(fds.as_mut_ptr(), 2, if pidfd < 0 { 100 } else { -1 });
+            if n < 0 && errno() != libc::EINTR {
+                libc::_exit(123);
+            }
+            if fds[1].revents & libc::POLLIN != 0 {
+                let mut req: libc::seccomp_notif = std::mem::zeroed();
+                if libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut req) == 0 {
+                    let nr = req.data.nr;
+                    match usize::try_from(nr) {
+                        Ok(i) if i < MAX_COUNTED_NR => counts[i] = counts[i].saturating_add(1),
+                        _ => other = other.saturating_add(1),
+                    }
+                    let mut resp: libc::seccomp_notif_resp = std::mem::zeroed();
+                    resp.id = req.id;
+                    resp.error = -libc::EPERM;
+                    libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp);
+                }
+            } else if fds[1].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+                listening = false;
+            }
+            // Reap whatever has exited; leave when the payload has.
+            loop {
+                let mut status: c_int = 0;
+                let pid = libc::wait4(
+                    -1,
+                    &mut status,
+                    libc::__WALL | libc::WNOHANG,
+                    std::ptr::null_mut(),
+                );
+                if pid <= 0 {
+                    break;
+                }
+                if pid == payload {
+                    for (nr, c) in counts.iter().enumerate() {
+                        if *c > 0 {
+                            report(report_fd, REPORT_SYSCALL, nr as i32, *c as i32);
+                        }
+                    }
+                    if other > 0 {
+                        report(report_fd, REPORT_SYSCALL, -1, other as i32);
+                    }
+                    report(report_fd, REPORT_STATUS, status, 0);
+                    libc::_exit(0);
+                }
+            }
+        }
+    }
+}
+
 /// The sandboxed program itself: lose every privilege, then exec.
-fn payload_main(plan: &ChildPlan, report_fd: RawFd) -> ! {
+fn payload_main(plan: &ChildPlan, report_fd: RawFd, notify_sock: c_int) -> ! {
     // SAFETY (whole block): raw system calls with pointers to live stack values or to
     // strings/arrays prepared by the parent. The argv/envp pointer arrays are built here on
     // the stack from the parent's CStrings without allocating.
@@ -787,21 +946,33 @@ fn payload_main(plan: &ChildPlan, report_fd: RawFd) -> ! {
             Stage::Chdir,
         );
         // seccomp last: it may deny calls used above.
-        for prog in &plan.seccomp {
+        for (i, prog) in plan.seccomp.iter().enumerate() {
             let fprog = libc::sock_fprog {
                 len: prog.len() as u16,
                 filter: prog.as_ptr() as *mut libc::sock_filter,
             };
-            check(
-                libc::syscall(
-                    libc::SYS_seccomp,
-                    libc::SECCOMP_SET_MODE_FILTER,
-                    0 as c_ulong,
-                    &fprog as *const libc::sock_fprog,
-                ),
-                report_fd,
-                Stage::Seccomp,
+            let listen = plan.notify && i == 0;
+            let flags = if listen {
+                libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
+            } else {
+                0
+            };
+            let rc = libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                flags as c_ulong,
+                &fprog as *const libc::sock_fprog,
             );
+            check(rc, report_fd, Stage::Seccomp);
+            if listen {
+                // Hand the listener to init and keep no copy: the program must not be able
+                // to answer its own notifications.
+                if !send_fd(notify_sock, rc as c_int) {
+                    fail(report_fd, Stage::Seccomp);
+                }
+                libc::close(rc as c_int);
+                libc::close(notify_sock);
+            }
         }
         let mut argv: [*const c_char; 64] = [std::ptr::null(); 64];
         for (i, a) in plan.argv.iter().take(63).enumerate() {

@@ -141,3 +141,23 @@ fn refuses_when_a_mechanism_is_missing_unless_degraded() {
         .unwrap();
     assert!(st.success());
 }
+
+#[test]
+fn denied_system_calls_are_observed() {
+    let ws = Workspace::new().unwrap();
+    let s = spec(&ws, "/usr/bin/unshare", &["--user", "/usr/bin/true"]);
+    let o = run(&s).unwrap();
+    assert_ne!(o.exit_code, Some(0), "{o:?}");
+    assert!(o.stderr.contains("Operation not permitted"), "{o:?}");
+    assert!(
+        o.violations.contains(&sbd_sandbox::Violation::Syscall {
+            name: "unshare".into(),
+            count: 1
+        }),
+        "{:?}",
+        o.violations
+    );
+    // A well-behaved program has none.
+    let o = run(&spec(&ws, "/usr/bin/true", &[])).unwrap();
+    assert!(o.violations.is_empty(), "{:?}", o.violations);
+}

@@ -141,6 +141,13 @@ fn print_text(r: &RunReport) {
             let d: Vec<String> = o.degraded.iter().map(|m| m.to_string()).collect();
             println!("DEGRADED: ran without {}", d.join(", "));
         }
+        for v in &o.violations {
+            match v {
+                sbd_sandbox::Violation::Syscall { name, count } => {
+                    println!("violation: denied system call {name} ({count}x)")
+                }
+            }
+        }
         for f in &r.findings {
             println!(
                 "finding: {} {} at {}: {}",
