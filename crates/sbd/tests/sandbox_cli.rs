@@ -1,7 +1,7 @@
 //! The sandbox commands end to end: `sbd run`, `sbd sandbox selftest` (as root and as an
 //! unprivileged user), `sbd verify-formal`, `sbd bench sandbox`, and cleanup after `sbd` is
 //! killed.
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -135,8 +135,12 @@ fn selftest_holds_as_an_unprivileged_user() {
     if !have("setpriv") {
         return;
     }
-    let exe = Path::new(env!("CARGO_BIN_EXE_sbd"));
-    // The binary must be reachable by uid 65534.
+    // The build directory may not be reachable by uid 65534 (e.g. under /root): run a copy.
+    let d = tmp("unprivileged");
+    std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let exe = d.join("sbd");
+    std::fs::copy(env!("CARGO_BIN_EXE_sbd"), &exe).unwrap();
+    let exe = exe.as_path();
     let readable = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(exe)
@@ -157,6 +161,7 @@ fn selftest_holds_as_an_unprivileged_user() {
         .output()
         .unwrap();
     println!("{}", text(&o));
+    let _ = std::fs::remove_dir_all(&d);
     selftest_ok(&o);
     assert!(text(&o).contains("as uid 65534"));
 }
