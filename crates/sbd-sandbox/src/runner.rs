@@ -13,6 +13,10 @@
 //! tools allowed); the program runs with the unit's policy and may execute nothing but
 //! itself (or its interpreter).
 //!
+//! With `valgrind`, C/C++ are built `-O0 -g` without sanitizers and run under memcheck
+//! (`--error-exitcode=99`); its memory limit is doubled plus 512 MiB for shadow memory and
+//! it gets the private, size-capped writable `/tmp` valgrind needs.
+//!
 //! Sanitizer builds are not given a memory rlimit (see
 //! [`MemoryEnforcement::SanitizerAllocator`]): ASan's own `hard_rss_limit_mb` and
 //! `max_allocation_size_mb` carry the unit's memory limit instead. LeakSanitizer is off
@@ -218,6 +222,8 @@ pub struct RunRequest {
     pub harness: Harness,
     /// Build C/C++ with ASan and UBSan (default true).
     pub sanitizers: bool,
+    /// Run C/C++ under valgrind's memcheck instead (built without sanitizers, `-O0 -g`).
+    pub valgrind: bool,
     pub allow_degraded: bool,
 }
 
@@ -229,6 +235,7 @@ impl RunRequest {
             policy: Policy::default(),
             harness: Harness::default(),
             sanitizers: true,
+            valgrind: false,
             allow_degraded: false,
         }
     }
@@ -324,7 +331,13 @@ pub fn run_unit(req: &RunRequest) -> Result<RunReport, Error> {
     let file = source_name(req);
     ws.write(&file, &req.source)?;
     let src = format!("/work/{file}");
-    let sanitize = req.sanitizers && matches!(req.language, Language::C | Language::Cpp);
+    let native_c = matches!(req.language, Language::C | Language::Cpp);
+    let valgrind = if req.valgrind && native_c {
+        Some(find_valgrind()?)
+    } else {
+        None
+    };
+    let sanitize = req.sanitizers && native_c && valgrind.is_none();
 
     let compile_args: Option<Vec<String>> = match req.language {
         Language::C | Language::Cpp => {
@@ -344,6 +357,8 @@ pub fn run_unit(req: &RunRequest) -> Result<RunReport, Error> {
                     ]
                     .map(String::from),
                 );
+            } else if valgrind.is_some() {
+                a.extend(["-O0", "-g"].map(String::from));
             } else {
                 a.extend(["-O2", "-g"].map(String::from));
             }
@@ -449,7 +464,33 @@ pub fn run_unit(req: &RunRequest) -> Result<RunReport, Error> {
         }
     };
     args.extend(req.harness.args.iter().cloned());
-    let mut spec = Spec::new(&program, ws.path(), req.policy.clone());
+    let mut policy = req.policy.clone();
+    let (program, args, exec) = match &valgrind {
+        Some(vg) => {
+            // memcheck keeps shadow memory next to the program's: give it headroom.
+            policy.memory_mb = policy.memory_mb.saturating_mul(2).saturating_add(512);
+            // valgrind writes its bookkeeping files to /tmp: give it the private, capped one.
+            policy.filesystem = Filesystem::ReadWrite;
+            let mut a: Vec<String> = [
+                "--tool=memcheck",
+                "--error-exitcode=99",
+                "--leak-check=no",
+                "--vgdb=no",
+                "-q",
+            ]
+            .map(String::from)
+            .to_vec();
+            a.push(program.to_string_lossy().into_owned());
+            a.extend(args);
+            (
+                vg.launcher.clone(),
+                a,
+                vec![vg.launcher.clone(), vg.tool.clone()],
+            )
+        }
+        None => (program, args, exec),
+    };
+    let mut spec = Spec::new(&program, ws.path(), policy);
     spec.args = args;
     spec.stdin = req.harness.stdin.clone();
     spec.extra_mounts = tc.mounts.clone();
@@ -530,12 +571,102 @@ fn out_of_memory(stderr: &str) -> bool {
     .any(|m| stderr.contains(m))
 }
 
-/// Parse sanitizer and overflow-check reports out of a program's stderr.
+struct Valgrind {
+    /// The ELF launcher (`valgrind` itself, or Debian's `valgrind.bin` behind its wrapper).
+    launcher: PathBuf,
+    /// The memcheck tool it execs.
+    tool: PathBuf,
+}
+
+fn find_valgrind() -> Result<Valgrind, Error> {
+    let launcher = find_in_path("valgrind.bin", &["/usr/bin/valgrind.bin"])
+        .or_else(|| find_in_path("valgrind", &[]))
+        .ok_or_else(|| Error::Tool("valgrind not available on this machine".into()))?;
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let tool = [
+        "/usr/libexec/valgrind",
+        "/usr/lib/valgrind",
+        "/usr/local/libexec/valgrind",
+    ]
+    .iter()
+    .map(|d| Path::new(d).join(format!("memcheck-{arch}-linux")))
+    .find(|p| p.is_file())
+    .ok_or_else(|| Error::Tool("valgrind's memcheck tool not found".into()))?;
+    Ok(Valgrind { launcher, tool })
+}
+
+/// Valgrind memcheck's error headline → a kind, refined by the block description after it.
+fn valgrind_kind(headline: &str, following: &[&str]) -> Option<String> {
+    let base = if headline.starts_with("Invalid read") || headline.starts_with("Invalid write") {
+        "invalid-access"
+    } else if headline.starts_with("Invalid free") {
+        "invalid-free"
+    } else if headline.starts_with("Mismatched free") {
+        "mismatched-free"
+    } else if headline.contains("uninitialised") {
+        "uninitialised-value"
+    } else if headline.starts_with("Source and destination overlap") {
+        "overlapping-copy"
+    } else if headline.starts_with("Stack overflow") {
+        "stack-overflow"
+    } else {
+        return None;
+    };
+    if base == "invalid-access" {
+        for l in following.iter().take(12) {
+            let t = strip_valgrind_prefix(l);
+            if t.contains("free'd") {
+                return Some("heap-use-after-free".into());
+            }
+            if t.contains("bytes after a block") || t.contains("bytes before a block") {
+                return Some("heap-buffer-overflow".into());
+            }
+            if t.contains("on thread 1's stack") || t.contains("stack") {
+                return Some("stack-buffer-overflow".into());
+            }
+            if t.is_empty() {
+                break;
+            }
+        }
+    }
+    Some(base.into())
+}
+
+fn strip_valgrind_prefix(line: &str) -> &str {
+    // "==123== text"
+    let t = line.trim_start();
+    if let Some(rest) = t.strip_prefix("==")
+        && let Some(end) = rest.find("==")
+    {
+        return rest[end + 2..].trim();
+    }
+    t
+}
+
+/// Parse sanitizer, valgrind and overflow-check reports out of a program's stderr.
 pub fn parse_findings(stderr: &str) -> Vec<Finding> {
     let mut out = Vec::new();
     let lines: Vec<&str> = stderr.lines().collect();
     for (i, line) in lines.iter().enumerate() {
-        if let Some(rest) = line.split("ERROR: AddressSanitizer: ").nth(1) {
+        let vg = line.trim_start().starts_with("==") && line.matches("==").count() >= 2;
+        if vg && let Some(kind) = valgrind_kind(strip_valgrind_prefix(line), &lines[i + 1..]) {
+            let location = lines[i + 1..].iter().take(12).find_map(|l| {
+                let t = strip_valgrind_prefix(l);
+                let (func, loc) = t.split_once(": ")?.1.split_once(" (")?;
+                let loc = loc.trim_end_matches(')');
+                (!loc.starts_with("in ")).then(|| format!("{loc} ({func})"))
+            });
+            out.push(Finding {
+                tool: "valgrind-memcheck".into(),
+                kind,
+                location,
+                message: strip_valgrind_prefix(line).to_string(),
+            });
+        } else if let Some(rest) = line.split("ERROR: AddressSanitizer: ").nth(1) {
             let kind = rest
                 .split_whitespace()
                 .next()

@@ -158,3 +158,43 @@ fn compile_errors_are_reported() {
     assert_eq!(r.verdict, Verdict::CompileFailed);
     assert!(r.compile.unwrap().stderr.contains("undeclared"));
 }
+
+#[test]
+fn valgrind_catches_heap_errors_when_installed() {
+    if !available(Language::C) {
+        return;
+    }
+    for (kind, buggy, fixed) in C_BUGS.iter().filter(|(k, _, _)| k.starts_with("heap")) {
+        let mut req = RunRequest::new(Language::C, *buggy);
+        req.valgrind = true;
+        let r = match run_unit(&req) {
+            Ok(r) => r,
+            Err(e) if e.to_string().contains("valgrind") => {
+                eprintln!("skipping: {e}");
+                return;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(r.verdict, Verdict::CheckerError, "{kind}: {r:#?}");
+        assert!(
+            r.findings
+                .iter()
+                .any(|f| f.tool == "valgrind-memcheck" && f.kind == *kind),
+            "{kind}: {:?}",
+            r.findings
+        );
+        assert!(
+            r.findings[0]
+                .location
+                .as_deref()
+                .unwrap_or("")
+                .contains("main.c:"),
+            "{:?}",
+            r.findings
+        );
+        let mut req = RunRequest::new(Language::C, *fixed);
+        req.valgrind = true;
+        let ok = run_unit(&req).unwrap();
+        assert_eq!(ok.verdict, Verdict::Passed, "{kind} fixed: {ok:#?}");
+    }
+}

@@ -47,6 +47,9 @@ pub struct RunArgs {
     /// Build C/C++ without ASan/UBSan.
     #[arg(long)]
     pub no_sanitizers: bool,
+    /// Run C/C++ under valgrind memcheck instead of the sanitizers (valgrind must be installed).
+    #[arg(long)]
+    pub valgrind: bool,
     /// Run even when landlock or seccomp is missing (never without namespaces).
     #[arg(long)]
     pub allow_degraded: bool,
@@ -100,6 +103,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         expected_stdout,
     };
     req.sanitizers = !a.no_sanitizers;
+    req.valgrind = a.valgrind;
     req.allow_degraded = a.allow_degraded;
     let report = run_unit(&req)?;
     match a.format {
