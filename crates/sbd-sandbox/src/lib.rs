@@ -19,6 +19,9 @@
 //! All `unsafe` code is in the private `sys` module, each block with a `// SAFETY:` comment.
 #![deny(unsafe_code)]
 
+#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+compile_error!("sbd-sandbox supports 64-bit Linux only");
+
 pub mod escape;
 mod filter;
 pub mod formal;

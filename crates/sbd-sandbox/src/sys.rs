@@ -354,6 +354,24 @@ struct LandlockPathBeneathAttr {
     parent_fd: i32,
 }
 
+// glibc's setresuid/setresgid/setgroups wrappers broadcast the change to every thread they
+// believe exists, taking internal locks a thread of the parent may have held at clone time.
+// The child has one thread: the raw system calls are what it needs.
+fn raw_setresuid(id: u32) -> c_long {
+    // SAFETY: plain integer arguments.
+    unsafe { libc::syscall(libc::SYS_setresuid, id, id, id) }
+}
+
+fn raw_setresgid(id: u32) -> c_long {
+    // SAFETY: plain integer arguments.
+    unsafe { libc::syscall(libc::SYS_setresgid, id, id, id) }
+}
+
+fn raw_setgroups_empty() -> c_long {
+    // SAFETY: a zero-length list with a null pointer is valid for setgroups.
+    unsafe { libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()) }
+}
+
 fn errno() -> i32 {
     io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
@@ -442,22 +460,10 @@ fn init_main(plan: &ChildPlan) -> ! {
         // namespace by an id that is mapped in it. Capabilities in the namespace are kept
         // (uid 0 of the namespace is unmapped, so the setuid rules drop nothing).
         if plan.drop_supplementary_groups {
-            check(
-                libc::setgroups(0, std::ptr::null()) as c_long,
-                report_fd,
-                Stage::Ids,
-            );
+            check(raw_setgroups_empty(), report_fd, Stage::Ids);
         }
-        check(
-            libc::setresgid(INNER_ID, INNER_ID, INNER_ID) as c_long,
-            report_fd,
-            Stage::Ids,
-        );
-        check(
-            libc::setresuid(INNER_ID, INNER_ID, INNER_ID) as c_long,
-            report_fd,
-            Stage::Ids,
-        );
+        check(raw_setresgid(INNER_ID), report_fd, Stage::Ids);
+        check(raw_setresuid(INNER_ID), report_fd, Stage::Ids);
         // Changing credentials cleared the parent-death signal: set it again, then make
         // sure the parent did not die in between (it keeps the sync pipe's write end open
         // until it has reaped us, so EOF on fd 4 means it is gone).
@@ -681,13 +687,15 @@ fn run_mount_op(
                 );
                 // Remount with nosuid, read-only if asked, keeping the flags the kernel
                 // locked on the source mount (a user namespace may not clear them).
-                let mut st: libc::statvfs = std::mem::zeroed();
+                // The kernel's `struct statfs` on 64-bit Linux: 15 words, `f_flags` is the
+                // 11th (glibc's statvfs may parse /proc/mounts, which allocates).
+                let mut st = [0i64; 16];
                 check(
-                    libc::statvfs(path.as_ptr(), &mut st) as c_long,
+                    libc::syscall(libc::SYS_statfs, path.as_ptr(), st.as_mut_ptr()),
                     report_fd,
                     Stage::Mount,
                 );
-                let keep = st.f_flag
+                let keep = st[10] as c_ulong
                     & (libc::ST_NODEV
                         | libc::ST_NOEXEC
                         | libc::ST_NOATIME
@@ -877,22 +885,10 @@ fn payload_main(plan: &ChildPlan, report_fd: RawFd, notify_sock: c_int) -> ! {
     unsafe {
         // Ids: leave uid/gid 0 of the namespace for the unprivileged INNER_ID.
         if plan.drop_supplementary_groups {
-            check(
-                libc::setgroups(0, std::ptr::null()) as c_long,
-                report_fd,
-                Stage::Ids,
-            );
+            check(raw_setgroups_empty(), report_fd, Stage::Ids);
         }
-        check(
-            libc::setresgid(INNER_ID, INNER_ID, INNER_ID) as c_long,
-            report_fd,
-            Stage::Ids,
-        );
-        check(
-            libc::setresuid(INNER_ID, INNER_ID, INNER_ID) as c_long,
-            report_fd,
-            Stage::Ids,
-        );
+        check(raw_setresgid(INNER_ID), report_fd, Stage::Ids);
+        check(raw_setresuid(INNER_ID), report_fd, Stage::Ids);
         // Capabilities: empty the bounding set (so file capabilities grant nothing on exec),
         // then clear every set.
         for cap in 0..64 {

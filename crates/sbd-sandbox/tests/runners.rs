@@ -57,7 +57,12 @@ fn every_language_runs_with_stdin_args_and_expected_output() {
         let r = run(lang, src, "hello\n", "arg1 hello\n");
         assert_eq!(r.verdict, Verdict::Passed, "{}: {r:#?}", lang.name());
         let wrong = run(lang, src, "bye\n", "arg1 hello\n");
-        assert_eq!(wrong.verdict, Verdict::WrongOutput, "{}", lang.name());
+        assert_eq!(
+            wrong.verdict,
+            Verdict::WrongOutput,
+            "{}: {wrong:#?}",
+            lang.name()
+        );
     }
 }
 
