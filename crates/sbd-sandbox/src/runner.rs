@@ -211,6 +211,13 @@ pub struct Harness {
     pub args: Vec<String>,
     /// Compared with the program's stdout, ignoring trailing whitespace.
     pub expected_stdout: Option<String>,
+    /// A test program in the unit's language, run instead of the unit; exit status 0 means
+    /// the tests passed. Python: `test_main.py` next to the unit (`import main`).
+    /// JavaScript: `test.js` (`require('./main.js')`). C/C++: a file with its own `main`,
+    /// linked with the unit, whose `main` is renamed `sbd_unit_main`. Rust: `#[test]`
+    /// functions, compiled into the unit as `mod sbd_tests { use super::*; … }` with
+    /// `rustc --test`. Java: a class with a `main`, compiled with the unit.
+    pub test_script: Option<String>,
 }
 
 /// A unit to compile and run.
@@ -259,6 +266,8 @@ pub struct Finding {
 pub enum Verdict {
     Passed,
     CompileFailed,
+    /// The test script exited non-zero.
+    TestsFailed,
     CheckerError,
     LimitExceeded,
     RuntimeError,
@@ -329,8 +338,40 @@ pub fn run_unit(req: &RunRequest) -> Result<RunReport, Error> {
     let tc = Toolchain::discover(req.language)?;
     let ws = Workspace::new()?;
     let file = source_name(req);
-    ws.write(&file, &req.source)?;
+    let script = req.harness.test_script.as_deref();
+    if let (Language::Rust, Some(tests)) = (req.language, script) {
+        ws.write(
+            &file,
+            format!(
+                "{}\n#[cfg(test)]\n#[allow(unused_imports)]\nmod sbd_tests {{\n    use super::*;\n{tests}\n}}\n",
+                req.source
+            ),
+        )?;
+    } else {
+        ws.write(&file, &req.source)?;
+    }
     let src = format!("/work/{file}");
+    // The test script's file (sandbox path), for the languages that keep it separate.
+    let test_file = match (req.language, script) {
+        (Language::Rust, _) | (_, None) => None,
+        (lang, Some(text)) => {
+            let name = match lang {
+                Language::C => "sbd_test.c".to_string(),
+                Language::Cpp => "sbd_test.cpp".to_string(),
+                Language::Python => "test_main.py".to_string(),
+                Language::JavaScript => "test.js".to_string(),
+                Language::Java => format!("{}.java", java_class_name(text)),
+                Language::Rust => unreachable!(),
+            };
+            if name == file {
+                return Err(Error::Spec(format!(
+                    "the test script and the unit would both be {name}"
+                )));
+            }
+            ws.write(&name, text)?;
+            Some(format!("/work/{name}"))
+        }
+    };
     let native_c = matches!(req.language, Language::C | Language::Cpp);
     let valgrind = if req.valgrind && native_c {
         Some(find_valgrind()?)
@@ -339,7 +380,7 @@ pub fn run_unit(req: &RunRequest) -> Result<RunReport, Error> {
     };
     let sanitize = req.sanitizers && native_c && valgrind.is_none();
 
-    let compile_args: Option<Vec<String>> = match req.language {
+    let compile_steps: Vec<Vec<String>> = match req.language {
         Language::C | Language::Cpp => {
             let mut a: Vec<String> = if req.language == Language::C {
                 vec!["-std=gnu17".into()]
@@ -362,10 +403,23 @@ pub fn run_unit(req: &RunRequest) -> Result<RunReport, Error> {
             } else {
                 a.extend(["-O2", "-g"].map(String::from));
             }
-            a.extend(["-o".into(), "/work/prog".into(), src.clone(), "-lm".into()]);
-            Some(a)
+            match &test_file {
+                None => {
+                    a.extend(["-o".into(), "/work/prog".into(), src.clone(), "-lm".into()]);
+                    vec![a]
+                }
+                Some(t) => {
+                    let mut unit = a.clone();
+                    unit.extend(
+                        ["-Dmain=sbd_unit_main", "-c", "-o", "/work/unit.o", &src]
+                            .map(String::from),
+                    );
+                    a.extend(["-o", "/work/prog", t, "/work/unit.o", "-lm"].map(String::from));
+                    vec![unit, a]
+                }
+            }
         }
-        Language::Rust => Some(
+        Language::Rust => vec![
             [
                 "--edition",
                 "2021",
@@ -379,9 +433,11 @@ pub fn run_unit(req: &RunRequest) -> Result<RunReport, Error> {
                 &src,
             ]
             .map(String::from)
-            .to_vec(),
-        ),
-        Language::Java => Some(
+            .into_iter()
+            .chain(script.map(|_| "--test".to_string()))
+            .collect(),
+        ],
+        Language::Java => vec![
             [
                 "-J-Xmx512m",
                 "-J-XX:+UseSerialGC",
@@ -392,13 +448,16 @@ pub fn run_unit(req: &RunRequest) -> Result<RunReport, Error> {
                 &src,
             ]
             .map(String::from)
-            .to_vec(),
-        ),
-        Language::Python | Language::JavaScript => None,
+            .into_iter()
+            .chain(test_file.clone())
+            .collect(),
+        ],
+        Language::Python | Language::JavaScript => vec![],
     };
 
     let mut compile = None;
-    if let (Some(args), Some(compiler)) = (compile_args, &tc.compiler) {
+    for args in compile_steps {
+        let Some(compiler) = &tc.compiler else { break };
         let mut spec = Spec::new(compiler, ws.path(), build_policy());
         spec.args = args;
         spec.work_writable = true;
@@ -427,11 +486,12 @@ pub fn run_unit(req: &RunRequest) -> Result<RunReport, Error> {
         }
         Language::Python => {
             let py = tc.interpreter.clone().unwrap_or_default();
-            (
-                py.clone(),
-                vec!["-I".into(), "-B".into(), src.clone()],
-                vec![py],
-            )
+            let a = match &test_file {
+                // -I would drop the script's directory from sys.path: keep only -E -s.
+                Some(t) => vec!["-E".into(), "-s".into(), "-B".into(), t.clone()],
+                None => vec!["-I".into(), "-B".into(), src.clone()],
+            };
+            (py.clone(), a, vec![py])
         }
         Language::JavaScript => {
             let node = tc.interpreter.clone().unwrap_or_default();
@@ -439,7 +499,7 @@ pub fn run_unit(req: &RunRequest) -> Result<RunReport, Error> {
                 node.clone(),
                 vec![
                     format!("--max-old-space-size={}", (mem / 2).max(16)),
-                    src.clone(),
+                    test_file.clone().unwrap_or_else(|| src.clone()),
                 ],
                 vec![node],
             )
@@ -457,7 +517,7 @@ pub fn run_unit(req: &RunRequest) -> Result<RunReport, Error> {
                     "-Xshare:auto".into(),
                     "-cp".into(),
                     "/work".into(),
-                    java_class_name(&req.source),
+                    java_class_name(script.unwrap_or(&req.source)),
                 ],
                 vec![java],
             )
@@ -530,6 +590,8 @@ pub fn run_unit(req: &RunRequest) -> Result<RunReport, Error> {
         Some(Limit::WallTime | Limit::CpuTime | Limit::FileSize | Limit::Memory)
     ) {
         Verdict::LimitExceeded
+    } else if !run.success() && script.is_some() && run.exit_code.is_some() {
+        Verdict::TestsFailed
     } else if !run.success() {
         Verdict::RuntimeError
     } else if output_matched == Some(false) {

@@ -18,6 +18,7 @@ fn run(lang: Language, src: &str, stdin: &str, expected: &str) -> sbd_sandbox::r
         stdin: stdin.as_bytes().to_vec(),
         args: vec!["arg1".into()],
         expected_stdout: Some(expected.into()),
+        test_script: None,
     };
     run_unit(&req).unwrap()
 }
@@ -201,5 +202,52 @@ fn valgrind_catches_heap_errors_when_installed() {
         req.valgrind = true;
         let ok = run_unit(&req).unwrap();
         assert_eq!(ok.verdict, Verdict::Passed, "{kind} fixed: {ok:#?}");
+    }
+}
+
+#[test]
+fn test_scripts_pass_and_fail() {
+    let cases: [(Language, &str, &str); 6] = [
+        (
+            Language::C,
+            "int add(int a, int b) { return a + b; }\nint main(void) { return add(1, 2) == 3 ? 0 : 1; }\n",
+            "int add(int, int);\nint main(void) { return add(2, 2) == WANT ? 0 : 1; }\n",
+        ),
+        (
+            Language::Cpp,
+            "int add(int a, int b) { return a + b; }\nint main() { return 0; }\n",
+            "int add(int, int);\nint main() { return add(2, 2) == WANT ? 0 : 1; }\n",
+        ),
+        (
+            Language::Rust,
+            "fn add(a: i32, b: i32) -> i32 { a + b }\nfn main() { println!(\"{}\", add(1, 2)); }\n",
+            "#[test]\nfn adds() { assert_eq!(add(2, 2), WANT); }\n",
+        ),
+        (
+            Language::Python,
+            "def add(a, b):\n    return a + b\n\nif __name__ == '__main__':\n    print(add(1, 2))\n",
+            "import main\nassert main.add(2, 2) == WANT\n",
+        ),
+        (
+            Language::JavaScript,
+            "function add(a, b) { return a + b; }\nmodule.exports = { add };\n",
+            "const { add } = require('./main.js');\nif (add(2, 2) !== WANT) process.exit(1);\n",
+        ),
+        (
+            Language::Java,
+            "public class Adder { static int add(int a, int b) { return a + b; } public static void main(String[] a) {} }\n",
+            "public class AdderTest { public static void main(String[] a) { if (Adder.add(2, 2) != WANT) System.exit(1); } }\n",
+        ),
+    ];
+    for (lang, unit, script) in cases {
+        if !available(lang) {
+            continue;
+        }
+        for (want, verdict) in [("4", Verdict::Passed), ("5", Verdict::TestsFailed)] {
+            let mut req = RunRequest::new(lang, unit);
+            req.harness.test_script = Some(script.replace("WANT", want));
+            let r = run_unit(&req).unwrap();
+            assert_eq!(r.verdict, verdict, "{} want {want}: {r:#?}", lang.name());
+        }
     }
 }

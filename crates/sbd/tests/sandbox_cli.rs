@@ -278,3 +278,35 @@ fn killing_sbd_kills_the_sandbox_and_temp_dirs_are_swept() {
     assert!(left.is_empty(), "left behind: {left:?}");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn run_with_a_test_script() {
+    let d = tmp("script");
+    std::fs::write(d.join("unit.py"), "def double(x):\n    return 2 * x\n").unwrap();
+    std::fs::write(
+        d.join("good.py"),
+        "import main\nassert main.double(4) == 8\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("bad.py"),
+        "import main\nassert main.double(4) == 9\n",
+    )
+    .unwrap();
+    for (script, code, verdict) in [("good.py", 0, "passed"), ("bad.py", 1, "tests_failed")] {
+        let o = sbd()
+            .arg("run")
+            .arg(d.join("unit.py"))
+            .arg("--test-script")
+            .arg(d.join(script))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(code), "{}", text(&o));
+        assert!(
+            text(&o).contains(&format!("verdict: {verdict}")),
+            "{}",
+            text(&o)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -41,6 +41,12 @@ pub struct RunArgs {
     /// File with the expected stdout (trailing whitespace ignored).
     #[arg(long)]
     pub expect_stdout: Option<PathBuf>,
+    /// A test program in the unit's language, run instead of the unit (exit 0 = pass):
+    /// Python `import main`, JavaScript `require('./main.js')`, C/C++ a file with its own
+    /// `main` linked with the unit (whose `main` becomes `sbd_unit_main`), Rust `#[test]`
+    /// functions compiled into the unit, Java a class with a `main`.
+    #[arg(long)]
+    pub test_script: Option<PathBuf>,
     /// Wall-clock limit in seconds (overrides the policy).
     #[arg(long)]
     pub timeout: Option<f64>,
@@ -95,12 +101,19 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    let test_script = match &a.test_script {
+        Some(p) => {
+            Some(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
+        }
+        None => None,
+    };
     let mut req = RunRequest::new(lang, source);
     req.policy = policy;
     req.harness = Harness {
         stdin,
         args: a.args.clone(),
         expected_stdout,
+        test_script,
     };
     req.sanitizers = !a.no_sanitizers;
     req.valgrind = a.valgrind;
