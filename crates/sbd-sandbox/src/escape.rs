@@ -166,6 +166,8 @@ pub struct EscapeResult {
     pub observed: String,
     /// `None` when the attempt could not run here (a toolchain is missing).
     pub contained: Option<bool>,
+    /// System calls the seccomp filter denied during the attempt (`name×count`).
+    pub denied_syscalls: Vec<String>,
 }
 
 /// The policy escapes run under: the strict default with short limits.
@@ -318,6 +320,7 @@ fn run_one(esc: &Escape, host: &mut Host, allow_degraded: bool) -> Result<Escape
         expected: esc.expected.into(),
         observed: String::new(),
         contained: None,
+        denied_syscalls: vec![],
     };
     if let Err(e) = Toolchain::discover(esc.language) {
         row.observed = format!("not run: {e}");
@@ -361,6 +364,13 @@ fn run_one(esc: &Escape, host: &mut Host, allow_degraded: bool) -> Result<Escape
     // Give a would-be daemon or connection a moment to show up on the host.
     std::thread::sleep(Duration::from_millis(50));
     let (contained, observed) = judge(esc.name, &o, host, &policy, accepted_before, &daemon_name);
+    row.denied_syscalls = o
+        .violations
+        .iter()
+        .map(|v| match v {
+            crate::Violation::Syscall { name, count } => format!("{name}×{count}"),
+        })
+        .collect();
     row.observed = format!("{observed} [{}]", o.describe());
     row.contained = Some(contained);
     Ok(row)

@@ -17,6 +17,13 @@
 //! * [`escape`] — the escape suite behind `sbd sandbox selftest`.
 //!
 //! All `unsafe` code is in the private `sys` module, each block with a `// SAFETY:` comment.
+//! The crate root says `deny(unsafe_code)` rather than the house `forbid` only because
+//! `forbid` cannot be lifted for that one module; every other module is unsafe-free.
+//!
+//! Known limits: paths denied by landlock are not reported as violations (that needs the
+//! audit subsystem); memory of sanitizer and valgrind builds is capped by the tools'
+//! own limits rather than an rlimit; without landlock ABI ≥ 6, a run *with* network could
+//! reach the host's abstract UNIX sockets.
 #![deny(unsafe_code)]
 
 #[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
