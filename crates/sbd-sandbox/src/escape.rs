@@ -113,6 +113,20 @@ pub const SUITE: &[Escape] = &[
         expected: "exec denied",
     },
     Escape {
+        name: "exec_memfd",
+        attempt: "exec a shell copied into a memfd",
+        language: Language::C,
+        source: include_str!("../escapes/exec_memfd.c"),
+        expected: "exec denied",
+    },
+    Escape {
+        name: "exec_ldso",
+        attempt: "exec a shell through the dynamic loader",
+        language: Language::C,
+        source: include_str!("../escapes/exec_ldso.c"),
+        expected: "exec denied",
+    },
+    Escape {
         name: "ptrace",
         attempt: "ptrace / process_vm_readv",
         language: Language::C,
@@ -450,7 +464,7 @@ fn judge(
             Some(mb) => (mb <= policy.tmp_size_mb + 1, format!("{mb} MiB written")),
             None => (o.limit.is_some(), "no count printed".into()),
         },
-        "exec_shell" => (
+        "exec_shell" | "exec_memfd" | "exec_ldso" => (
             !out.contains("SHELL_RAN"),
             if out.contains("SHELL_RAN") {
                 "SHELL RAN".into()

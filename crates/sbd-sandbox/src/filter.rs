@@ -14,7 +14,7 @@ use crate::Error;
 
 /// System calls that are always denied: debugging other processes, changing the mount or
 /// namespace setup, loading kernel code, kernel keyrings, io_uring (its operations bypass
-/// seccomp), clocks, and other host administration.
+/// seccomp), executable anonymous files, clocks, and other host administration.
 pub(crate) const ALWAYS_DENIED: &[(&str, i64)] = &[
     ("ptrace", libc::SYS_ptrace),
     ("process_vm_readv", libc::SYS_process_vm_readv),
@@ -48,6 +48,9 @@ pub(crate) const ALWAYS_DENIED: &[(&str, i64)] = &[
     ("io_uring_setup", libc::SYS_io_uring_setup),
     ("io_uring_enter", libc::SYS_io_uring_enter),
     ("io_uring_register", libc::SYS_io_uring_register),
+    // Anonymous files are outside every landlock rule: copying a shell into one and
+    // executing it would side-step the execution allow-list.
+    ("memfd_create", libc::SYS_memfd_create),
     ("open_by_handle_at", libc::SYS_open_by_handle_at),
     ("name_to_handle_at", libc::SYS_name_to_handle_at),
     ("swapon", libc::SYS_swapon),
@@ -119,6 +122,8 @@ pub(crate) fn syscall_name(nr: i64) -> String {
                 (libc::SYS_socket, "socket"),
                 (libc::SYS_clone, "clone"),
                 (libc::SYS_ioctl, "ioctl"),
+                (libc::SYS_execve, "execve"),
+                (libc::SYS_execveat, "execveat"),
             ]
             .iter()
             .find(|(n, _)| *n == nr)
@@ -130,7 +135,16 @@ pub(crate) fn syscall_name(nr: i64) -> String {
 /// The programs to install, in order. With `notify`, the first program hands denied calls
 /// to the sandbox's init (`SECCOMP_RET_USER_NOTIF`), which counts them and answers `EPERM`;
 /// without it the kernel answers `EPERM` directly.
-pub(crate) fn programs(network: bool, notify: bool) -> Result<Vec<BpfProgram>, Error> {
+///
+/// With `exec_once` (requires `notify`), `execve` and `execveat` also go to init, which lets
+/// the payload's own first exec through (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`) and denies
+/// every later one: the program cannot start a shell even through an allowed executable
+/// such as the dynamic loader (`ld.so /bin/sh`).
+pub(crate) fn programs(
+    network: bool,
+    notify: bool,
+    exec_once: bool,
+) -> Result<Vec<BpfProgram>, Error> {
     let mut denied: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for (_, nr) in ALWAYS_DENIED {
         denied.insert(*nr, vec![]);
@@ -161,6 +175,10 @@ pub(crate) fn programs(network: bool, notify: bool) -> Result<Vec<BpfProgram>, E
             )?])?],
         );
     }
+    if notify && exec_once {
+        denied.insert(libc::SYS_execve, vec![]);
+        denied.insert(libc::SYS_execveat, vec![]);
+    }
     let main = if notify {
         let sentinel = u32::from(SeccompAction::Trace(NOTIFY_SENTINEL));
         let mut prog = compile(denied, SeccompAction::Trace(NOTIFY_SENTINEL))?;
@@ -185,11 +203,11 @@ mod tests {
 
     #[test]
     fn filters_compile_for_this_machine() {
-        let progs = programs(false, false).unwrap();
+        let progs = programs(false, false, false).unwrap();
         assert_eq!(progs.len(), 2);
         assert!(progs[0].len() > ALWAYS_DENIED.len());
-        assert!(programs(true, false).unwrap()[0].len() < progs[0].len());
-        let notify = programs(false, true).unwrap();
+        assert!(programs(true, false, false).unwrap()[0].len() < progs[0].len());
+        let notify = programs(false, true, true).unwrap();
         let rets =
             |p: &BpfProgram, k: u32| p.iter().filter(|i| i.code == BPF_RET_K && i.k == k).count();
         assert!(rets(&notify[0], libc::SECCOMP_RET_USER_NOTIF) > 0);

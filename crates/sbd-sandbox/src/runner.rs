@@ -555,6 +555,9 @@ pub fn run_unit(req: &RunRequest) -> Result<RunReport, Error> {
     spec.stdin = req.harness.stdin.clone();
     spec.extra_mounts = tc.mounts.clone();
     spec.exec = Exec::Only(exec);
+    if valgrind.is_some() {
+        spec.exec_budget = 2; // valgrind execs its memcheck tool, which loads the program
+    }
     spec.allow_degraded = req.allow_degraded;
     if sanitize {
         spec.memory = MemoryEnforcement::SanitizerAllocator;

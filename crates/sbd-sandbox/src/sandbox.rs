@@ -59,6 +59,10 @@ pub struct Spec {
     /// Extra host directories mounted read-only at the same path (toolchains outside /usr).
     pub extra_mounts: Vec<PathBuf>,
     pub exec: Exec,
+    /// With [`Exec::Only`]: how many `execve` calls of the program's own process are let
+    /// through — 1 (the program itself) unless a trusted launcher execs again before any
+    /// untrusted code runs (valgrind executes its tool: 2). Every other exec is denied.
+    pub exec_budget: u32,
     pub memory: MemoryEnforcement,
     /// Bytes on stdin (empty: `/dev/null`).
     pub stdin: Vec<u8>,
@@ -77,6 +81,7 @@ impl Spec {
             work_writable: false,
             extra_mounts: vec![],
             exec: Exec::Only(vec![]),
+            exec_budget: 1,
             memory: MemoryEnforcement::Rlimit,
             stdin: vec![],
             policy,
@@ -605,7 +610,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, Error> {
     let (sync_r, sync_w) = sys::pipe().map_err(|e| Error::io("pipe", e))?;
 
     let seccomp = if mech.seccomp {
-        filter::programs(policy.network, true)?
+        filter::programs(policy.network, true, matches!(spec.exec, Exec::Only(_)))?
     } else {
         vec![]
     };
@@ -647,6 +652,11 @@ pub fn run(spec: &Spec) -> Result<Outcome, Error> {
         drop_supplementary_groups: privileged,
         landlock,
         notify: !seccomp.is_empty(),
+        exec_budget: if !seccomp.is_empty() && matches!(spec.exec, Exec::Only(_)) {
+            spec.exec_budget.max(1)
+        } else {
+            0
+        },
         seccomp,
     };
 

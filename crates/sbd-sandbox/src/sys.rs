@@ -89,6 +89,9 @@ pub(crate) struct ChildPlan {
     pub seccomp: Vec<Vec<seccompiler::sock_filter>>,
     /// The first seccomp program returns `SECCOMP_RET_USER_NOTIF`: init supervises it.
     pub notify: bool,
+    /// When non-zero, the filter sends execve/execveat to init, which lets this many execs
+    /// of the payload's own process through and denies every other.
+    pub exec_budget: u32,
 }
 
 /// Where in the child a setup step failed; sent to the parent with the errno.
@@ -569,7 +572,7 @@ fn init_main(plan: &ChildPlan) -> ! {
             let listener = recv_fd(pair[0]);
             libc::close(pair[0]);
             if listener >= 0 {
-                supervise(listener, payload as c_int, report_fd);
+                supervise(listener, payload as c_int, plan.exec_budget, report_fd);
             }
         }
         loop {
@@ -807,9 +810,12 @@ fn send_fd(sock: c_int, fd: c_int) -> bool {
 
 /// Answer the payload's denied system calls with EPERM and count them, until the payload
 /// exits; then report the counts and the payload's status and exit.
-fn supervise(listener: c_int, payload: c_int, report_fd: RawFd) -> ! {
+fn supervise(listener: c_int, payload: c_int, exec_budget: u32, report_fd: RawFd) -> ! {
     let mut counts = [0u32; MAX_COUNTED_NR];
     let mut other = 0u32;
+    // Execs of the payload's own process still allowed (its exec of the program, which our
+    // code issues before any untrusted code runs, plus e.g. valgrind executing its tool).
+    let mut execs_left = exec_budget;
     // SAFETY: poll/ioctl/wait4 on descriptors and stack structs we own; the notification
     // structs are zeroed before RECV as the kernel requires.
     unsafe {
@@ -836,6 +842,16 @@ fn supervise(listener: c_int, payload: c_int, report_fd: RawFd) -> ! {
                 let mut req: libc::seccomp_notif = std::mem::zeroed();
                 if libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut req) == 0 {
                     let nr = req.data.nr;
+                    let is_exec =
+                        nr as c_long == libc::SYS_execve || nr as c_long == libc::SYS_execveat;
+                    if is_exec && execs_left > 0 && req.pid as c_int == payload {
+                        execs_left -= 1;
+                        let mut resp: libc::seccomp_notif_resp = std::mem::zeroed();
+                        resp.id = req.id;
+                        resp.flags = libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32;
+                        libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp);
+                        continue;
+                    }
                     match usize::try_from(nr) {
                         Ok(i) if i < MAX_COUNTED_NR => counts[i] = counts[i].saturating_add(1),
                         _ => other = other.saturating_add(1),
