@@ -92,6 +92,13 @@ pub const SUITE: &[Escape] = &[
         expected: "stopped at the memory limit",
     },
     Escape {
+        name: "alloc_shared",
+        attempt: "allocate shared / System V memory",
+        language: Language::C,
+        source: include_str!("../escapes/alloc_shared.c"),
+        expected: "stopped at the memory limit",
+    },
+    Escape {
         name: "spin",
         attempt: "spin on the CPU forever",
         language: Language::C,
@@ -455,6 +462,15 @@ fn judge(
                 format!("killed at {} MiB peak", o.peak_rss_kb / 1024),
             ),
         },
+        "alloc_shared" => {
+            let shared = number_after(out, "SHARED ").unwrap_or(u64::MAX);
+            let sysv = number_after(out, "SYSV ").unwrap_or(u64::MAX);
+            let peak = o.peak_rss_kb / 1024;
+            (
+                shared <= policy.memory_mb && sysv <= policy.memory_mb && peak <= policy.memory_mb,
+                format!("shared {shared} MiB, System V {sysv} MiB, peak {peak} MiB"),
+            )
+        }
         "spin" => (
             matches!(o.limit, Some(Limit::CpuTime | Limit::WallTime))
                 && o.wall_ms <= policy.wall_time_ms + 1_000,

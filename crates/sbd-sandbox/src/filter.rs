@@ -51,6 +51,13 @@ pub(crate) const ALWAYS_DENIED: &[(&str, i64)] = &[
     // Anonymous files are outside every landlock rule: copying a shell into one and
     // executing it would side-step the execution allow-list.
     ("memfd_create", libc::SYS_memfd_create),
+    // System V IPC: shared memory and message queues are memory no rlimit counts.
+    ("shmget", libc::SYS_shmget),
+    ("shmat", libc::SYS_shmat),
+    ("shmctl", libc::SYS_shmctl),
+    ("msgget", libc::SYS_msgget),
+    ("msgsnd", libc::SYS_msgsnd),
+    ("semget", libc::SYS_semget),
     ("open_by_handle_at", libc::SYS_open_by_handle_at),
     ("name_to_handle_at", libc::SYS_name_to_handle_at),
     ("swapon", libc::SYS_swapon),
@@ -124,6 +131,7 @@ pub(crate) fn syscall_name(nr: i64) -> String {
                 (libc::SYS_ioctl, "ioctl"),
                 (libc::SYS_execve, "execve"),
                 (libc::SYS_execveat, "execveat"),
+                (libc::SYS_mmap, "mmap"),
             ]
             .iter()
             .find(|(n, _)| *n == nr)
@@ -159,6 +167,16 @@ pub(crate) fn programs(
         )?])?);
     }
     denied.insert(libc::SYS_clone, clone_rules);
+    // Shared anonymous memory is shmem, which RLIMIT_DATA does not count.
+    let shared_anon = (libc::MAP_SHARED | libc::MAP_ANONYMOUS) as u64;
+    denied.insert(
+        libc::SYS_mmap,
+        vec![rule(vec![cond(
+            3,
+            SeccompCmpOp::MaskedEq(shared_anon),
+            shared_anon,
+        )?])?],
+    );
     // Terminal input injection.
     denied.insert(
         libc::SYS_ioctl,

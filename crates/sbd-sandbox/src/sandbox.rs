@@ -365,7 +365,9 @@ fn rlimits(policy: &Policy, memory: MemoryEnforcement) -> Vec<(u32, u64, u64)> {
 const SYSTEM_DIRS: &[&str] = &[
     "usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32",
 ];
-const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom"];
+/// `/dev/zero` is left out on purpose: a shared mapping of it is shmem, memory that no
+/// rlimit counts.
+const DEVICES: &[&str] = &["null", "full", "random", "urandom"];
 
 fn mount_plan(spec: &Spec, root: &Path) -> Result<Vec<MountOp>, Error> {
     let mut ops = Vec::new();
@@ -504,7 +506,7 @@ fn landlock_plan(spec: &Spec, abi: i32) -> Result<LandlockPlan, Error> {
     }
     rules.push((cstr("/proc")?, ll::READ | ll::WRITE_FILE));
     rules.push((cstr("/dev")?, ll::READ_DIR));
-    for d in ["null", "zero", "full"] {
+    for d in ["null", "full"] {
         rules.push((
             cstr(format!("/dev/{d}"))?,
             ll::READ_FILE | ll::WRITE_FILE | ll::TRUNCATE,
