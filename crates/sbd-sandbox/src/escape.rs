@@ -99,6 +99,13 @@ pub const SUITE: &[Escape] = &[
         expected: "stopped at the memory limit",
     },
     Escape {
+        name: "alloc_forked",
+        attempt: "multiply the memory limit by forking",
+        language: Language::C,
+        source: include_str!("../escapes/alloc_forked.c"),
+        expected: "tree stopped at the memory limit",
+    },
+    Escape {
         name: "spin",
         attempt: "spin on the CPU forever",
         language: Language::C,
@@ -457,10 +464,14 @@ fn judge(
                 mb <= policy.memory_mb,
                 format!("{mb} MiB before allocation failed"),
             ),
-            None => (
-                o.peak_rss_kb / 1024 <= policy.memory_mb,
-                format!("killed at {} MiB peak", o.peak_rss_kb / 1024),
-            ),
+            None => {
+                let peak = o.peak_memory_kb.unwrap_or(o.peak_rss_kb) / 1024;
+                (
+                    o.limit == Some(Limit::Memory)
+                        && peak <= policy.memory_mb + policy.memory_mb / 4,
+                    format!("killed at {peak} MiB tree peak"),
+                )
+            }
         },
         "alloc_shared" => {
             let shared = number_after(out, "SHARED ").unwrap_or(u64::MAX);
@@ -469,6 +480,25 @@ fn judge(
             (
                 shared <= policy.memory_mb && sysv <= policy.memory_mb && peak <= policy.memory_mb,
                 format!("shared {shared} MiB, System V {sysv} MiB, peak {peak} MiB"),
+            )
+        }
+        "alloc_forked" => {
+            // Children allocate up to 120 MiB each and hold it while the others report.
+            let total = number_after(out, "TOTAL ");
+            let peak = o.peak_memory_kb.map(|k| k / 1024);
+            let how = if o.memory_cgroup {
+                "cgroup"
+            } else {
+                "watchdog"
+            };
+            (
+                total.is_none_or(|t| t <= policy.memory_mb)
+                    && peak.is_some_and(|p| p <= policy.memory_mb + policy.memory_mb / 4),
+                format!(
+                    "children reached {} MiB together, tree peak {} MiB ({how})",
+                    total.map_or("-".to_string(), |t| t.to_string()),
+                    peak.map_or("?".to_string(), |p| p.to_string())
+                ),
             )
         }
         "spin" => (

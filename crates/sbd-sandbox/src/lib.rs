@@ -20,15 +20,21 @@
 //! The crate root says `deny(unsafe_code)` rather than the house `forbid` only because
 //! `forbid` cannot be lifted for that one module; every other module is unsafe-free.
 //!
+//! Memory is capped three ways: `RLIMIT_DATA` per process; a memory/pids cgroup for the
+//! whole tree when the caller may create one (root, or a delegated subtree; v1 and v2),
+//! which also yields the tree's peak and OOM kills; otherwise a watchdog that samples the
+//! tree's anonymous + shared RSS every 20 ms and kills it above the limit (it can overshoot
+//! by what the tree allocates within one tick).
+//!
 //! Known limits: paths denied by landlock are not reported as violations (that needs the
-//! audit subsystem); memory of sanitizer and valgrind builds is capped by the tools'
-//! own limits rather than an rlimit; without landlock ABI ≥ 6, a run *with* network could
-//! reach the host's abstract UNIX sockets.
+//! audit subsystem); without landlock ABI ≥ 6, a run *with* network could reach the host's
+//! abstract UNIX sockets.
 #![deny(unsafe_code)]
 
 #[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
 compile_error!("sbd-sandbox supports 64-bit Linux only");
 
+mod cgroup;
 pub mod escape;
 mod filter;
 pub mod formal;

@@ -11,7 +11,8 @@ pub enum Limit {
     CpuTime,
     /// `RLIMIT_FSIZE`: SIGXFSZ.
     FileSize,
-    /// The memory limit, inferred from the runtime's own out-of-memory report.
+    /// The memory limit: the cgroup's OOM killer or the memory watchdog fired, or the
+    /// runtime reported running out of memory.
     Memory,
     /// Output beyond `output_limit_bytes` was dropped (the program kept running).
     Output,
@@ -50,6 +51,12 @@ pub struct Outcome {
     pub cpu_ms: u64,
     /// Largest resident set of any process of the tree, in KiB.
     pub peak_rss_kb: u64,
+    /// Peak memory of the whole tree, in KiB: cgroup accounting when a cgroup was used,
+    /// otherwise the memory watchdog's highest sample (anonymous + shared RSS).
+    pub peak_memory_kb: Option<u64>,
+    /// Whether the run was in its own memory/pids cgroup (the memory limit then holds for
+    /// the whole tree, not per process).
+    pub memory_cgroup: bool,
     pub wall_ms: u64,
     /// Captured output (lossy UTF-8), at most `output_limit_bytes` each.
     pub stdout: String,

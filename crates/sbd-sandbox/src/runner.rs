@@ -18,8 +18,9 @@
 //! it gets the private, size-capped writable `/tmp` valgrind needs.
 //!
 //! Sanitizer builds are not given a memory rlimit (see
-//! [`MemoryEnforcement::SanitizerAllocator`]): ASan's own `hard_rss_limit_mb` and
-//! `max_allocation_size_mb` carry the unit's memory limit instead. LeakSanitizer is off
+//! [`MemoryEnforcement::SanitizerAllocator`]): the run's cgroup (or memory watchdog) and
+//! ASan's own `hard_rss_limit_mb`, `max_allocation_size_mb` and a quarantine of a quarter of
+//! the limit carry the unit's memory limit instead. LeakSanitizer is off
 //! because it needs `ptrace`, which the sandbox denies.
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -565,7 +566,9 @@ pub fn run_unit(req: &RunRequest) -> Result<RunReport, Error> {
             "ASAN_OPTIONS".into(),
             format!(
                 "detect_leaks=0:halt_on_error=1:abort_on_error=0:hard_rss_limit_mb={mem}:\
-                 max_allocation_size_mb={mem}:allocator_may_return_null=1:symbolize=1"
+                 max_allocation_size_mb={mem}:allocator_may_return_null=1:symbolize=1:\
+                 quarantine_size_mb={}",
+                (mem / 4).max(1)
             ),
         ));
         spec.env.push((

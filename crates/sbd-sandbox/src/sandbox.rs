@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::cgroup::Cgroup;
 use crate::landlock as ll;
 use crate::outcome::{Limit, Mechanism, Outcome, Violation};
 use crate::policy::{Filesystem, Policy};
@@ -37,9 +38,9 @@ pub enum MemoryEnforcement {
     /// memory, thread stacks) are capped by the kernel.
     Rlimit,
     /// No memory rlimit: AddressSanitizer reserves terabytes of shadow memory, which any of
-    /// `RLIMIT_AS`/`RLIMIT_DATA` would refuse. The caller must cap memory another way (the
-    /// C/C++ runner sets ASan's `hard_rss_limit_mb` and `malloc_limit_mb`); wall and CPU
-    /// limits still hold.
+    /// `RLIMIT_AS`/`RLIMIT_DATA` would refuse. Memory is still capped for the whole tree by
+    /// the run's cgroup, or by the memory watchdog when no cgroup can be created (and the
+    /// C/C++ runner sets ASan's own limits too).
     SanitizerAllocator,
 }
 
@@ -64,6 +65,10 @@ pub struct Spec {
     /// untrusted code runs (valgrind executes its tool: 2). Every other exec is denied.
     pub exec_budget: u32,
     pub memory: MemoryEnforcement,
+    /// When no cgroup can be created, sample the tree's memory every 20 ms and kill it
+    /// above `memory_mb` (rlimits alone cap each process, so N processes could use N times
+    /// the limit). On by default; off for tools with large reservations they never touch.
+    pub memory_watchdog: bool,
     /// Bytes on stdin (empty: `/dev/null`).
     pub stdin: Vec<u8>,
     pub policy: Policy,
@@ -83,6 +88,7 @@ impl Spec {
             exec: Exec::Only(vec![]),
             exec_budget: 1,
             memory: MemoryEnforcement::Rlimit,
+            memory_watchdog: true,
             stdin: vec![],
             policy,
             allow_degraded: false,
@@ -566,6 +572,49 @@ fn write_id_maps(pid: i32, privileged: bool, uid: u32, gid: u32) -> Result<(), E
     Ok(())
 }
 
+/// How often the memory watchdog samples the tree when there is no cgroup.
+const WATCHDOG_TICK: Duration = Duration::from_millis(20);
+
+/// Private memory (anonymous + shared) of a process tree, in KiB, from `/proc`.
+fn tree_memory_kb(root: i32) -> u64 {
+    let mut stack = vec![root];
+    let mut total = 0;
+    let mut visited = 0;
+    while let Some(pid) = stack.pop() {
+        visited += 1;
+        if visited > 4096 {
+            break;
+        }
+        let base = PathBuf::from(format!("/proc/{pid}"));
+        if let Ok(status) = fs::read_to_string(base.join("status")) {
+            for l in status.lines() {
+                if let Some(v) = l
+                    .strip_prefix("RssAnon:")
+                    .or_else(|| l.strip_prefix("RssShmem:"))
+                {
+                    total += v
+                        .split_whitespace()
+                        .next()
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .unwrap_or(0);
+                }
+            }
+        }
+        if let Ok(tasks) = fs::read_dir(base.join("task")) {
+            for t in tasks.flatten() {
+                if let Ok(children) = fs::read_to_string(t.path().join("children")) {
+                    stack.extend(
+                        children
+                            .split_whitespace()
+                            .filter_map(|c| c.parse::<i32>().ok()),
+                    );
+                }
+            }
+        }
+    }
+    total
+}
+
 /// Run `spec` in a fresh sandbox and wait for it (at most the policy's wall time).
 pub fn run(spec: &Spec) -> Result<Outcome, Error> {
     let mech = Mechanisms::get();
@@ -662,8 +711,19 @@ pub fn run(spec: &Spec) -> Result<Outcome, Error> {
         seccomp,
     };
 
+    let cgroup = Cgroup::create(
+        &rundir
+            .path()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        policy.memory_mb,
+        policy.max_processes,
+    );
     let start = Instant::now();
     let (pid, pidfd) = sys::spawn(&plan).map_err(|e| Error::io("clone", e))?;
+    // Init waits for the sync byte before it forks: joining the cgroup now covers the tree.
+    let cgroup = cgroup.filter(|cg| cg.add(pid));
     drop((stdin, out_w, err_w, rep_w, sync_r));
     // Keep the sync pipe's write end open until the child is reaped: init checks for EOF on
     // it to learn that we died.
@@ -673,14 +733,35 @@ pub fn run(spec: &Spec) -> Result<Outcome, Error> {
     let err_t = capture(err_r, policy.output_limit_bytes);
     let maps = write_id_maps(pid, privileged, uid, gid);
     let mut timed_out = false;
+    let mut watchdog_fired = false;
+    let mut watchdog_peak_kb = 0u64;
     if maps.is_ok() {
         let _ = std::io::Write::write_all(&mut sync, b"g");
         let deadline = start + Duration::from_millis(policy.wall_time_ms);
-        let exited = sys::wait_readable(&pidfd, deadline.saturating_duration_since(Instant::now()))
-            .map_err(|e| Error::io("poll", e));
-        if !matches!(exited, Ok(true)) {
-            timed_out = true;
-            let _ = sys::pidfd_kill(&pidfd);
+        // Without a cgroup, rlimits cap each process, not the tree: watch the tree's memory.
+        let watch = cgroup.is_none() && spec.memory_watchdog;
+        let limit_kb = policy.memory_mb.saturating_mul(1024);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let slice = if watch { left.min(WATCHDOG_TICK) } else { left };
+            let exited = sys::wait_readable(&pidfd, slice).map_err(|e| Error::io("poll", e));
+            match exited {
+                Ok(true) => break,
+                Ok(false) if Instant::now() < deadline => {
+                    let kb = tree_memory_kb(pid);
+                    watchdog_peak_kb = watchdog_peak_kb.max(kb);
+                    if kb > limit_kb {
+                        watchdog_fired = true;
+                        let _ = sys::pidfd_kill(&pidfd);
+                        break;
+                    }
+                }
+                _ => {
+                    timed_out = true;
+                    let _ = sys::pidfd_kill(&pidfd);
+                    break;
+                }
+            }
         }
     } else {
         let _ = sys::pidfd_kill(&pidfd);
@@ -727,8 +808,11 @@ pub fn run(spec: &Spec) -> Result<Outcome, Error> {
         _ => (None, Some(libc::SIGKILL)),
     };
     let cpu_ms = reaped.cpu.as_millis() as u64;
+    let oom = watchdog_fired || cgroup.as_ref().is_some_and(Cgroup::oom_killed);
     let limit = if timed_out {
         Some(Limit::WallTime)
+    } else if oom {
+        Some(Limit::Memory)
     } else if signal == Some(libc::SIGXCPU)
         || (signal == Some(libc::SIGKILL) && cpu_ms + 50 >= policy.cpu_time_s * 1000)
     {
@@ -746,6 +830,12 @@ pub fn run(spec: &Spec) -> Result<Outcome, Error> {
         limit,
         cpu_ms,
         peak_rss_kb: reaped.max_rss_kb,
+        peak_memory_kb: match &cgroup {
+            Some(cg) => cg.peak_kb(),
+            None if spec.memory_watchdog => Some(watchdog_peak_kb),
+            None => None,
+        },
+        memory_cgroup: cgroup.is_some(),
         wall_ms: wall.as_millis() as u64,
         stdout: String::from_utf8_lossy(&out.data).into_owned(),
         stderr: String::from_utf8_lossy(&err.data).into_owned(),
