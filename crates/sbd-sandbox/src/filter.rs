@@ -212,7 +212,37 @@ pub(crate) fn programs(
     let mut clone3 = BTreeMap::new();
     clone3.insert(libc::SYS_clone3, vec![]);
     let fallback = compile(clone3, SeccompAction::Errno(libc::ENOSYS as u32))?;
-    Ok(vec![main, fallback])
+    let mut progs = vec![main, fallback];
+    // seccompiler kills other architectures (i386 `int 0x80`) but matches x32 calls
+    // (number | 0x40000000, same audit arch) against nothing: refuse them all.
+    #[cfg(target_arch = "x86_64")]
+    progs.push(vec![
+        seccompiler::sock_filter {
+            code: 0x20, // BPF_LD | BPF_W | BPF_ABS: seccomp_data.nr
+            jt: 0,
+            jf: 0,
+            k: 0,
+        },
+        seccompiler::sock_filter {
+            code: 0x35, // BPF_JMP | BPF_JGE | BPF_K
+            jt: 0,
+            jf: 1,
+            k: 0x4000_0000,
+        },
+        seccompiler::sock_filter {
+            code: BPF_RET_K,
+            jt: 0,
+            jf: 0,
+            k: libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
+        },
+        seccompiler::sock_filter {
+            code: BPF_RET_K,
+            jt: 0,
+            jf: 0,
+            k: libc::SECCOMP_RET_ALLOW,
+        },
+    ]);
+    Ok(progs)
 }
 
 #[cfg(test)]
@@ -222,7 +252,7 @@ mod tests {
     #[test]
     fn filters_compile_for_this_machine() {
         let progs = programs(false, false, false).unwrap();
-        assert_eq!(progs.len(), 2);
+        assert!(progs.len() >= 2);
         assert!(progs[0].len() > ALWAYS_DENIED.len());
         assert!(programs(true, false, false).unwrap()[0].len() < progs[0].len());
         let notify = programs(false, true, true).unwrap();
@@ -234,5 +264,7 @@ mod tests {
             0
         );
         assert_eq!(syscall_name(libc::SYS_ptrace), "ptrace");
+        #[cfg(target_arch = "x86_64")]
+        assert!(progs[2].iter().any(|i| i.k == 0x4000_0000), "x32 guard");
     }
 }
