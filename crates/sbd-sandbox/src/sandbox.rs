@@ -648,6 +648,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, Error> {
         )));
     }
     let policy = &spec.policy;
+    let t0 = Instant::now();
     let rundir = TempDir::create(RUN_PREFIX)?;
     let root = rundir.path().join("root");
     fs::create_dir(&root).map_err(|e| Error::io(&root, e))?;
@@ -711,6 +712,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, Error> {
         seccomp,
     };
 
+    let t_plan = t0.elapsed();
     let cgroup = Cgroup::create(
         &rundir
             .path()
@@ -720,6 +722,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, Error> {
         policy.memory_mb,
         policy.max_processes,
     );
+    let t_cgroup = t0.elapsed();
     let start = Instant::now();
     let (pid, pidfd) = sys::spawn(&plan).map_err(|e| Error::io("clone", e))?;
     // Init waits for the sync byte before it forks: joining the cgroup now covers the tree.
@@ -767,6 +770,12 @@ pub fn run(spec: &Spec) -> Result<Outcome, Error> {
         let _ = sys::pidfd_kill(&pidfd);
     }
     let reaped = sys::wait4(pid).map_err(|e| Error::io("wait4", e))?;
+    tracing::debug!(
+        "sandbox timings: plan {:?}, cgroup {:?}, clone..reaped {:?}",
+        t_plan,
+        t_cgroup - t_plan,
+        start.elapsed()
+    );
     let wall = start.elapsed();
     drop(sync);
     maps?;
