@@ -155,6 +155,13 @@ pub const SUITE: &[Escape] = &[
         expected: "host invisible, marker alive",
     },
     Escape {
+        name: "proc_init",
+        attempt: "read the supervisor's memory via /proc/1",
+        language: Language::Python,
+        source: include_str!("../escapes/proc_init.py"),
+        expected: "denied",
+    },
+    Escape {
         name: "symlink_out",
         attempt: "follow symlinks out of the work dir",
         language: Language::Python,
@@ -537,6 +544,10 @@ fn judge(
                 ),
             )
         }
+        "proc_init" => (
+            !out.contains("READ"),
+            format!("{} of 5 reads denied", out.matches("denied").count()),
+        ),
         "sleep_past" => (
             o.limit == Some(Limit::WallTime)
                 && !out.contains("WOKE UP")

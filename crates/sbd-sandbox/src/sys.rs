@@ -471,6 +471,9 @@ fn init_main(plan: &ChildPlan) -> ! {
         // sure the parent did not die in between (it keeps the sync pipe's write end open
         // until it has reaped us, so EOF on fd 4 means it is gone).
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        // Init is a copy of sbd's memory: nothing in the sandbox may read it through /proc
+        // or ptrace, whatever else is missing (an unprivileged id switch keeps it dumpable).
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
         let mut pfd = libc::pollfd {
             fd: 4,
             events: libc::POLLIN,
