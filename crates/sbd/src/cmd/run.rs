@@ -47,7 +47,7 @@ pub struct RunArgs {
     /// functions compiled into the unit, Java a class with a `main`.
     #[arg(long)]
     pub test_script: Option<PathBuf>,
-    /// Wall-clock limit in seconds (overrides the policy).
+    /// Wall-clock limit in seconds (overrides the policy; the CPU limit is raised to match).
     #[arg(long)]
     pub timeout: Option<f64>,
     /// Build C/C++ without ASan/UBSan.
@@ -90,6 +90,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
             bail!("--timeout must be a positive number of seconds");
         }
         policy.wall_time_ms = ((t * 1000.0).ceil() as u64).min(Ceilings::WALL_TIME_MS);
+        // A program given S seconds may also compute for S seconds.
+        policy.cpu_time_s = policy
+            .cpu_time_s
+            .max((t.ceil() as u64).min(Ceilings::CPU_TIME_S));
     }
     let stdin = match &a.stdin {
         Some(p) => std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
