@@ -320,6 +320,17 @@ fn host_processes_named(name: &str) -> Vec<i32> {
     found
 }
 
+/// The most a tree may have held when the memory limit stopped it: the cgroup is exact
+/// (5% for accounting granularity); the watchdog samples every 10 ms, so what the tree
+/// allocates within one sample (tens of MiB per core) can come on top.
+fn memory_allowance(o: &Outcome, policy: &Policy) -> u64 {
+    if o.memory_cgroup {
+        policy.memory_mb + policy.memory_mb / 20
+    } else {
+        policy.memory_mb + policy.memory_mb / 2
+    }
+}
+
 fn number_after(text: &str, key: &str) -> Option<u64> {
     text.lines()
         .filter_map(|l| l.strip_prefix(key))
@@ -474,8 +485,7 @@ fn judge(
             None => {
                 let peak = o.peak_memory_kb.unwrap_or(o.peak_rss_kb) / 1024;
                 (
-                    o.limit == Some(Limit::Memory)
-                        && peak <= policy.memory_mb + policy.memory_mb / 4,
+                    o.limit == Some(Limit::Memory) && peak <= memory_allowance(o, policy),
                     format!("killed at {peak} MiB tree peak"),
                 )
             }
@@ -489,10 +499,7 @@ fn judge(
             // Either the calls were refused, or the tree was stopped at the limit.
             let stopped = o.limit == Some(Limit::Memory) || (shared.is_some() && sysv.is_some());
             (
-                within(shared)
-                    && within(sysv)
-                    && stopped
-                    && peak <= policy.memory_mb + policy.memory_mb / 4,
+                within(shared) && within(sysv) && stopped && peak <= memory_allowance(o, policy),
                 format!(
                     "shared {} MiB, System V {} MiB, tree peak {peak} MiB",
                     show(shared),
@@ -511,7 +518,7 @@ fn judge(
             };
             (
                 total.is_none_or(|t| t <= policy.memory_mb)
-                    && peak.is_some_and(|p| p <= policy.memory_mb + policy.memory_mb / 4),
+                    && peak.is_some_and(|p| p <= memory_allowance(o, policy)),
                 format!(
                     "children reached {} MiB together, tree peak {} MiB ({how})",
                     total.map_or("-".to_string(), |t| t.to_string()),

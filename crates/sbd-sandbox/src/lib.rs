@@ -23,7 +23,7 @@
 //! Memory is capped three ways: `RLIMIT_DATA` per process; a memory/pids cgroup for the
 //! whole tree when the caller may create one (root, or a delegated subtree; v1 and v2),
 //! which also yields the tree's peak and OOM kills; otherwise a watchdog that samples the
-//! tree's anonymous + shared RSS every 20 ms and kills it above the limit (it can overshoot
+//! tree's anonymous + shared RSS every 10 ms and kills it above the limit (it can overshoot
 //! by what the tree allocates within one tick).
 //!
 //! Known limits: paths denied by landlock are not reported as violations (that needs the

@@ -65,7 +65,7 @@ pub struct Spec {
     /// untrusted code runs (valgrind executes its tool: 2). Every other exec is denied.
     pub exec_budget: u32,
     pub memory: MemoryEnforcement,
-    /// When no cgroup can be created, sample the tree's memory every 20 ms and kill it
+    /// When no cgroup can be created, sample the tree's memory every 10 ms and kill it
     /// above `memory_mb` (rlimits alone cap each process, so N processes could use N times
     /// the limit). On by default; off for tools with large reservations they never touch.
     pub memory_watchdog: bool,
@@ -573,7 +573,7 @@ fn write_id_maps(pid: i32, privileged: bool, uid: u32, gid: u32) -> Result<(), E
 }
 
 /// How often the memory watchdog samples the tree when there is no cgroup.
-const WATCHDOG_TICK: Duration = Duration::from_millis(20);
+const WATCHDOG_TICK: Duration = Duration::from_millis(10);
 
 /// Private memory (anonymous + shared) of a process tree, in KiB, from `/proc`.
 fn tree_memory_kb(root: i32) -> u64 {
