@@ -6,7 +6,7 @@
 //! |---|---|---|---|
 //! | `resource_limits.time` | milliseconds of wall-clock time | `wall_time_ms` | parent kills PID 1 of the sandbox; the kernel kills the rest |
 //! | `resource_limits.cpu` | CPU seconds (fractions round up) | `cpu_time_s` | `RLIMIT_CPU` (SIGXCPU, then SIGKILL one second later) |
-//! | `resource_limits.memory` | MiB | `memory_mb` | `RLIMIT_DATA` (private writable memory); see [`MemoryEnforcement`](crate::MemoryEnforcement) for sanitizer builds |
+//! | `resource_limits.memory` | MiB | `memory_mb` | whole tree: memory cgroup when available, else a 10 ms `/proc` watchdog; per process: `RLIMIT_DATA` (not for sanitizer builds, see [`MemoryEnforcement`](crate::MemoryEnforcement)) |
 //! | `resource_limits.network` | bool | `network` | `false`: empty network namespace, seccomp denies non-UNIX sockets, landlock denies TCP bind/connect |
 //! | `resource_limits.filesystem` | `None`/`ReadOnly`/`ReadWrite` | `filesystem` | see [`Filesystem`] |
 //! | `process_isolation` | bool | `process_isolation` | recorded; PID/IPC/UTS namespaces are always used |
