@@ -45,6 +45,13 @@ enum Command {
     Explain(cmd::explain::ExplainArgs),
     /// Serve the verifier, reward and ANRF tools over HTTP (for RL trainers, CI, production).
     Serve(cmd::serve::ServeArgs),
+    /// Compile and run a unit inside the sandbox, with sanitizers and a test harness.
+    Run(cmd::run::RunArgs),
+    /// Check the sandbox itself (`sbd sandbox selftest`).
+    #[command(subcommand)]
+    Sandbox(cmd::sandbox::SandboxCommand),
+    /// Formal verification of a C unit (Frama-C EVA, when installed).
+    VerifyFormal(cmd::verify_formal::VerifyFormalArgs),
     /// Benchmarks that print a table.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
@@ -77,6 +84,9 @@ fn main() -> ExitCode {
         Command::Explain(a) => cmd::explain::run(a),
         Command::Bench(c) => cmd::bench::run(c),
         Command::Serve(a) => cmd::serve::run(a),
+        Command::Run(a) => cmd::run::run(a),
+        Command::Sandbox(c) => cmd::sandbox::run(c),
+        Command::VerifyFormal(a) => cmd::verify_formal::run(a),
     };
     match result {
         Ok(code) => code,

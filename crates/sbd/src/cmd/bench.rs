@@ -23,6 +23,8 @@ pub enum BenchCommand {
     /// The HTTP service under load on loopback: /v1/verify and /v1/reward throughput and
     /// p50/p99 latency, a flood beyond capacity (429s, /healthz still answering) and memory.
     Serve(super::bench_serve::BenchServeArgs),
+    /// Overhead of the sandbox: start-up and steady state, inside vs outside.
+    Sandbox(super::bench_sandbox::SandboxBenchArgs),
 }
 
 #[derive(Args)]
@@ -55,6 +57,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Scan(a) => bench_scan(a),
         BenchCommand::Accuracy(a) => super::bench_accuracy::run(a),
         BenchCommand::Serve(a) => super::bench_serve::run(a),
+        BenchCommand::Sandbox(a) => super::bench_sandbox::run_sandbox_bench(a),
     }
 }
 

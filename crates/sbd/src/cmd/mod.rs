@@ -3,9 +3,13 @@
 pub mod anrf;
 pub mod bench;
 pub mod bench_accuracy;
+pub mod bench_sandbox;
 pub mod bench_serve;
 pub mod explain;
 pub mod output;
 pub mod rules;
+pub mod run;
+pub mod sandbox;
 pub mod scan;
 pub mod serve;
+pub mod verify_formal;

@@ -1,0 +1,5 @@
+/* Escape attempt: burn CPU forever. */
+int main(void) {
+    volatile unsigned long x = 0;
+    for (;;) x++;
+}
