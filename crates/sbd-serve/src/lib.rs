@@ -34,6 +34,7 @@ use sbd_eval::history::History;
 use sbd_scan::Scanner;
 use tokio::sync::Semaphore;
 
+pub use api::score;
 pub use auth::Tokens;
 
 /// Errors starting the service.

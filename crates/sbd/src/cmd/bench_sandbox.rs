@@ -42,8 +42,7 @@ int main(void) {
 }
 "#;
 
-const PY_LOOP: &str =
-    "h = 0\nfor i in range(4_000_000):\n    h = (h * 31 + i) % 1000000007\nprint(h)\n";
+const PY_LOOP: &str = "h = 0\nfor i in range(4_000_000):\n    h = (h * 31 + i) % 1000000007\nprint(h)\n";
 
 struct Case {
     name: String,
@@ -56,11 +55,7 @@ struct Case {
 }
 
 fn time_outside(c: &Case, work: &Path) -> anyhow::Result<f64> {
-    let args: Vec<String> = c
-        .args
-        .iter()
-        .map(|a| a.replace("/work/", &format!("{}/", work.display())))
-        .collect();
+    let args: Vec<String> = c.args.iter().map(|a| a.replace("/work/", &format!("{}/", work.display()))).collect();
     let t = Instant::now();
     let st = Command::new(&c.host_program)
         .args(&args)
@@ -76,15 +71,8 @@ fn time_outside(c: &Case, work: &Path) -> anyhow::Result<f64> {
 }
 
 fn time_inside(c: &Case, work: &Path) -> anyhow::Result<f64> {
-    let mut spec = Spec::new(
-        &c.sandbox_program,
-        work,
-        Policy {
-            wall_time_ms: 60_000,
-            cpu_time_s: 60,
-            ..Policy::default()
-        },
-    );
+    let mut spec =
+        Spec::new(&c.sandbox_program, work, Policy { wall_time_ms: 60_000, cpu_time_s: 60, ..Policy::default() });
     spec.args = c.args.clone();
     spec.exec = Exec::Only(c.exec.clone());
     spec.extra_mounts = c.mounts.clone();
@@ -92,12 +80,7 @@ fn time_inside(c: &Case, work: &Path) -> anyhow::Result<f64> {
     let o = sbd_sandbox::run(&spec)?;
     let ms = t.elapsed().as_secs_f64() * 1000.0;
     if !o.success() {
-        bail!(
-            "{} failed in the sandbox: {} {}",
-            c.name,
-            o.describe(),
-            o.stderr
-        );
+        bail!("{} failed in the sandbox: {} {}", c.name, o.describe(), o.stderr);
     }
     Ok(ms)
 }
@@ -146,9 +129,7 @@ pub fn run_sandbox_bench(a: SandboxBenchArgs) -> anyhow::Result<ExitCode> {
     {
         ws.write("loop.c", C_LOOP)?;
         let mut spec = Spec::new(&cc, ws.path(), build_policy());
-        spec.args = ["-O2", "-o", "/work/loop", "/work/loop.c"]
-            .map(String::from)
-            .to_vec();
+        spec.args = ["-O2", "-o", "/work/loop", "/work/loop.c"].map(String::from).to_vec();
         spec.work_writable = true;
         spec.exec = Exec::System;
         let o = sbd_sandbox::run(&spec)?;
@@ -198,10 +179,7 @@ pub fn run_sandbox_bench(a: SandboxBenchArgs) -> anyhow::Result<ExitCode> {
                     r.benchmark, r.kind, r.outside_ms, r.inside_ms, r.overhead_ms, r.ratio
                 );
             }
-            println!(
-                "(mean of {} runs each, after one warm-up run)",
-                a.iterations
-            );
+            println!("(mean of {} runs each, after one warm-up run)", a.iterations);
         }
     }
     Ok(ExitCode::SUCCESS)

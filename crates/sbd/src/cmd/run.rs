@@ -65,22 +65,15 @@ pub struct RunArgs {
 
 pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let lang = match &a.lang {
-        Some(l) => Language::from_name(l).with_context(|| {
-            format!("unknown language {l:?} (c, cpp, rust, python, javascript, java)")
-        })?,
-        None => Language::from_path(&a.file).with_context(|| {
-            format!(
-                "cannot tell the language of {}; pass --lang",
-                a.file.display()
-            )
-        })?,
+        Some(l) => Language::from_name(l)
+            .with_context(|| format!("unknown language {l:?} (c, cpp, rust, python, javascript, java)"))?,
+        None => Language::from_path(&a.file)
+            .with_context(|| format!("cannot tell the language of {}; pass --lang", a.file.display()))?,
     };
-    let source = std::fs::read_to_string(&a.file)
-        .with_context(|| format!("reading {}", a.file.display()))?;
+    let source = std::fs::read_to_string(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
     let mut policy = match &a.policy {
         Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
             Policy::from_anrf_json(&text).with_context(|| format!("policy {}", p.display()))?
         }
         None => Policy::default(),
@@ -91,34 +84,23 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         }
         policy.wall_time_ms = ((t * 1000.0).ceil() as u64).min(Ceilings::WALL_TIME_MS);
         // A program given S seconds may also compute for S seconds.
-        policy.cpu_time_s = policy
-            .cpu_time_s
-            .max((t.ceil() as u64).min(Ceilings::CPU_TIME_S));
+        policy.cpu_time_s = policy.cpu_time_s.max((t.ceil() as u64).min(Ceilings::CPU_TIME_S));
     }
     let stdin = match &a.stdin {
         Some(p) => std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
         None => vec![],
     };
     let expected_stdout = match &a.expect_stdout {
-        Some(p) => {
-            Some(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
-        }
+        Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?),
         None => None,
     };
     let test_script = match &a.test_script {
-        Some(p) => {
-            Some(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
-        }
+        Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?),
         None => None,
     };
     let mut req = RunRequest::new(lang, source);
     req.policy = policy;
-    req.harness = Harness {
-        stdin,
-        args: a.args.clone(),
-        expected_stdout,
-        test_script,
-    };
+    req.harness = Harness { stdin, args: a.args.clone(), expected_stdout, test_script };
     req.sanitizers = !a.no_sanitizers;
     req.valgrind = a.valgrind;
     req.allow_degraded = a.allow_degraded;
@@ -127,28 +109,15 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Text => print_text(&report),
     }
-    Ok(if report.verdict == Verdict::Passed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if report.verdict == Verdict::Passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn resources(o: &Outcome) -> String {
-    format!(
-        "{}, {} ms wall, {} ms CPU, {} KiB peak RSS",
-        o.describe(),
-        o.wall_ms,
-        o.cpu_ms,
-        o.peak_rss_kb
-    )
+    format!("{}, {} ms wall, {} ms CPU, {} KiB peak RSS", o.describe(), o.wall_ms, o.cpu_ms, o.peak_rss_kb)
 }
 
 fn print_text(r: &RunReport) {
-    let verdict = serde_json::to_value(r.verdict)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let verdict = serde_json::to_value(r.verdict).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     println!("verdict: {verdict} ({})", r.language.name());
     if let Some(c) = &r.compile {
         println!("compile: {}", resources(c));
@@ -170,35 +139,15 @@ fn print_text(r: &RunReport) {
             }
         }
         for f in &r.findings {
-            println!(
-                "finding: {} {} at {}: {}",
-                f.tool,
-                f.kind,
-                f.location.as_deref().unwrap_or("?"),
-                f.message
-            );
+            println!("finding: {} {} at {}: {}", f.tool, f.kind, f.location.as_deref().unwrap_or("?"), f.message);
         }
         if let Some(m) = r.output_matched {
             println!("expected output: {}", if m { "matched" } else { "DIFFERS" });
         }
-        println!(
-            "--- stdout{} ---",
-            if o.stdout_truncated {
-                " (truncated)"
-            } else {
-                ""
-            }
-        );
+        println!("--- stdout{} ---", if o.stdout_truncated { " (truncated)" } else { "" });
         print!("{}", o.stdout);
         if !o.stderr.is_empty() {
-            println!(
-                "--- stderr{} ---",
-                if o.stderr_truncated {
-                    " (truncated)"
-                } else {
-                    ""
-                }
-            );
+            println!("--- stderr{} ---", if o.stderr_truncated { " (truncated)" } else { "" });
             print!("{}", o.stderr);
         }
     }

@@ -48,17 +48,10 @@ pub fn run(cmd: SandboxCommand) -> anyhow::Result<ExitCode> {
                     );
                     print!("{}", table(&rows));
                     let skipped = rows.iter().filter(|r| r.contained.is_none()).count();
-                    println!(
-                        "{} contained, {escaped} escaped, {skipped} skipped",
-                        rows.len() - escaped - skipped
-                    );
+                    println!("{} contained, {escaped} escaped, {skipped} skipped", rows.len() - escaped - skipped);
                 }
             }
-            Ok(if escaped == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            Ok(if escaped == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
     }
 }
@@ -67,9 +60,7 @@ fn current_uid() -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(str::to_string))
+            s.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(2).map(str::to_string))
         })
         .unwrap_or_else(|| "?".into())
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::Args;
 use sbd_serve::{Config, Tokens};
 
@@ -57,9 +57,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = Config::new(args.addr);
     config.tokens = match (&args.tokens, std::env::var("SBD_SERVE_TOKENS").ok()) {
         (Some(file), _) => Some(Tokens::from_file(file).map_err(anyhow::Error::msg)?),
-        (None, Some(env)) if !env.trim().is_empty() => Some(Tokens::parse(&env).map_err(|e| anyhow::anyhow!("SBD_SERVE_TOKENS: {e}"))?),
+        (None, Some(env)) if !env.trim().is_empty() => {
+            Some(Tokens::parse(&env).map_err(|e| anyhow::anyhow!("SBD_SERVE_TOKENS: {e}"))?)
+        }
         _ if args.insecure_no_auth => None,
-        _ => bail!("no tokens: pass --tokens FILE or set SBD_SERVE_TOKENS (comma-separated); --insecure-no-auth serves without auth on loopback only"),
+        _ => bail!(
+            "no tokens: pass --tokens FILE or set SBD_SERVE_TOKENS (comma-separated); --insecure-no-auth serves without auth on loopback only"
+        ),
     };
     if config.tokens.is_some() && args.insecure_no_auth {
         bail!("--insecure-no-auth contradicts the tokens given; drop one");

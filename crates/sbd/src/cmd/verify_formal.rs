@@ -27,21 +27,10 @@ pub struct VerifyFormalArgs {
 
 pub fn run(a: VerifyFormalArgs) -> anyhow::Result<ExitCode> {
     if a.file.extension().and_then(|e| e.to_str()) != Some("c") {
-        bail!(
-            "{}: only C files (.c) are supported; Miri for Rust is not supported yet",
-            a.file.display()
-        );
+        bail!("{}: only C files (.c) are supported; Miri for Rust is not supported yet", a.file.display());
     }
     let results = verify_c(&a.file, a.allow_degraded)?;
-    let proven = results.iter().any(|r| {
-        matches!(
-            r.status,
-            ToolStatus::Ran {
-                verdict: FormalVerdict::Proven,
-                ..
-            }
-        )
-    });
+    let proven = results.iter().any(|r| matches!(r.status, ToolStatus::Ran { verdict: FormalVerdict::Proven, .. }));
     match a.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&results)?),
         Format::Text => {
@@ -51,41 +40,22 @@ pub fn run(a: VerifyFormalArgs) -> anyhow::Result<ExitCode> {
                         println!("{}: not available ({reason})", r.tool)
                     }
                     ToolStatus::Error { message } => println!("{}: error: {message}", r.tool),
-                    ToolStatus::Ran {
-                        verdict,
-                        properties,
-                        coverage,
-                        main_terminates,
-                        ..
-                    } => {
+                    ToolStatus::Ran { verdict, properties, coverage, main_terminates, .. } => {
                         let v = match verdict {
                             FormalVerdict::Proven => "proven",
                             FormalVerdict::Failed => "FAILED",
                             FormalVerdict::Unknown => "unknown",
                         };
-                        let cov = coverage
-                            .map(|(r, t)| format!(", {r}/{t} statements reached"))
-                            .unwrap_or_default();
-                        let term = if *main_terminates {
-                            ""
-                        } else {
-                            ", main never terminates normally"
-                        };
+                        let cov = coverage.map(|(r, t)| format!(", {r}/{t} statements reached")).unwrap_or_default();
+                        let term = if *main_terminates { "" } else { ", main never terminates normally" };
                         println!("{}: {v} ({} alarm(s){cov}{term})", r.tool, properties.len());
                         for p in properties {
-                            println!(
-                                "  {} {}: {} [{}] in {}",
-                                p.location, p.status, p.property, p.kind, p.function
-                            );
+                            println!("  {} {}: {} [{}] in {}", p.location, p.status, p.property, p.kind, p.function);
                         }
                     }
                 }
             }
         }
     }
-    Ok(if proven {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if proven { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
