@@ -43,6 +43,9 @@ enum Command {
     Rules(cmd::rules::RulesArgs),
     /// Print a rule's documentation: what it does, why it matters, example, fix, references.
     Explain(cmd::explain::ExplainArgs),
+    /// The override workflow: request an exception, approve it, list them all.
+    #[command(subcommand)]
+    Override(cmd::override_cmd::OverrideCommand),
     /// Serve the verifier, reward and ANRF tools over HTTP (for RL trainers, CI, production).
     Serve(cmd::serve::ServeArgs),
     /// Compile and run a unit inside the sandbox, with sanitizers and a test harness.
@@ -84,6 +87,7 @@ fn main() -> ExitCode {
         Command::Explain(a) => cmd::explain::run(a),
         Command::Bench(c) => cmd::bench::run(c),
         Command::Serve(a) => cmd::serve::run(a),
+        Command::Override(c) => cmd::override_cmd::run(c),
         Command::Run(a) => cmd::run::run(a),
         Command::Sandbox(c) => cmd::sandbox::run(c),
         Command::VerifyFormal(a) => cmd::verify_formal::run(a),

@@ -7,6 +7,7 @@ pub mod bench_sandbox;
 pub mod bench_serve;
 pub mod explain;
 pub mod output;
+pub mod override_cmd;
 pub mod rules;
 pub mod run;
 pub mod sandbox;
