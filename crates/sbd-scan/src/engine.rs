@@ -26,10 +26,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_bytes: 10 * 1024 * 1024,
-            parse_budget: Duration::from_secs(5),
-        }
+        Limits { max_bytes: 10 * 1024 * 1024, parse_budget: Duration::from_secs(5) }
     }
 }
 
@@ -39,17 +36,9 @@ pub enum ScanError {
     #[error(transparent)]
     Rule(#[from] RuleError),
     #[error("rule {rule}: query does not compile for {lang}: {message}")]
-    Query {
-        rule: String,
-        lang: Language,
-        message: String,
-    },
+    Query { rule: String, lang: Language, message: String },
     #[error("rule {rule}: bad regex `{regex}`: {message}")]
-    Regex {
-        rule: String,
-        regex: String,
-        message: String,
-    },
+    Regex { rule: String, regex: String, message: String },
     #[error("rule {rule}: {message}")]
     Invalid { rule: String, message: String },
     #[error("no rule matches the selection `{0}`")]
@@ -161,11 +150,7 @@ impl ScannerBuilder {
     }
 
     pub fn build(self) -> Result<Scanner, ScanError> {
-        let mut rules = if self.no_builtin_rules {
-            Vec::new()
-        } else {
-            catalog::embedded_rules()?
-        };
+        let mut rules = if self.no_builtin_rules { Vec::new() } else { catalog::embedded_rules()? };
         for r in self.extra {
             rules.retain(|x| x.id != r.id);
             rules.push(r);
@@ -186,12 +171,7 @@ impl ScannerBuilder {
             let spec = specs.iter().find(|s| s.language == lang);
             langs.push(compile_language(lang, &rules, spec)?);
         }
-        Ok(Scanner {
-            rules,
-            known_ids,
-            langs,
-            limits: self.limits,
-        })
+        Ok(Scanner { rules, known_ids, langs, limits: self.limits })
     }
 }
 
@@ -208,14 +188,7 @@ fn compile_regex(rule: &str, r: &Option<String>) -> Result<Option<Regex>, ScanEr
 }
 
 fn compile_sels(rule: &str, sels: &[NodeSel]) -> Result<Vec<CSel>, ScanError> {
-    sels.iter()
-        .map(|s| {
-            Ok(CSel {
-                kind: s.kind.clone(),
-                regex: compile_regex(rule, &s.regex)?,
-            })
-        })
-        .collect()
+    sels.iter().map(|s| Ok(CSel { kind: s.kind.clone(), regex: compile_regex(rule, &s.regex)? })).collect()
 }
 
 struct Pending {
@@ -224,12 +197,7 @@ struct Pending {
     constraint_captures: Vec<Option<String>>,
 }
 
-fn compile_matcher(
-    id: &str,
-    lang: Language,
-    m: &MatchSpec,
-    target: Target,
-) -> Result<Option<Pending>, ScanError> {
+fn compile_matcher(id: &str, lang: Language, m: &MatchSpec, target: Target) -> Result<Option<Pending>, ScanError> {
     let query = match &m.query {
         Some(q) => match q.for_language(lang) {
             Some(q) => Some(q.to_string()),
@@ -243,10 +211,7 @@ fn compile_matcher(
         constraints.push(compile_constraint(id, c)?);
         caps.push(c.capture.clone());
         if query.is_none() && c.capture.is_some() {
-            return Err(ScanError::Invalid {
-                rule: id.into(),
-                message: "`capture` constraints need a `query`".into(),
-            });
+            return Err(ScanError::Invalid { rule: id.into(), message: "`capture` constraints need a `query`".into() });
         }
         if query.is_some() && c.capture.is_none() {
             return Err(ScanError::Invalid {
@@ -271,9 +236,7 @@ fn compile_matcher(
 }
 
 fn compile_constraint(id: &str, c: &Constraint) -> Result<CConstraint, ScanError> {
-    let targets = usize::from(c.arg.is_some())
-        + usize::from(c.keyword.is_some())
-        + usize::from(c.capture.is_some());
+    let targets = usize::from(c.arg.is_some()) + usize::from(c.keyword.is_some()) + usize::from(c.capture.is_some());
     if targets != 1 {
         return Err(ScanError::Invalid {
             rule: id.into(),
@@ -297,11 +260,7 @@ fn compile_constraint(id: &str, c: &Constraint) -> Result<CConstraint, ScanError
     })
 }
 
-fn compile_language(
-    lang: Language,
-    rules: &[Rule],
-    spec: Option<&LanguageSpec>,
-) -> Result<LangEngine, ScanError> {
+fn compile_language(lang: Language, rules: &[Rule], spec: Option<&LanguageSpec>) -> Result<LangEngine, ScanError> {
     let grammar = lang.grammar();
     let mut pendings: Vec<(String, Pending)> = Vec::new();
     let mut builtins = HashMap::new();
@@ -358,13 +317,11 @@ fn compile_language(
     let query = if query_src.is_empty() {
         None
     } else {
-        Some(
-            Query::new(&grammar, &query_src).map_err(|e| ScanError::Query {
-                rule: "(combined)".into(),
-                lang,
-                message: e.to_string(),
-            })?,
-        )
+        Some(Query::new(&grammar, &query_src).map_err(|e| ScanError::Query {
+            rule: "(combined)".into(),
+            lang,
+            message: e.to_string(),
+        })?)
     };
     if let Some(q) = &query {
         for (di, caps) in cap_names {
@@ -424,9 +381,7 @@ pub(crate) fn callee_text(call: Node<'_>, callee_field: &str, src: &str) -> Stri
         return node_text(f, src).to_string();
     }
     let name = call.child_by_field_name("name");
-    let recv = call
-        .child_by_field_name("object")
-        .or_else(|| call.child_by_field_name("scope"));
+    let recv = call.child_by_field_name("object").or_else(|| call.child_by_field_name("scope"));
     match (recv, name) {
         (Some(r), Some(n)) => format!("{}.{}", node_text(r, src), node_text(n, src)),
         (None, Some(n)) => node_text(n, src).to_string(),
@@ -450,6 +405,9 @@ struct Ctx<'a, 't> {
     analysis: Analysis<'a, 't>,
 }
 
+/// Positional and keyword arguments of a call.
+type CallArgs<'t> = (Vec<Node<'t>>, Vec<(String, Node<'t>)>);
+
 fn unwrap_arg(n: Node<'_>) -> Node<'_> {
     if n.kind() == "argument" {
         let mut c = n.walk();
@@ -461,13 +419,8 @@ fn unwrap_arg(n: Node<'_>) -> Node<'_> {
 }
 
 impl<'a, 't> Ctx<'a, 't> {
-    fn args(&self, call: Node<'t>, args_field: &str) -> (Vec<Node<'t>>, Vec<(String, Node<'t>)>) {
-        let args = if args_field.is_empty() {
-            None
-        } else {
-            call.child_by_field_name(args_field)
-        }
-        .or_else(|| {
+    fn args(&self, call: Node<'t>, args_field: &str) -> CallArgs<'t> {
+        let args = if args_field.is_empty() { None } else { call.child_by_field_name(args_field) }.or_else(|| {
             let mut c = call.walk();
             call.named_children(&mut c).find(|c| c.kind() == "arguments")
         });
@@ -479,13 +432,7 @@ impl<'a, 't> Ctx<'a, 't> {
                 if a.kind().contains("comment") {
                     continue;
                 }
-                if let Some(&(_, nf, vf)) = self
-                    .lang
-                    .syntax()
-                    .keyword_args
-                    .iter()
-                    .find(|(k, _, _)| *k == a.kind())
-                {
+                if let Some(&(_, nf, vf)) = self.lang.syntax().keyword_args.iter().find(|(k, _, _)| *k == a.kind()) {
                     if let (Some(n), Some(v)) = (a.child_by_field_name(nf), a.child_by_field_name(vf)) {
                         kw.push((node_text(n, self.src).to_string(), v));
                     }
@@ -600,7 +547,9 @@ impl<'a, 't> Ctx<'a, 't> {
                 break;
             }
         }
-        let cmp = |t: &str| t.contains('<') || t.contains('>') || t.contains("min") || t.contains("sizeof") || t.contains("len");
+        let cmp = |t: &str| {
+            t.contains('<') || t.contains('>') || t.contains("min") || t.contains("sizeof") || t.contains("len")
+        };
         let word = |t: &str, w: &str| {
             t.match_indices(w).any(|(i, _)| {
                 let before = t[..i].chars().next_back();
@@ -614,7 +563,9 @@ impl<'a, 't> Ctx<'a, 't> {
         loop {
             let node = cursor.node();
             seen += 1;
-            if node.start_byte() >= n.start_byte() && !(node.start_byte() <= n.start_byte() && n.end_byte() <= node.end_byte()) {
+            if node.start_byte() >= n.start_byte()
+                && !(node.start_byte() <= n.start_byte() && n.end_byte() <= node.end_byte())
+            {
                 // after the node and not enclosing it
             } else if node.kind().starts_with("if") || node.kind().starts_with("while") {
                 if let Some(c) = node.child_by_field_name("condition") {
@@ -643,9 +594,7 @@ impl<'a, 't> Ctx<'a, 't> {
 
     fn sel_matches(&self, s: &CSel, n: Node<'_>) -> bool {
         (s.kind.is_empty() || s.kind.iter().any(|k| k == n.kind()))
-            && s.regex
-                .as_ref()
-                .is_none_or(|r| r.is_match(node_text(n, self.src)))
+            && s.regex.as_ref().is_none_or(|r| r.is_match(node_text(n, self.src)))
     }
 
     fn context_ok(&self, d: &Detector, n: Node<'t>) -> bool {
@@ -779,12 +728,7 @@ impl Scanner {
         }
         let head = &bytes[..bytes.len().min(8192)];
         if head.contains(&0) {
-            return self.empty(
-                lang,
-                path,
-                bytes.len(),
-                "not scanned: binary content (NUL bytes)".into(),
-            );
+            return self.empty(lang, path, bytes.len(), "not scanned: binary content (NUL bytes)".into());
         }
         match std::str::from_utf8(bytes) {
             Ok(s) => self.scan_path(s, lang, path),
@@ -793,10 +737,7 @@ impl Scanner {
                 let mut r = self.scan_path(&text, lang, path);
                 r.notes.insert(
                     0,
-                    format!(
-                        "invalid UTF-8 at byte {}: decoded lossily (U+FFFD for bad bytes)",
-                        e.valid_up_to()
-                    ),
+                    format!("invalid UTF-8 at byte {}: decoded lossily (U+FFFD for bad bytes)", e.valid_up_to()),
                 );
                 r
             }
@@ -819,11 +760,7 @@ impl Scanner {
             },
             overrides: Vec::new(),
             notes: vec![note],
-            parse: ParseInfo {
-                error_nodes: 0,
-                wrapped_in: None,
-                bytes,
-            },
+            parse: ParseInfo { error_nodes: 0, wrapped_in: None, bytes },
         }
     }
 
@@ -839,11 +776,7 @@ impl Scanner {
                 lang,
                 path,
                 text.len(),
-                format!(
-                    "not scanned: {} bytes exceeds the size limit of {} bytes",
-                    text.len(),
-                    self.limits.max_bytes
-                ),
+                format!("not scanned: {} bytes exceeds the size limit of {} bytes", text.len(), self.limits.max_bytes),
             );
         }
         let parsed = PARSER.with(|p| {
@@ -870,13 +803,7 @@ impl Scanner {
         self.scan_parsed(lang, path, text.len(), &parsed)
     }
 
-    fn scan_parsed(
-        &self,
-        lang: Language,
-        path: Option<&str>,
-        bytes: usize,
-        parsed: &crate::parse::Parsed,
-    ) -> Report {
+    fn scan_parsed(&self, lang: Language, path: Option<&str>, bytes: usize, parsed: &crate::parse::Parsed) -> Report {
         let engine = &self.langs[lang.index()];
         let src = parsed.text.as_str();
         let root = parsed.tree.root_node();
@@ -929,14 +856,7 @@ impl Scanner {
         }
 
         let analysis = Analysis::new(src, lang.syntax(), &imports, &engine.taint, root);
-        let ctx = Ctx {
-            lang,
-            src,
-            shift,
-
-            imports: &imports,
-            analysis,
-        };
+        let ctx = Ctx { lang, src, shift, imports: &imports, analysis };
         let mut hits: Vec<Hit> = Vec::new();
 
         // Pass 2: calls.
@@ -962,7 +882,7 @@ impl Scanner {
             if cands.is_empty() {
                 continue;
             }
-            let mut args: Option<(Vec<Node<'_>>, Vec<(String, Node<'_>)>)> = None;
+            let mut args: Option<CallArgs<'_>> = None;
             for di in cands {
                 let d = &engine.detectors[di];
                 if !d.calls.iter().any(|p| p.matches(&qualified)) {
@@ -1000,11 +920,7 @@ impl Scanner {
                 let Some(&di) = engine.pattern_detector.get(m.pattern_index) else {
                     continue;
                 };
-                let Some(node) = m
-                    .captures()
-                    .iter()
-                    .find(|c| Some(c.index) == engine.match_capture)
-                    .map(|c| c.node)
+                let Some(node) = m.captures().iter().find(|c| Some(c.index) == engine.match_capture).map(|c| c.node)
                 else {
                     continue;
                 };
@@ -1013,11 +929,7 @@ impl Scanner {
                 }
                 let d = &engine.detectors[di];
                 let ok = d.constraints.iter().all(|c| {
-                    let n = m
-                        .captures()
-                        .iter()
-                        .find(|x| Some(x.index) == c.capture)
-                        .map(|x| x.node);
+                    let n = m.captures().iter().find(|x| Some(x.index) == c.capture).map(|x| x.node);
                     ctx.check_node(c, n)
                 });
                 if !ok || !ctx.context_ok(d, node) {
@@ -1062,8 +974,7 @@ impl Scanner {
         for c in &comments {
             let text = node_text(*c, src);
             for ann in parse_annotations(text) {
-                let (scope, range) =
-                    scope_of(*c, src, first_code, syntax.functions, syntax.blocks);
+                let (scope, range) = scope_of(*c, src, first_code, syntax.functions, syntax.blocks);
                 let mut problems = Vec::new();
                 let mut bad_kinds: Vec<&str> = Vec::new();
                 if !ann.malformed.is_empty() {
@@ -1084,11 +995,7 @@ impl Scanner {
                     problems.push("no approver".into());
                     bad_kinds.push("override-missing-approver");
                 }
-                let unknown: Vec<&String> = ann
-                    .rules
-                    .iter()
-                    .filter(|r| !self.known_ids.contains(r.as_str()))
-                    .collect();
+                let unknown: Vec<&String> = ann.rules.iter().filter(|r| !self.known_ids.contains(r.as_str())).collect();
                 if !unknown.is_empty() {
                     problems.push(format!(
                         "unknown rule{}: {}",
@@ -1107,9 +1014,7 @@ impl Scanner {
                         findings.push(f);
                     }
                 }
-                let line_of = |b: usize| {
-                    src[..b.min(src.len())].matches('\n').count() + 1
-                };
+                let line_of = |b: usize| src[..b.min(src.len())].matches('\n').count() + 1;
                 let covers = (
                     line_of(range.start.max(shift.bytes)).saturating_sub(shift.lines).max(1),
                     line_of(range.end).saturating_sub(shift.lines).max(1),
@@ -1139,9 +1044,7 @@ impl Scanner {
             let by = if f.class == Class::Override {
                 None
             } else {
-                ovs.iter().position(|(o, r)| {
-                    o.valid && o.rules.iter().any(|id| *id == f.rule) && r.contains(&abs)
-                })
+                ovs.iter().position(|(o, r)| o.valid && o.rules.contains(&f.rule) && r.contains(&abs))
             };
             match by {
                 Some(i) => {
@@ -1178,19 +1081,12 @@ impl Scanner {
             properties,
             overrides,
             notes,
-            parse: ParseInfo {
-                error_nodes: parsed.error_nodes,
-                wrapped_in: parsed.wrapped_in.clone(),
-                bytes,
-            },
+            parse: ParseInfo { error_nodes: parsed.error_nodes, wrapped_in: parsed.wrapped_in.clone(), bytes },
         }
     }
 
     fn finding(&self, r: &Rule, span: Span, callee: Option<&str>, text: &str) -> Finding {
-        let message = r
-            .message
-            .replace("{callee}", callee.unwrap_or(text))
-            .replace("{text}", text);
+        let message = r.message.replace("{callee}", callee.unwrap_or(text)).replace("{text}", text);
         Finding {
             rule: r.id.clone(),
             title: r.title.clone(),
@@ -1228,11 +1124,5 @@ pub(crate) fn derive_properties(
     } else {
         OverrideStatus::Invalid
     };
-    Properties {
-        memory_safe,
-        type_safe,
-        resource_bounded,
-        sandboxed,
-        override_status,
-    }
+    Properties { memory_safe, type_safe, resource_bounded, sandboxed, override_status }
 }

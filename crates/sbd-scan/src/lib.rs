@@ -114,11 +114,7 @@ fn unreachable_report(lang: Language) -> Report {
         },
         overrides: Vec::new(),
         notes: Vec::new(),
-        parse: ParseInfo {
-            error_nodes: 0,
-            wrapped_in: None,
-            bytes: 0,
-        },
+        parse: ParseInfo { error_nodes: 0, wrapped_in: None, bytes: 0 },
     }
 }
 

@@ -64,9 +64,7 @@ fn parse_body(s: &str) -> (Annotation, usize) {
         }
         // a word: rule id or key
         let start = i;
-        while i < chars.len()
-            && (chars[i].1.is_alphanumeric() || chars[i].1 == '-' || chars[i].1 == '_')
-        {
+        while i < chars.len() && (chars[i].1.is_alphanumeric() || chars[i].1 == '-' || chars[i].1 == '_') {
             i += 1;
         }
         let word: String = chars[start..i].iter().map(|(_, c)| c).collect();
@@ -80,8 +78,7 @@ fn parse_body(s: &str) -> (Annotation, usize) {
             }
             let quote = chars.get(i).map(|c| c.1);
             if quote != Some('"') && quote != Some('\'') {
-                ann.malformed
-                    .push(format!("value of `{word}` must be a quoted string"));
+                ann.malformed.push(format!("value of `{word}` must be a quoted string"));
                 break;
             }
             i += 1;
@@ -108,8 +105,7 @@ fn parse_body(s: &str) -> (Annotation, usize) {
             };
             *slot = Some(value).filter(|v| !v.is_empty());
         } else if word.is_empty() {
-            ann.malformed
-                .push(format!("unexpected character `{}`", chars[i].1));
+            ann.malformed.push(format!("unexpected character `{}`", chars[i].1));
             break;
         } else {
             ann.rules.push(word);
@@ -155,17 +151,12 @@ pub(crate) fn scope_of(
     blocks: &[&str],
 ) -> (OverrideScope, std::ops::Range<usize>) {
     let start = comment.start_byte();
-    let line_start = src[..start.min(src.len())]
-        .rfind('\n')
-        .map(|i| i + 1)
-        .unwrap_or(0);
+    let line_start = src[..start.min(src.len())].rfind('\n').map(|i| i + 1).unwrap_or(0);
     let before = src.get(line_start..start).unwrap_or("");
     let trailing = !before.trim().is_empty();
     if trailing {
         // the statement that ends on this line
-        let stmt = comment
-            .prev_named_sibling()
-            .filter(|p| !p.kind().contains("comment"));
+        let stmt = comment.prev_named_sibling().filter(|p| !p.kind().contains("comment"));
         let from = stmt.map(|s| s.start_byte()).unwrap_or(line_start);
         let line_end = src[start..].find('\n').map(|i| start + i).unwrap_or(src.len());
         return (OverrideScope::Statement, from.min(line_start)..line_end);
@@ -185,23 +176,27 @@ pub(crate) fn scope_of(
             break;
         }
     }
+    // Python attaches a comment that precedes a body's first statement to the enclosing
+    // definition, before the indented `block`: the statement meant is the block's first.
+    if let Some(n) = next
+        && n.kind() == "block"
+        && !src.get(n.start_byte()..).is_some_and(|t| t.starts_with('{'))
+    {
+        let mut c = n.walk();
+        next = n.named_children(&mut c).find(|ch| !ch.kind().contains("comment")).or(next);
+    }
     match next {
         Some(n) => {
             let k = n.kind();
             let is_fn = functions.contains(&k)
                 || k == "decorated_definition"
-                    && n.child_by_field_name("definition")
-                        .is_some_and(|d| functions.contains(&d.kind()))
+                    && n.child_by_field_name("definition").is_some_and(|d| functions.contains(&d.kind()))
                 || k.contains("function")
                 || k.contains("method")
                 || (k == "declaration" && n.child_by_field_name("body").is_some());
             let scope = if is_fn {
                 OverrideScope::Function
-            } else if blocks.contains(&k)
-                || k.contains("class")
-                || k.contains("impl")
-                || k.contains("unsafe")
-            {
+            } else if blocks.contains(&k) || k.contains("class") || k.contains("impl") || k.contains("unsafe") {
                 OverrideScope::Block
             } else {
                 OverrideScope::Statement

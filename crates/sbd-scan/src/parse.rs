@@ -25,25 +25,13 @@ pub(crate) enum ParseFailure {
     Grammar(String),
 }
 
-fn parse_once(
-    parser: &mut Parser,
-    text: &str,
-    deadline: Instant,
-) -> Result<Tree, ParseFailure> {
+fn parse_once(parser: &mut Parser, text: &str, deadline: Instant) -> Result<Tree, ParseFailure> {
     let bytes = text.as_bytes();
     let mut cb = |_: &tree_sitter::ParseState| {
-        if Instant::now() >= deadline {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
+        if Instant::now() >= deadline { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
     };
     let opts = tree_sitter::ParseOptions::new().progress_callback(&mut cb);
-    let tree = parser.parse_with_options(
-        &mut |i, _| bytes.get(i..).unwrap_or(&[]),
-        None,
-        Some(opts),
-    );
+    let tree = parser.parse_with_options(&mut |i, _| bytes.get(i..).unwrap_or(&[]), None, Some(opts));
     parser.reset();
     tree.ok_or(ParseFailure::Budget(Duration::ZERO))
 }
@@ -76,15 +64,8 @@ pub(crate) fn count_errors(tree: &Tree) -> usize {
 
 /// Parse `text` as `lang`; when it has syntax errors, also try the language's fragment
 /// wrappers and keep whichever yields the fewest error nodes.
-pub(crate) fn parse(
-    parser: &mut Parser,
-    lang: Language,
-    text: &str,
-    budget: Duration,
-) -> Result<Parsed, ParseFailure> {
-    parser
-        .set_language(&lang.grammar())
-        .map_err(|e| ParseFailure::Grammar(e.to_string()))?;
+pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Duration) -> Result<Parsed, ParseFailure> {
+    parser.set_language(&lang.grammar()).map_err(|e| ParseFailure::Grammar(e.to_string()))?;
     let deadline = Instant::now() + budget;
     let budget_err = |_| ParseFailure::Budget(budget);
 
@@ -97,10 +78,7 @@ pub(crate) fn parse(
         return Ok(Parsed {
             text: wrapped,
             tree,
-            shift: Shift {
-                bytes: prefix.len(),
-                lines: 1,
-            },
+            shift: Shift { bytes: prefix.len(), lines: 1 },
             wrapped_in: Some("<?php".into()),
             error_nodes,
         });
@@ -108,13 +86,8 @@ pub(crate) fn parse(
 
     let tree = parse_once(parser, text, deadline).map_err(budget_err)?;
     let errors = count_errors(&tree);
-    let mut best = Parsed {
-        text: text.to_string(),
-        tree,
-        shift: Shift::default(),
-        wrapped_in: None,
-        error_nodes: errors,
-    };
+    let mut best =
+        Parsed { text: text.to_string(), tree, shift: Shift::default(), wrapped_in: None, error_nodes: errors };
     if errors == 0 {
         return Ok(best);
     }
@@ -128,10 +101,7 @@ pub(crate) fn parse(
             best = Parsed {
                 text: wrapped,
                 tree,
-                shift: Shift {
-                    bytes: prefix.len(),
-                    lines: prefix.matches('\n').count(),
-                },
+                shift: Shift { bytes: prefix.len(), lines: prefix.matches('\n').count() },
                 wrapped_in: Some(prefix.trim().to_string()),
                 error_nodes: e,
             };

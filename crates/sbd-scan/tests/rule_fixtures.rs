@@ -15,8 +15,7 @@ fn every_rule_has_fixtures_of_both_kinds_and_they_hold() {
             continue;
         }
         let positives = std::iter::once(&rule.docs.example).chain(rule.fixtures.must_match.iter());
-        let negatives =
-            std::iter::once(&rule.docs.use_instead).chain(rule.fixtures.no_match.iter());
+        let negatives = std::iter::once(&rule.docs.use_instead).chain(rule.fixtures.no_match.iter());
         let langs = match rule.fixtures.language {
             Some(l) => vec![l],
             None => rule.languages.clone(),

@@ -3,6 +3,6 @@
 pub mod anrf;
 pub mod bench;
 pub mod explain;
+pub mod output;
 pub mod rules;
 pub mod scan;
-pub mod output;
