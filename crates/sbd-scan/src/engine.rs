@@ -90,8 +90,12 @@ struct LangEngine {
     match_capture: Option<u32>,
     taint: TaintConfig,
     facts: Vec<FactSpec>,
-    call_kinds: HashMap<u16, (&'static str, &'static str)>,
-    import_kinds: HashSet<u16>,
+    /// Indexed by node kind id: (callee field, arguments field) of call-like kinds.
+    call_kinds: Vec<Option<(&'static str, &'static str)>>,
+    /// Indexed by node kind id: is it import-like?
+    import_kinds: Vec<bool>,
+    /// Indexed by node kind id: is it a comment?
+    comment_kinds: Vec<bool>,
     /// Builtin override checks active for this language: builtin name → rule index.
     builtins: HashMap<String, usize>,
 }
@@ -100,7 +104,9 @@ struct LangEngine {
 pub struct Scanner {
     rules: Vec<Rule>,
     known_ids: HashSet<String>,
-    langs: Vec<LangEngine>,
+    /// Compiled per language on first use (most processes scan one or two languages).
+    langs: Vec<std::sync::OnceLock<Result<LangEngine, String>>>,
+    specs: Vec<LanguageSpec>,
     limits: Limits,
 }
 
@@ -151,6 +157,7 @@ impl ScannerBuilder {
 
     pub fn build(self) -> Result<Scanner, ScanError> {
         let mut rules = if self.no_builtin_rules { Vec::new() } else { catalog::embedded_rules()? };
+        let extra_langs: Vec<Language> = self.extra.iter().flat_map(|r| r.languages.iter().copied()).collect();
         for r in self.extra {
             rules.retain(|x| x.id != r.id);
             rules.push(r);
@@ -166,12 +173,16 @@ impl ScannerBuilder {
         rules.retain(|r| !self.ignore.iter().any(|s| id_matches(s, &r.id)));
         rules.sort_by(|a, b| a.id.cmp(&b.id));
         let specs = catalog::language_specs()?;
-        let mut langs = Vec::with_capacity(Language::ALL.len());
-        for lang in Language::ALL {
-            let spec = specs.iter().find(|s| s.language == lang);
-            langs.push(compile_language(lang, &rules, spec)?);
+        let langs = Language::ALL.iter().map(|_| std::sync::OnceLock::new()).collect();
+        let scanner = Scanner { rules, known_ids, langs, specs, limits: self.limits };
+        // Rules from outside the binary are checked now, for the languages they name.
+        let mut touched: Vec<Language> = extra_langs;
+        touched.sort();
+        touched.dedup();
+        for l in touched {
+            scanner.engine(l).map_err(|message| ScanError::Invalid { rule: format!("({l} rules)"), message })?;
         }
-        Ok(Scanner { rules, known_ids, langs, limits: self.limits })
+        Ok(scanner)
     }
 }
 
@@ -287,23 +298,12 @@ fn compile_language(lang: Language, rules: &[Rule], spec: Option<&LanguageSpec>)
     let mut query_src = String::new();
     let mut pattern_detector = Vec::new();
     let mut cap_names: Vec<(usize, Vec<Option<String>>)> = Vec::new();
+    // (start offset in the combined source, detector, rule id, its query)
+    let mut starts: Vec<(usize, usize, String, String)> = Vec::new();
     for (id, p) in pendings {
         let di = detectors.len();
         if let Some(q) = &p.query {
-            let single = Query::new(&grammar, q).map_err(|e| ScanError::Query {
-                rule: id.clone(),
-                lang,
-                message: e.to_string(),
-            })?;
-            if single.capture_index_for_name("match").is_none() {
-                return Err(ScanError::Invalid {
-                    rule: id,
-                    message: format!("the {lang} query has no `@match` capture"),
-                });
-            }
-            for _ in 0..single.pattern_count() {
-                pattern_detector.push(di);
-            }
+            starts.push((query_src.len(), di, id.clone(), q.clone()));
             query_src.push_str(q);
             query_src.push('\n');
             cap_names.push((di, p.constraint_captures.clone()));
@@ -314,15 +314,42 @@ fn compile_language(lang: Language, rules: &[Rule], spec: Option<&LanguageSpec>)
         }
         detectors.push(p.detector);
     }
+    // One compile of the combined query; only on failure compile each rule's query to name
+    // the culprit.
     let query = if query_src.is_empty() {
         None
     } else {
-        Some(Query::new(&grammar, &query_src).map_err(|e| ScanError::Query {
-            rule: "(combined)".into(),
-            lang,
-            message: e.to_string(),
-        })?)
+        match Query::new(&grammar, &query_src) {
+            Ok(q) => Some(q),
+            Err(e) => {
+                for (_, _, id, q) in &starts {
+                    if let Err(e) = Query::new(&grammar, q) {
+                        return Err(ScanError::Query { rule: id.clone(), lang, message: e.to_string() });
+                    }
+                }
+                return Err(ScanError::Query { rule: "(combined)".into(), lang, message: e.to_string() });
+            }
+        }
     };
+    if let Some(q) = &query {
+        let match_idx = q.capture_index_for_name("match");
+        for i in 0..q.pattern_count() {
+            let at = q.start_byte_for_pattern(i);
+            let Some(&(_, di, ref id, _)) = starts.iter().rev().find(|(s, ..)| *s <= at) else {
+                continue;
+            };
+            let has_match = match_idx.is_some_and(|m| {
+                q.capture_quantifiers(i).get(m as usize).is_some_and(|x| *x != tree_sitter::CaptureQuantifier::Zero)
+            });
+            if !has_match {
+                return Err(ScanError::Invalid {
+                    rule: id.clone(),
+                    message: format!("a pattern of the {lang} query has no `@match` capture"),
+                });
+            }
+            pattern_detector.push(di);
+        }
+    }
     if let Some(q) = &query {
         for (di, caps) in cap_names {
             for (ci, name) in caps.into_iter().enumerate() {
@@ -342,14 +369,25 @@ fn compile_language(lang: Language, rules: &[Rule], spec: Option<&LanguageSpec>)
     let match_capture = query.as_ref().and_then(|q| q.capture_index_for_name("match"));
     let syntax = lang.syntax();
     let kid = |k: &str| grammar.id_for_node_kind(k, true);
-    let mut call_kinds = HashMap::new();
+    let kinds = grammar.node_kind_count();
+    let mut call_kinds = vec![None; kinds];
     for &(k, callee, args) in syntax.calls {
         let id = kid(k);
         if id != 0 {
-            call_kinds.insert(id, (callee, args));
+            if let Some(slot) = call_kinds.get_mut(id as usize) {
+                *slot = Some((callee, args));
+            }
         }
     }
-    let import_kinds = syntax.imports.iter().map(|k| kid(k)).filter(|&i| i != 0).collect();
+    let mut import_kinds = vec![false; kinds];
+    for k in syntax.imports {
+        let id = kid(k);
+        if id != 0
+            && let Some(slot) = import_kinds.get_mut(id as usize)
+        {
+            *slot = true;
+        }
+    }
     let taint = spec
         .map(|s| TaintConfig {
             sources: s.taint.sources.iter().map(|x| NamePat::new(x)).collect(),
@@ -358,7 +396,11 @@ fn compile_language(lang: Language, rules: &[Rule], spec: Option<&LanguageSpec>)
             writers: s.taint.writers.iter().map(|x| NamePat::new(x)).collect(),
         })
         .unwrap_or_default();
+    let comment_kinds = (0..grammar.node_kind_count())
+        .map(|i| grammar.node_kind_for_id(i as u16).is_some_and(|k| k.contains("comment")))
+        .collect();
     Ok(LangEngine {
+        comment_kinds,
         detectors,
         call_index,
         query,
@@ -374,15 +416,15 @@ fn compile_language(lang: Language, rules: &[Rule], spec: Option<&LanguageSpec>)
 
 /// The callee text of a call node (for calls without a single callee field, built from
 /// `object`/`scope` and `name`).
-pub(crate) fn callee_text(call: Node<'_>, callee_field: &str, src: &str) -> String {
+pub(crate) fn callee_text<'s>(call: Node<'_>, callee_field: &str, src: &'s str) -> std::borrow::Cow<'s, str> {
     if !callee_field.is_empty()
         && let Some(f) = call.child_by_field_name(callee_field)
     {
-        return node_text(f, src).to_string();
+        return std::borrow::Cow::Borrowed(node_text(f, src));
     }
     let name = call.child_by_field_name("name");
     let recv = call.child_by_field_name("object").or_else(|| call.child_by_field_name("scope"));
-    match (recv, name) {
+    std::borrow::Cow::Owned(match (recv, name) {
         (Some(r), Some(n)) => format!("{}.{}", node_text(r, src), node_text(n, src)),
         (None, Some(n)) => node_text(n, src).to_string(),
         _ => {
@@ -393,7 +435,7 @@ pub(crate) fn callee_text(call: Node<'_>, callee_field: &str, src: &str) -> Stri
                 .map(|ch| node_text(ch, src).to_string())
                 .unwrap_or_default()
         }
-    }
+    })
 }
 
 struct Ctx<'a, 't> {
@@ -698,6 +740,25 @@ impl Scanner {
         Scanner::builder().build()
     }
 
+    /// The compiled rules and facts of one language (compiled on first use).
+    fn engine(&self, lang: Language) -> Result<&LangEngine, String> {
+        let slot = &self.langs[lang.index()];
+        slot.get_or_init(|| {
+            let spec = self.specs.iter().find(|s| s.language == lang);
+            compile_language(lang, &self.rules, spec).map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+    }
+
+    /// Compile every language now; reports the first rule or fact that does not compile.
+    pub fn check(&self) -> Result<(), ScanError> {
+        for l in Language::ALL {
+            self.engine(l).map_err(|message| ScanError::Invalid { rule: format!("({l} rules)"), message })?;
+        }
+        Ok(())
+    }
+
     /// The active rules, sorted by id.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
@@ -804,7 +865,10 @@ impl Scanner {
     }
 
     fn scan_parsed(&self, lang: Language, path: Option<&str>, bytes: usize, parsed: &crate::parse::Parsed) -> Report {
-        let engine = &self.langs[lang.index()];
+        let engine = match self.engine(lang) {
+            Ok(e) => e,
+            Err(e) => return self.empty(lang, path, bytes, format!("not scanned: rules failed to compile: {e}")),
+        };
         let src = parsed.text.as_str();
         let root = parsed.tree.root_node();
         let shift = parsed.shift;
@@ -820,12 +884,12 @@ impl Scanner {
         'walk: loop {
             let node = cursor.node();
             let kid = node.kind_id();
-            if engine.call_kinds.contains_key(&kid) {
+            if engine.call_kinds.get(kid as usize).is_some_and(Option::is_some) {
                 calls.push(node);
-            } else if engine.import_kinds.contains(&kid) {
+            } else if engine.import_kinds.get(kid as usize).copied().unwrap_or(false) {
                 imports.add(lang, node, src);
             }
-            let is_comment = node.kind().contains("comment");
+            let is_comment = engine.comment_kinds.get(kid as usize).copied().unwrap_or(false);
             if is_comment {
                 if node_text(node, src).contains(overrides::MARKER) {
                     comments.push(node);
@@ -861,16 +925,15 @@ impl Scanner {
 
         // Pass 2: calls.
         for call in &calls {
-            let Some(&(callee_field, args_field)) = engine.call_kinds.get(&call.kind_id()) else {
+            let Some(&Some((callee_field, args_field))) = engine.call_kinds.get(call.kind_id() as usize) else {
                 continue;
             };
             let ct = callee_text(*call, callee_field, src);
-            let norm = crate::resolve::normalize(&ct);
-            let last = norm.rsplit('.').next().unwrap_or(&norm);
-            let qualified = qualify(&ct, &imports);
-            let qlast = qualified.rsplit('.').next().unwrap_or(&qualified);
+            // Fast path: most calls name nothing any rule cares about. Look up the callee's
+            // last identifier (and, for a bare alias, what the import binds it to) before
+            // normalising and qualifying anything.
             let mut cands: Vec<usize> = Vec::new();
-            for key in [last, qlast] {
+            let mut add = |key: &str| {
                 if let Some(v) = engine.call_index.get(key) {
                     for &d in v {
                         if !cands.contains(&d) {
@@ -878,10 +941,25 @@ impl Scanner {
                         }
                     }
                 }
+            };
+            match crate::resolve::last_identifier(&ct) {
+                Some((last, bare)) => {
+                    add(last);
+                    if bare && let Some(full) = imports.get(last) {
+                        add(full.rsplit('.').next().unwrap_or(full));
+                    }
+                }
+                None => {
+                    let norm = crate::resolve::normalize(&ct);
+                    add(norm.rsplit('.').next().unwrap_or(&norm));
+                    let q = qualify(&ct, &imports);
+                    add(q.rsplit('.').next().unwrap_or(&q));
+                }
             }
             if cands.is_empty() {
                 continue;
             }
+            let qualified = qualify(&ct, &imports);
             let mut args: Option<CallArgs<'_>> = None;
             for di in cands {
                 let d = &engine.detectors[di];

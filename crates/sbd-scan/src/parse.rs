@@ -62,6 +62,9 @@ pub(crate) fn count_errors(tree: &Tree) -> usize {
     }
 }
 
+/// Units above this size are never retried inside a wrapper.
+pub(crate) const MAX_WRAPPED_BYTES: usize = 64 * 1024;
+
 /// Parse `text` as `lang`; when it has syntax errors, also try the language's fragment
 /// wrappers and keep whichever yields the fewest error nodes.
 pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Duration) -> Result<Parsed, ParseFailure> {
@@ -88,7 +91,9 @@ pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Dur
     let errors = count_errors(&tree);
     let mut best =
         Parsed { text: text.to_string(), tree, shift: Shift::default(), wrapped_in: None, error_nodes: errors };
-    if errors == 0 {
+    // Wrappers are for fragments (model output); a whole file that has a syntax error is
+    // not improved by wrapping it in a function, and re-parsing it would double the cost.
+    if errors == 0 || text.len() > MAX_WRAPPED_BYTES {
         return Ok(best);
     }
     for (prefix, suffix) in lang.syntax().wrappers {

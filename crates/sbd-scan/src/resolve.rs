@@ -349,6 +349,26 @@ fn utf8_len(first: u8) -> usize {
     }
 }
 
+/// The last identifier of a callee text without allocating, and whether the text is only
+/// that identifier (a bare name that an import may alias). `None` when the text does not end
+/// in an identifier (generic arguments, a call, a subscript): use [`normalize`] then.
+pub fn last_identifier(text: &str) -> Option<(&str, bool)> {
+    let t = text.trim_end().trim_end_matches('!');
+    let is_id = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    let start = t.char_indices().rev().take_while(|(_, c)| is_id(*c)).last().map(|(i, _)| i)?;
+    let last = &t[start..];
+    let head = t[..start].trim_start();
+    let bare = head.is_empty();
+    if !bare && head.contains(['(', '[', '<', '"', '\'']) && !head.ends_with(['.', ':', '>', '\\']) {
+        return None;
+    }
+    if head.contains('(') || head.contains('[') {
+        // a chain such as `a().b`: the last segment is still `b`
+        return Some((last, false));
+    }
+    Some((last, bare))
+}
+
 /// Resolve a callee text to its qualified dotted name through `imports`.
 pub fn qualify(text: &str, imports: &Imports) -> String {
     let n = normalize(text);

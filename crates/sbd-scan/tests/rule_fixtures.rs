@@ -6,6 +6,7 @@ use sbd_scan::{Scanner, catalog};
 #[test]
 fn every_rule_has_fixtures_of_both_kinds_and_they_hold() {
     let scanner = Scanner::new().expect("embedded rules compile");
+    scanner.check().expect("every language compiles");
     let rules = catalog::embedded_rules().expect("embedded rules parse");
     assert!(!rules.is_empty());
     let mut failures = Vec::new();
