@@ -65,6 +65,8 @@ struct CConstraint {
     not_kind: Vec<String>,
     resolves_to: Vec<NamePat>,
     guarded: Option<bool>,
+    /// The constraint is on the matched node itself (kind-dispatched `@match`).
+    on_match: bool,
 }
 
 struct CSel {
@@ -90,6 +92,8 @@ struct LangEngine {
     match_capture: Option<u32>,
     taint: TaintConfig,
     facts: Vec<FactSpec>,
+    /// Indexed by node kind id: detectors whose query is just `(kind) @match`.
+    kind_index: Vec<Vec<usize>>,
     /// Indexed by node kind id: (callee field, arguments field) of call-like kinds.
     call_kinds: Vec<Option<(&'static str, &'static str)>>,
     /// Indexed by node kind id: is it import-like?
@@ -246,6 +250,28 @@ fn compile_matcher(id: &str, lang: Language, m: &MatchSpec, target: Target) -> R
     }))
 }
 
+/// The node kinds of a query that is only `(kind) @match` or `[(a) (b) …] @match`.
+fn simple_kinds(q: &str) -> Option<Vec<&str>> {
+    let body = q.trim().strip_suffix("@match")?.trim();
+    let body = match body.strip_prefix('[') {
+        Some(b) => b.strip_suffix(']')?.trim(),
+        None => body,
+    };
+    let mut kinds = Vec::new();
+    for part in body.split(')') {
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        let k = part.strip_prefix('(')?.trim();
+        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return None;
+        }
+        kinds.push(k);
+    }
+    (!kinds.is_empty()).then_some(kinds)
+}
+
 fn compile_constraint(id: &str, c: &Constraint) -> Result<CConstraint, ScanError> {
     let targets = usize::from(c.arg.is_some()) + usize::from(c.keyword.is_some()) + usize::from(c.capture.is_some());
     if targets != 1 {
@@ -268,6 +294,7 @@ fn compile_constraint(id: &str, c: &Constraint) -> Result<CConstraint, ScanError
         not_kind: c.not_kind.clone(),
         resolves_to: c.resolves_to.iter().map(|s| NamePat::new(s)).collect(),
         guarded: c.guarded,
+        on_match: false,
     })
 }
 
@@ -298,11 +325,38 @@ fn compile_language(lang: Language, rules: &[Rule], spec: Option<&LanguageSpec>)
     let mut query_src = String::new();
     let mut pattern_detector = Vec::new();
     let mut cap_names: Vec<(usize, Vec<Option<String>>)> = Vec::new();
+    let mut kind_index: Vec<Vec<usize>> = vec![Vec::new(); grammar.node_kind_count()];
     // (start offset in the combined source, detector, rule id, its query)
     let mut starts: Vec<(usize, usize, String, String)> = Vec::new();
     for (id, p) in pendings {
         let di = detectors.len();
-        if let Some(q) = &p.query {
+        let simple = p
+            .query
+            .as_deref()
+            .and_then(simple_kinds)
+            .filter(|_| p.constraint_captures.iter().all(|c| c.as_deref().is_none_or(|c| c == "match")));
+        if let Some(kinds) = simple {
+            // `(kind) @match` / `[(a) (b)] @match`: dispatched by node kind in the walk.
+            for k in kinds {
+                let id_ = grammar.id_for_node_kind(k, true);
+                if id_ == 0 {
+                    return Err(ScanError::Query {
+                        rule: id.clone(),
+                        lang,
+                        message: format!("unknown node kind `{k}`"),
+                    });
+                }
+                if let Some(slot) = kind_index.get_mut(id_ as usize) {
+                    slot.push(di);
+                }
+            }
+            let mut det = p.detector;
+            for c in &mut det.constraints {
+                c.on_match = true;
+            }
+            detectors.push(det);
+            continue;
+        } else if let Some(q) = &p.query {
             starts.push((query_src.len(), di, id.clone(), q.clone()));
             query_src.push_str(q);
             query_src.push('\n');
@@ -400,6 +454,7 @@ fn compile_language(lang: Language, rules: &[Rule], spec: Option<&LanguageSpec>)
         .map(|i| grammar.node_kind_for_id(i as u16).is_some_and(|k| k.contains("comment")))
         .collect();
     Ok(LangEngine {
+        kind_index,
         comment_kinds,
         detectors,
         call_index,
@@ -715,6 +770,11 @@ struct Hit {
 }
 
 fn shorten(s: &str, max: usize) -> String {
+    let mut cut = s.len().min(max * 4);
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let s = &s[..cut];
     let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if one_line.chars().count() <= max {
         one_line
@@ -877,6 +937,7 @@ impl Scanner {
         let mut imports = Imports::default();
         let mut comments: Vec<Node<'_>> = Vec::new();
         let mut calls: Vec<Node<'_>> = Vec::new();
+        let mut kind_hits: Vec<Node<'_>> = Vec::new();
         let mut first_code = src.len();
         let mut cursor = root.walk();
         let mut depth_notes = false;
@@ -884,6 +945,12 @@ impl Scanner {
         'walk: loop {
             let node = cursor.node();
             let kid = node.kind_id();
+            if let Some(dets) = engine.kind_index.get(kid as usize)
+                && !dets.is_empty()
+                && node.start_byte() >= shift.bytes
+            {
+                kind_hits.push(node);
+            }
             if engine.call_kinds.get(kid as usize).is_some_and(Option::is_some) {
                 calls.push(node);
             } else if engine.import_kinds.get(kid as usize).copied().unwrap_or(false) {
@@ -981,14 +1048,38 @@ impl Scanner {
                     hits.push(Hit {
                         target: d.target,
                         span: Span::of(*call, &shift),
-                        callee: Some(qualified.clone()),
-                        text: shorten(node_text(*call, src), 80),
+                        callee: matches!(d.target, Target::Rule(_)).then(|| qualified.clone()),
+                        text: if matches!(d.target, Target::Rule(_)) {
+                            shorten(node_text(*call, src), 80)
+                        } else {
+                            String::new()
+                        },
                     });
                 }
             }
         }
 
-        // Pass 3: the combined structural query.
+        // Pass 3a: kind-dispatched structural rules.
+        for node in &kind_hits {
+            let Some(dets) = engine.kind_index.get(node.kind_id() as usize) else { continue };
+            for &di in dets {
+                let d = &engine.detectors[di];
+                if d.constraints.iter().all(|c| ctx.check_node(c, Some(*node))) && ctx.context_ok(d, *node) {
+                    hits.push(Hit {
+                        target: d.target,
+                        span: Span::of(*node, &shift),
+                        callee: None,
+                        text: if matches!(d.target, Target::Rule(_)) {
+                            shorten(node_text(*node, src), 80)
+                        } else {
+                            String::new()
+                        },
+                    });
+                }
+            }
+        }
+
+        // Pass 3b: the combined structural query.
         if let Some(q) = &engine.query {
             let mut qc = QueryCursor::new();
             qc.set_match_limit(4096);
@@ -1020,7 +1111,11 @@ impl Scanner {
                     target: d.target,
                     span: Span::of(node, &shift),
                     callee: None,
-                    text: shorten(node_text(node, src), 80),
+                    text: if matches!(d.target, Target::Rule(_)) {
+                        shorten(node_text(node, src), 80)
+                    } else {
+                        String::new()
+                    },
                 });
             }
         }
