@@ -39,7 +39,7 @@ fn main() {
             break;
         }
     }
-    times.sort_by(|a, b| b.0.cmp(&a.0));
+    times.sort_by_key(|t| std::cmp::Reverse(t.0));
     for t in times.iter().take(8) {
         println!("{:?} raw {:?} errors {} wrapped {:?} {}", t.0, t.1, t.2, t.3, t.4);
     }
