@@ -1,5 +1,7 @@
-//! In-source overrides: `sbd:allow(RULE-ID[, RULE-ID…], justification="…", approver="…",
-//! approved="YYYY-MM-DD", ticket="…")` in any comment of the language.
+//! In-source overrides: a comment of the language that starts with `sbd:allow(RULE-ID[,
+//! RULE-ID…], justification="…", approver="…", approved="YYYY-MM-DD", ticket="…")`
+//! (`// sbd:allow(…)`, `# sbd:allow(…)`, `/* sbd:allow(…) */`). Text that only mentions the
+//! syntax later in a comment is not an annotation.
 //!
 //! Scope, from where the comment stands:
 //! - at the end of a line of code: that statement (from its first line to the comment's line);
@@ -31,17 +33,15 @@ pub(crate) struct Annotation {
 
 pub(crate) const MARKER: &str = "sbd:allow(";
 
-/// Parse every `sbd:allow(...)` in a comment's text.
+/// Parse the `sbd:allow(...)` that starts a comment (after the comment markers `//`, `#`,
+/// `/*`, `*`, `--` and doc markers `!`), if any. A comment that only mentions the syntax in
+/// passing (documentation such as this) is not an annotation.
 pub(crate) fn parse_annotations(comment: &str) -> Vec<Annotation> {
-    let mut out = Vec::new();
-    let mut rest = comment;
-    while let Some(i) = rest.find(MARKER) {
-        rest = &rest[i + MARKER.len()..];
-        let (ann, consumed) = parse_body(rest);
-        out.push(ann);
-        rest = &rest[consumed.min(rest.len())..];
+    let body = comment.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '/' | '*' | '#' | '!' | '-'));
+    match body.strip_prefix(MARKER) {
+        Some(rest) => vec![parse_body(rest).0],
+        None => Vec::new(),
     }
-    out
 }
 
 fn parse_body(s: &str) -> (Annotation, usize) {
@@ -236,6 +236,14 @@ mod tests {
         assert!(a[0].malformed.iter().any(|m| m.contains("no rule")));
         let a = parse_annotations(r#"# sbd:allow(PY001, colour="red")"#);
         assert!(a[0].malformed.iter().any(|m| m.contains("unknown key")));
+    }
+
+    #[test]
+    fn only_a_leading_annotation_counts() {
+        assert!(parse_annotations("/// One `sbd:allow(…)` annotation.").is_empty());
+        assert!(parse_annotations("// TODO: sbd:allow(C001, justification=\"x\", approver=\"y\")").is_empty());
+        assert_eq!(parse_annotations("/* sbd:allow(C001, justification=\"x\", approver=\"y\") */").len(), 1);
+        assert_eq!(parse_annotations("#sbd:allow(PY001, justification='x', approver='y')").len(), 1);
     }
 
     #[test]
