@@ -230,22 +230,29 @@ fn bench_scan(a: BenchScanArgs) -> anyhow::Result<ExitCode> {
     for c in &corpora {
         let sn = snippets(c, a.snippets);
         let mut lat = Vec::with_capacity(sn.len());
+        let mut raw = Vec::with_capacity(sn.len());
         for s in &sn {
             let t = Instant::now();
             let _ = scanner.scan(s, c.lang);
             lat.push(t.elapsed());
+            let t = Instant::now();
+            let _ = sbd_scan::raw_parse(s, c.lang);
+            raw.push(t.elapsed());
         }
         lat.sort();
+        raw.sort();
         let us = |d: Duration| d.as_secs_f64() * 1e6;
         writeln!(
             out,
-            "{:<8} {:>8} {:>9.0} {:>9.0} {:>9.0} {:>9.0}",
+            "{:<8} {:>8} {:>9.0} {:>9.0} {:>9.0} {:>9.0}   {:>12.0} {:>12.0}",
             c.lang.name(),
             sn.len(),
             us(percentile(&lat, 0.5)),
             us(percentile(&lat, 0.9)),
             us(percentile(&lat, 0.99)),
-            us(percentile(&lat, 1.0))
+            us(percentile(&lat, 1.0)),
+            us(percentile(&raw, 0.5)),
+            us(percentile(&raw, 0.99))
         )?;
     }
 
