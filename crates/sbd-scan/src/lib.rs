@@ -68,6 +68,7 @@ pub mod overrides;
 mod parse;
 pub mod report;
 pub mod resolve;
+pub mod reward;
 pub mod rule;
 pub mod taint;
 

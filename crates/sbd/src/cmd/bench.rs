@@ -16,6 +16,10 @@ pub enum BenchCommand {
     /// tree-sitter parse speed, 1 KB snippet latency percentiles, and semgrep/bandit on the
     /// same files when installed.
     Scan(BenchScanArgs),
+    /// Verifier accuracy on labelled data (CyberSecEval, SVEN, SafeCoder, your own JSONL):
+    /// precision, recall, F1, pair accuracy and false-positive rate on fixed code, per language
+    /// and CWE, with the installed peers (bandit, cppcheck, flawfinder, ICD) side by side.
+    Accuracy(super::bench_accuracy::AccuracyArgs),
 }
 
 #[derive(Args)]
@@ -46,6 +50,7 @@ pub struct BenchScanArgs {
 pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCommand::Scan(a) => bench_scan(a),
+        BenchCommand::Accuracy(a) => super::bench_accuracy::run(a),
     }
 }
 
