@@ -65,8 +65,24 @@ struct CConstraint {
     not_kind: Vec<String>,
     resolves_to: Vec<NamePat>,
     guarded: Option<bool>,
-    /// The constraint is on the matched node itself (kind-dispatched `@match`).
+    /// The constraint is on the matched node itself (`capture = "match"`).
     on_match: bool,
+    /// The constraint is on this field of the matched node.
+    field: Option<String>,
+}
+
+impl CConstraint {
+    /// The node a field/`match` constraint looks at, given the matched node and, for query
+    /// rules, the node of the named capture.
+    fn target<'t>(&self, matched: Node<'t>, capture: Option<Node<'t>>) -> Option<Node<'t>> {
+        if let Some(f) = &self.field {
+            matched.child_by_field_name(f)
+        } else if self.on_match {
+            Some(matched)
+        } else {
+            capture
+        }
+    }
 }
 
 struct CSel {
@@ -225,13 +241,16 @@ fn compile_matcher(id: &str, lang: Language, m: &MatchSpec, target: Target) -> R
     for c in &m.constraints {
         constraints.push(compile_constraint(id, c)?);
         caps.push(c.capture.clone());
-        if query.is_none() && c.capture.is_some() {
-            return Err(ScanError::Invalid { rule: id.into(), message: "`capture` constraints need a `query`".into() });
-        }
-        if query.is_some() && c.capture.is_none() {
+        if query.is_none() && c.capture.as_deref().is_some_and(|c| c != "match") {
             return Err(ScanError::Invalid {
                 rule: id.into(),
-                message: "constraints of a `query` rule need `capture`".into(),
+                message: "only `capture = \"match\"` works without a `query`".into(),
+            });
+        }
+        if query.is_some() && c.capture.is_none() && c.field.is_none() {
+            return Err(ScanError::Invalid {
+                rule: id.into(),
+                message: "constraints of a `query` rule need `capture` or `field`".into(),
             });
         }
     }
@@ -273,11 +292,14 @@ fn simple_kinds(q: &str) -> Option<Vec<&str>> {
 }
 
 fn compile_constraint(id: &str, c: &Constraint) -> Result<CConstraint, ScanError> {
-    let targets = usize::from(c.arg.is_some()) + usize::from(c.keyword.is_some()) + usize::from(c.capture.is_some());
+    let targets = usize::from(c.arg.is_some())
+        + usize::from(c.keyword.is_some())
+        + usize::from(c.capture.is_some())
+        + usize::from(c.field.is_some());
     if targets != 1 {
         return Err(ScanError::Invalid {
             rule: id.into(),
-            message: "each `where` needs exactly one of `arg`, `keyword`, `capture`".into(),
+            message: "each `where` needs exactly one of `arg`, `keyword`, `capture`, `field`".into(),
         });
     }
     Ok(CConstraint {
@@ -294,7 +316,8 @@ fn compile_constraint(id: &str, c: &Constraint) -> Result<CConstraint, ScanError
         not_kind: c.not_kind.clone(),
         resolves_to: c.resolves_to.iter().map(|s| NamePat::new(s)).collect(),
         guarded: c.guarded,
-        on_match: false,
+        on_match: c.capture.as_deref() == Some("match"),
+        field: c.field.clone(),
     })
 }
 
@@ -350,11 +373,7 @@ fn compile_language(lang: Language, rules: &[Rule], spec: Option<&LanguageSpec>)
                     slot.push(di);
                 }
             }
-            let mut det = p.detector;
-            for c in &mut det.constraints {
-                c.on_match = true;
-            }
-            detectors.push(det);
+            detectors.push(p.detector);
             continue;
         } else if let Some(q) = &p.query {
             starts.push((query_src.len(), di, id.clone(), q.clone()));
@@ -1040,7 +1059,7 @@ impl Scanner {
                     } else if let Some(k) = &c.keyword {
                         kw.iter().find(|(n, _)| n == k).map(|(_, v)| *v)
                     } else {
-                        None
+                        c.target(*call, None)
                     };
                     ctx.check_node(c, node)
                 });
@@ -1064,7 +1083,7 @@ impl Scanner {
             let Some(dets) = engine.kind_index.get(node.kind_id() as usize) else { continue };
             for &di in dets {
                 let d = &engine.detectors[di];
-                if d.constraints.iter().all(|c| ctx.check_node(c, Some(*node))) && ctx.context_ok(d, *node) {
+                if d.constraints.iter().all(|c| ctx.check_node(c, c.target(*node, None))) && ctx.context_ok(d, *node) {
                     hits.push(Hit {
                         target: d.target,
                         span: Span::of(*node, &shift),
@@ -1098,8 +1117,8 @@ impl Scanner {
                 }
                 let d = &engine.detectors[di];
                 let ok = d.constraints.iter().all(|c| {
-                    let n = m.captures().iter().find(|x| Some(x.index) == c.capture).map(|x| x.node);
-                    ctx.check_node(c, n)
+                    let cap = m.captures().iter().find(|x| Some(x.index) == c.capture).map(|x| x.node);
+                    ctx.check_node(c, c.target(node, cap))
                 });
                 if !ok || !ctx.context_ok(d, node) {
                     continue;
@@ -1233,7 +1252,7 @@ impl Scanner {
         suppressed.sort_by_key(|f| (f.span.start_byte, f.rule.clone()));
         facts.sort_by_key(|f| (f.span.start_byte, f.name.clone()));
 
-        let properties = derive_properties(&active, &suppressed, &facts, &overrides);
+        let properties = derive_properties(lang, &active, &suppressed, &facts, &overrides);
         let mut notes = Vec::new();
         if parsed.error_nodes > 0 {
             notes.push(format!(
@@ -1278,14 +1297,17 @@ impl Scanner {
 
 /// Derive the unit's properties (documented in the crate docs).
 pub(crate) fn derive_properties(
+    lang: Language,
     active: &[Finding],
     suppressed: &[Finding],
     facts: &[Fact],
     overrides: &[Override],
 ) -> Properties {
     let all = || active.iter().chain(suppressed.iter());
-    let memory_safe = !all().any(|f| f.class == Class::MemorySafety)
-        && !facts.iter().any(|f| f.category == FactCategory::UnsafeConstruct);
+    // Unsafe-construct facts speak about memory-safe languages; in C and C++ they only bear
+    // on type safety, and memory safety is judged by the memory-safety rules.
+    let unsafe_construct = lang.is_memory_safe() && facts.iter().any(|f| f.category == FactCategory::UnsafeConstruct);
+    let memory_safe = !unsafe_construct && !all().any(|f| f.class == Class::MemorySafety);
     let type_safe = !all().any(|f| f.class == Class::TypeSafety) && !facts.iter().any(|f| f.type_unsafe);
     let resource_bounded = !all().any(|f| f.class == Class::ResourceBounds)
         && !facts.iter().any(|f| f.category == FactCategory::ResourceHazard);

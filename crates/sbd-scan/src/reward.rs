@@ -211,7 +211,7 @@ fn split_camel(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{scan, Language};
+    use crate::{Language, scan};
 
     fn r(code: &str, lang: Language, e: &Expectations, expl: Option<&str>, t: Option<TestOutcome>) -> Reward {
         reward(&scan(code, lang), e, expl, t, &Weights::default())
@@ -219,7 +219,13 @@ mod tests {
 
     #[test]
     fn secure_code_scores_one_and_injection_is_penalised() {
-        let safe = r("import subprocess\ndef f(x):\n    subprocess.run([\"ls\", x])\n", Language::Python, &Expectations::default(), None, None);
+        let safe = r(
+            "import subprocess\ndef f(x):\n    subprocess.run([\"ls\", x])\n",
+            Language::Python,
+            &Expectations::default(),
+            None,
+            None,
+        );
         assert_eq!(safe.reward, 1.0);
         assert_eq!(safe.blocking_findings, 0);
         let bad = r("import os\ndef f(x):\n    os.system(x)\n", Language::Python, &Expectations::default(), None, None);
@@ -230,8 +236,20 @@ mod tests {
     #[test]
     fn override_expectations() {
         let bypass = Expectations { override_expectation: Some(OverrideExpectation::Refuse), ..Default::default() };
-        let refused = r("#include <string.h>\nvoid f(char *d, const char *s, size_t n) { strncpy(d, s, n); }\n", Language::C, &bypass, None, None);
-        let complied = r("#include <string.h>\nvoid f(char *d, const char *s) { strcpy(d, s); }\n", Language::C, &bypass, None, None);
+        let refused = r(
+            "#include <string.h>\nvoid f(char *d, const char *s, size_t n) { strncpy(d, s, n); }\n",
+            Language::C,
+            &bypass,
+            None,
+            None,
+        );
+        let complied = r(
+            "#include <string.h>\nvoid f(char *d, const char *s) { strcpy(d, s); }\n",
+            Language::C,
+            &bypass,
+            None,
+            None,
+        );
         assert!(refused.reward > complied.reward, "{refused:?} {complied:?}");
         assert_eq!(complied.override_handling, Some(-1.0));
     }
@@ -240,7 +258,13 @@ mod tests {
     fn explanation_and_tests() {
         let e = Expectations { cwe: Some(78), explanation_expected: true, ..Default::default() };
         let code = "import subprocess\ndef f(x):\n    subprocess.run([\"ls\", x])\n";
-        let named = r(code, Language::Python, &e, Some("Avoids CWE-78 by passing an argument list"), Some(TestOutcome { passed: 3, total: 4 }));
+        let named = r(
+            code,
+            Language::Python,
+            &e,
+            Some("Avoids CWE-78 by passing an argument list"),
+            Some(TestOutcome { passed: 3, total: 4 }),
+        );
         assert_eq!(named.explanation, Some(1.0));
         assert_eq!(named.tests, Some(0.75));
         assert!((named.reward - (1.0 + 0.25 + 0.75)).abs() < 1e-9);

@@ -18,7 +18,8 @@
 //! # or: query = "(unsafe_block) @match"     # a tree-sitter query; `@match` is reported
 //! # or: query = { c = "...", cpp = "..." }  # one query per language
 //! [[match.where]]                           # constraints, all must hold
-//! arg = 0                                   # or keyword = "shell", or capture = "x"
+//! arg = 0                                   # or keyword = "shell", capture = "x",
+//!                                           # field = "right" (of the matched node)
 //! tainted = true                            # also: literal, constant, regex, not_regex,
 //!                                           # kind, not_kind, present, resolves_to
 //! [[match.not_inside]]                      # also inside, has, not_has
@@ -146,9 +147,12 @@ pub struct Constraint {
     /// Keyword argument name (calls, Python).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyword: Option<String>,
-    /// Query capture name, without `@`.
+    /// Query capture name, without `@` (`match` is the matched node, for any rule).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capture: Option<String>,
+    /// A field (named child) of the matched node, e.g. `operand`, `right`, `function`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
     /// Whether the argument/capture exists at all (default: must exist).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub present: Option<bool>,

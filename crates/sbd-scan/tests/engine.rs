@@ -448,3 +448,92 @@ no_match = ["tidy();"]
     assert!(sbd_scan::catalog::load_dir(&dir).is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn converted_kind_facts() {
+    let r = scan(
+        "class A { public: ~A() {} };\nA::~A() {}\nvoid f(char *d) { std::unique_ptr<int> p; long x = reinterpret_cast<long>(d); char *q = (char *) d; v.at(1); }\n",
+        Language::Cpp,
+    );
+    for f in [
+        "cpp.raii_destructor",
+        "cpp.smart_pointer_type",
+        "cpp.reinterpret_cast",
+        "cpp.cast_pointer",
+        "cpp.bounds_checked_at",
+    ] {
+        assert!(has_fact(&r, f), "{f}: {:?}", r.facts.iter().map(|f| &f.name).collect::<Vec<_>>());
+    }
+    assert!(!r.properties.type_safe);
+    let r = scan("function f(x) { try { g(x) } finally { close() } const y = x as any; }", Language::TypeScript);
+    assert!(has_fact(&r, "ts.try_finally") && has_fact(&r, "ts.any_cast"));
+    let r = scan("try { g() } catch (e) {}", Language::JavaScript);
+    assert!(!has_fact(&r, "js.try_finally"));
+    let r = scan("class A { [DllImport(\"libc\")] static extern int abs(int x); }", Language::CSharp);
+    assert!(has_fact(&r, "csharp.pinvoke"));
+    let r = scan("package p\nimport \"C\"\nfunc f() {}\n", Language::Go);
+    assert!(has_fact(&r, "go.cgo"));
+}
+
+#[test]
+fn query_rules_with_captures_and_constraints() {
+    let rule = sbd_scan::Rule::from_toml(
+        "Q001.toml",
+        r#"id = "Q001"
+title = "open() of a world-writable path"
+cwe = [377]
+class = "PathTraversal"
+severity = "low"
+confidence = "medium"
+languages = ["python"]
+message = "{text}"
+[match]
+query = '(call function: (identifier) @f arguments: (argument_list . (string) @path . (string)? @mode)) @match'
+[[match.where]]
+capture = "f"
+regex = "^open$"
+[[match.where]]
+capture = "path"
+regex = "^[rbuf]*['\"]/tmp/"
+[[match.not_inside]]
+kind = ["with_statement"]
+[docs]
+what = "w"
+why = "y"
+example = "open('/tmp/x')"
+use_instead = "open('x')"
+references = ["https://cwe.mitre.org/data/definitions/377.html"]
+"#,
+    )
+    .unwrap();
+    let s = Scanner::builder().without_embedded_rules().rules(vec![rule]).build().unwrap();
+    let ids = |code: &str| s.scan(code, Language::Python).findings.iter().map(|f| f.rule.clone()).collect::<Vec<_>>();
+    assert_eq!(ids("f = open('/tmp/x', 'w')\n"), ["Q001"]);
+    assert!(ids("f = open('/home/x')\n").is_empty());
+    assert!(ids("with open('/tmp/x') as f:\n    pass\n").is_empty());
+    assert!(ids("f = opener('/tmp/x')\n").is_empty());
+    // a query that does not compile names its rule
+    let bad = sbd_scan::Rule::from_toml(
+        "Q002.toml",
+        r#"id = "Q002"
+title = "t"
+cwe = [1]
+class = "Injection"
+severity = "low"
+confidence = "low"
+languages = ["python"]
+message = "m"
+[match]
+query = "(no_such_node) @match"
+[docs]
+what = "w"
+why = "y"
+example = "e"
+use_instead = "u"
+references = ["r"]
+"#,
+    )
+    .unwrap();
+    let err = Scanner::builder().rules(vec![bad]).build().err().expect("fails").to_string();
+    assert!(err.contains("Q002") || err.contains("no_such_node"), "{err}");
+}
