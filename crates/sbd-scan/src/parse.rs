@@ -62,6 +62,18 @@ pub(crate) fn count_errors(tree: &Tree) -> usize {
     }
 }
 
+/// Does the tree have an ERROR node at the top level (what a fragment that needs a wrapper
+/// produces)? Errors nested inside items (a macro the grammar does not understand) are not
+/// fixed by wrapping.
+fn top_level_error(tree: &Tree) -> bool {
+    let root = tree.root_node();
+    if root.is_error() {
+        return true;
+    }
+    let mut c = root.walk();
+    root.children(&mut c).any(|ch| ch.is_error() || ch.is_missing())
+}
+
 /// Units above this size are never retried inside a wrapper.
 pub(crate) const MAX_WRAPPED_BYTES: usize = 64 * 1024;
 
@@ -93,7 +105,9 @@ pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Dur
         Parsed { text: text.to_string(), tree, shift: Shift::default(), wrapped_in: None, error_nodes: errors };
     // Wrappers are for fragments (model output); a whole file that has a syntax error is
     // not improved by wrapping it in a function, and re-parsing it would double the cost.
-    if errors == 0 || text.len() > MAX_WRAPPED_BYTES {
+    // Small units (model output) always get the wrappers tried; larger ones only when the
+    // error is at the top level.
+    if errors == 0 || text.len() > MAX_WRAPPED_BYTES || (text.len() > 4096 && !top_level_error(&best.tree)) {
         return Ok(best);
     }
     for (prefix, suffix) in lang.syntax().wrappers {
