@@ -221,3 +221,43 @@ fn rules_and_explain() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("PY001"));
 }
+
+/// `--format sarif` output validates against the SARIF 2.1.0 JSON Schema (checked with
+/// Python's `jsonschema`, which CI installs through `.ci/deps/scan.sh`; outside CI the test
+/// says so and passes when that module is missing).
+#[test]
+fn sarif_validates_against_the_schema() {
+    let has_jsonschema = Command::new("python3")
+        .args(["-c", "import jsonschema"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_jsonschema {
+        assert!(std::env::var_os("CI").is_none(), "CI must install python3 jsonschema (.ci/deps/scan.sh)");
+        eprintln!("skipped: python3 with jsonschema not available");
+        return;
+    }
+    let d = TempDir::new("sarif-schema");
+    d.write("a.py", "import os, pickle\ndef f(c, b):\n    os.system(c)\n    pickle.loads(b)  # sbd:allow(PY004, justification=\"trusted\", approver=\"a\")\n");
+    d.write("b.rs", "// sbd:allow(RS001)\nfn f(p: *const u8) -> u8 { unsafe { *p } }\n");
+    d.write("c.c", "int main(int argc, char **argv) { char b[4]; strcpy(b, argv[1]); printf(argv[2]); }\n");
+    let o = run(&["scan", "--format", "sarif", "a.py", "b.rs", "c.c"], &d.0);
+    assert_eq!(o.status.code(), Some(1));
+    let sarif_path = d.0.join("out.sarif");
+    std::fs::write(&sarif_path, &o.stdout).expect("write sarif");
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sbd-scan/tests/data/sarif-2.1.0-rtm.5.json");
+    let script = "import json, sys, jsonschema\n\
+                  schema = json.load(open(sys.argv[1])); doc = json.load(open(sys.argv[2]))\n\
+                  cls = jsonschema.validators.validator_for(schema)\n\
+                  errs = list(cls(schema).iter_errors(doc))\n\
+                  [print(list(e.path), e.message[:300]) for e in errs[:20]]\n\
+                  sys.exit(1 if errs else 0)\n";
+    let v = Command::new("python3").arg("-c").arg(script).arg(&schema).arg(&sarif_path).output().expect("python3 runs");
+    assert!(v.status.success(), "SARIF schema violations:\n{}{}", stdout(&v), String::from_utf8_lossy(&v.stderr));
+    // and the validator does reject a broken log
+    let mut broken: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    broken["runs"][0]["results"][0]["level"] = serde_json::json!("fatal");
+    std::fs::write(&sarif_path, serde_json::to_vec(&broken).expect("json")).expect("write");
+    let v = Command::new("python3").arg("-c").arg(script).arg(&schema).arg(&sarif_path).output().expect("python3 runs");
+    assert!(!v.status.success());
+}
