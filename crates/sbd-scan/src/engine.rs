@@ -116,6 +116,8 @@ struct LangEngine {
     import_kinds: Vec<bool>,
     /// Indexed by node kind id: is it a comment?
     comment_kinds: Vec<bool>,
+    /// Indexed by node kind id: is it function-like (a taint scope)?
+    function_kinds: Vec<bool>,
     /// Builtin override checks active for this language: builtin name → rule index.
     builtins: HashMap<String, usize>,
 }
@@ -472,7 +474,17 @@ fn compile_language(lang: Language, rules: &[Rule], spec: Option<&LanguageSpec>)
     let comment_kinds = (0..grammar.node_kind_count())
         .map(|i| grammar.node_kind_for_id(i as u16).is_some_and(|k| k.contains("comment")))
         .collect();
+    let mut function_kinds = vec![false; kinds];
+    for k in syntax.functions {
+        let id = kid(k);
+        if id != 0
+            && let Some(slot) = function_kinds.get_mut(id as usize)
+        {
+            *slot = true;
+        }
+    }
     Ok(LangEngine {
+        function_kinds,
         kind_index,
         comment_kinds,
         detectors,
@@ -654,15 +666,13 @@ impl<'a, 't> Ctx<'a, 't> {
             return false;
         }
         // the enclosing function (or the file)
-        let mut scope = n;
-        let mut steps = 0;
-        while let Some(p) = scope.parent() {
-            scope = p;
-            steps += 1;
-            if syntax.functions.contains(&p.kind()) || steps > 400 {
-                break;
-            }
-        }
+        let syntax_functions = syntax.functions;
+        let scope = self
+            .ancestors(n)
+            .into_iter()
+            .rev()
+            .find(|p| syntax_functions.contains(&p.kind()))
+            .unwrap_or(self.analysis.root);
         let cmp = |t: &str| {
             t.contains('<') || t.contains('>') || t.contains("min") || t.contains("sizeof") || t.contains("len")
         };
@@ -713,14 +723,28 @@ impl<'a, 't> Ctx<'a, 't> {
             && s.regex.as_ref().is_none_or(|r| r.is_match(node_text(n, self.src)))
     }
 
+    /// The ancestors of `n`, outermost first, found by one descent from the root (tree-sitter's
+    /// `parent()` itself descends from the root, so walking up with it is quadratic in depth).
+    fn ancestors(&self, n: Node<'t>) -> Vec<Node<'t>> {
+        let mut out = Vec::new();
+        let mut cur = self.analysis.root;
+        while cur.id() != n.id() {
+            out.push(cur);
+            match cur.child_with_descendant(n) {
+                Some(c) if c.id() != cur.id() => cur = c,
+                _ => break,
+            }
+        }
+        out
+    }
+
     fn context_ok(&self, d: &Detector, n: Node<'t>) -> bool {
         if !d.inside.is_empty() || !d.not_inside.is_empty() {
             let mut found_inside = vec![false; d.inside.len()];
-            let mut cur = n.parent();
-            let mut steps = 0;
-            while let Some(p) = cur {
-                if p.start_byte() < self.shift.bytes && p.parent().is_none() {
-                    break;
+            // innermost first, at most 400 levels up
+            for p in self.ancestors(n).into_iter().rev().take(400) {
+                if self.shift.bytes > 0 && p.start_byte() < self.shift.bytes {
+                    continue; // part of the fragment wrapper, not of the unit
                 }
                 for (i, s) in d.inside.iter().enumerate() {
                     if !found_inside[i] && self.sel_matches(s, p) {
@@ -730,11 +754,6 @@ impl<'a, 't> Ctx<'a, 't> {
                 if d.not_inside.iter().any(|s| self.sel_matches(s, p)) {
                     return false;
                 }
-                steps += 1;
-                if steps > 400 {
-                    break;
-                }
-                cur = p.parent();
             }
             if found_inside.iter().any(|f| !f) {
                 return false;
@@ -957,6 +976,7 @@ impl Scanner {
         let mut comments: Vec<Node<'_>> = Vec::new();
         let mut calls: Vec<Node<'_>> = Vec::new();
         let mut kind_hits: Vec<Node<'_>> = Vec::new();
+        let mut functions: Vec<Node<'_>> = Vec::new();
         let mut first_code = src.len();
         let mut cursor = root.walk();
         let mut depth_notes = false;
@@ -969,6 +989,9 @@ impl Scanner {
                 && node.start_byte() >= shift.bytes
             {
                 kind_hits.push(node);
+            }
+            if engine.function_kinds.get(kid as usize).copied().unwrap_or(false) {
+                functions.push(node);
             }
             if engine.call_kinds.get(kid as usize).is_some_and(Option::is_some) {
                 calls.push(node);
@@ -1005,7 +1028,7 @@ impl Scanner {
             }
         }
 
-        let analysis = Analysis::new(src, lang.syntax(), &imports, &engine.taint, root);
+        let analysis = Analysis::new(src, lang.syntax(), &imports, &engine.taint, root, functions);
         let ctx = Ctx { lang, src, shift, imports: &imports, analysis };
         let mut hits: Vec<Hit> = Vec::new();
 
@@ -1259,6 +1282,12 @@ impl Scanner {
                 "{} syntax error node{} (results cover the parts that parsed)",
                 parsed.error_nodes,
                 if parsed.error_nodes == 1 { "" } else { "s" }
+            ));
+        }
+        if ctx.analysis.exhausted() {
+            notes.push(format!(
+                "taint analysis stopped after {} steps (results may miss injection findings)",
+                crate::taint::TAINT_BUDGET
             ));
         }
         if depth_notes {

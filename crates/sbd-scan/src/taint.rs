@@ -84,7 +84,16 @@ pub(crate) struct Analysis<'a, 't> {
     params: RefCell<HashMap<usize, std::rc::Rc<Vec<String>>>>,
     values: RefCell<HashMap<usize, Taint>>,
     in_progress: RefCell<std::collections::HashSet<usize>>,
+    memo: RefCell<HashMap<usize, Taint>>,
+    /// Function-like nodes of the unit in document order (for scope lookups without
+    /// walking parents, which costs O(depth) per step in tree-sitter).
+    functions: Vec<Node<'t>>,
+    /// Evaluation steps left; when spent, everything is `Unknown` (never a hang).
+    budget: std::cell::Cell<usize>,
 }
+
+/// Evaluation steps per unit before the analysis gives up (answers `Unknown`).
+pub(crate) const TAINT_BUDGET: usize = 200_000;
 
 impl<'a, 't> Analysis<'a, 't> {
     pub fn new(
@@ -93,6 +102,7 @@ impl<'a, 't> Analysis<'a, 't> {
         imports: &'a Imports,
         config: &'a TaintConfig,
         root: Node<'t>,
+        functions: Vec<Node<'t>>,
     ) -> Self {
         Analysis {
             src,
@@ -104,7 +114,15 @@ impl<'a, 't> Analysis<'a, 't> {
             params: RefCell::default(),
             values: RefCell::default(),
             in_progress: RefCell::default(),
+            memo: RefCell::default(),
+            functions,
+            budget: std::cell::Cell::new(TAINT_BUDGET),
         }
+    }
+
+    /// Whether the evaluation budget ran out on this unit.
+    pub fn exhausted(&self) -> bool {
+        self.budget.get() == 0
     }
 
     fn text(&self, n: Node<'_>) -> &'a str {
@@ -142,6 +160,20 @@ impl<'a, 't> Analysis<'a, 't> {
         if depth > MAX_DEPTH {
             return Taint::Unknown;
         }
+        let left = self.budget.get();
+        if left == 0 {
+            return Taint::Unknown;
+        }
+        self.budget.set(left - 1);
+        if let Some(t) = self.memo.borrow().get(&n.id()) {
+            return *t;
+        }
+        let t = self.eval_uncached(n, depth);
+        self.memo.borrow_mut().insert(n.id(), t);
+        t
+    }
+
+    fn eval_uncached(&self, n: Node<'t>, depth: usize) -> Taint {
         let k = n.kind();
         if k.contains("comment") {
             return Taint::Constant;
@@ -255,20 +287,15 @@ impl<'a, 't> Analysis<'a, 't> {
         Some(t)
     }
 
+    /// The innermost function-like node strictly containing `n`.
     fn enclosing_scope(&self, n: Node<'t>) -> Option<Node<'t>> {
-        let mut cur = n.parent();
-        let mut steps = 0;
-        while let Some(p) = cur {
-            if self.syntax.functions.contains(&p.kind()) {
-                return Some(p);
-            }
-            steps += 1;
-            if steps > MAX_ANCESTORS {
-                return None;
-            }
-            cur = p.parent();
-        }
-        None
+        let end = self.functions.partition_point(|f| f.start_byte() <= n.start_byte());
+        self.functions[..end]
+            .iter()
+            .rev()
+            .take(MAX_ANCESTORS)
+            .find(|f| f.id() != n.id() && f.end_byte() >= n.end_byte())
+            .copied()
     }
 
     fn variable(&self, name: &str, use_node: Node<'t>, depth: usize) -> Taint {

@@ -73,6 +73,23 @@ fn deep_nesting_does_not_overflow_the_stack() {
 }
 
 #[test]
+fn deeply_nested_sinks_stay_linear() {
+    // 3000 nested `os.system(...)`: every level is a sink whose argument is the next level.
+    let n = 3000;
+    let code = format!("import os, sys\nx = {}sys.argv[1]{}\n", "os.system(".repeat(n), ")".repeat(n));
+    let t = Instant::now();
+    let r = scan(&code, Language::Python);
+    assert!(t.elapsed() < Duration::from_secs(20), "took {:?}", t.elapsed());
+    assert!(!r.findings.is_empty());
+    // deep `inside` checks: nested unsafe blocks with a raw deref at the bottom
+    let code = format!("fn f(p: *const u8) -> u8 {{ {} *p {} }}", "unsafe { ".repeat(2000), "}".repeat(2000));
+    let t = Instant::now();
+    let r = scan(&code, Language::Rust);
+    assert!(t.elapsed() < Duration::from_secs(20), "took {:?}", t.elapsed());
+    assert!(r.facts.iter().any(|f| f.name == "rust.raw_pointer_deref"));
+}
+
+#[test]
 fn one_very_long_line() {
     let mut code = String::from("x = \"");
     code.push_str(&"a".repeat(5_000_000));
