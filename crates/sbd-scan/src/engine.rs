@@ -116,6 +116,8 @@ struct LangEngine {
     import_kinds: Vec<bool>,
     /// Indexed by node kind id: is it a comment?
     comment_kinds: Vec<bool>,
+    /// Indexed by node kind id: is it named by some `inside`/`not_inside` selector?
+    context_kinds: Vec<bool>,
     /// Indexed by node kind id: is it function-like (a taint scope)?
     function_kinds: Vec<bool>,
     /// Builtin override checks active for this language: builtin name → rule index.
@@ -483,7 +485,25 @@ fn compile_language(lang: Language, rules: &[Rule], spec: Option<&LanguageSpec>)
             *slot = true;
         }
     }
+    let mut context_kinds = vec![false; kinds];
+    for d in &detectors {
+        for sel in d.inside.iter().chain(d.not_inside.iter()) {
+            if sel.kind.is_empty() {
+                return Err(ScanError::Invalid {
+                    rule: format!("detector {}", detectors.len()),
+                    message: "`inside`/`not_inside` selectors need at least one `kind`".into(),
+                });
+            }
+            for k in &sel.kind {
+                let id = kid(k);
+                if let Some(slot) = context_kinds.get_mut(id as usize) {
+                    *slot = true;
+                }
+            }
+        }
+    }
     Ok(LangEngine {
+        context_kinds,
         function_kinds,
         kind_index,
         comment_kinds,
@@ -532,6 +552,9 @@ struct Ctx<'a, 't> {
     imports: &'a Imports,
     analysis: Analysis<'a, 't>,
 }
+
+/// No ancestor of interest.
+const NO_ANCESTOR: usize = usize::MAX;
 
 /// Positional and keyword arguments of a call.
 type CallArgs<'t> = (Vec<Node<'t>>, Vec<(String, Node<'t>)>);
@@ -666,13 +689,7 @@ impl<'a, 't> Ctx<'a, 't> {
             return false;
         }
         // the enclosing function (or the file)
-        let syntax_functions = syntax.functions;
-        let scope = self
-            .ancestors(n)
-            .into_iter()
-            .rev()
-            .find(|p| syntax_functions.contains(&p.kind()))
-            .unwrap_or(self.analysis.root);
+        let scope = self.analysis.enclosing_scope(n).unwrap_or(self.analysis.root);
         let cmp = |t: &str| {
             t.contains('<') || t.contains('>') || t.contains("min") || t.contains("sizeof") || t.contains("len")
         };
@@ -738,11 +755,28 @@ impl<'a, 't> Ctx<'a, 't> {
         out
     }
 
-    fn context_ok(&self, d: &Detector, n: Node<'t>) -> bool {
+    /// `inside`/`not_inside`/`has`/`not_has`. `chain` is the walk's chain of ancestors of
+    /// interest (kinds named by any `inside`/`not_inside`) and the index of `n`'s nearest one;
+    /// without it the ancestors are found by a descent from the root.
+    fn context_ok(&self, d: &Detector, n: Node<'t>, chain: Option<(&[(Node<'t>, usize)], usize)>) -> bool {
         if !d.inside.is_empty() || !d.not_inside.is_empty() {
             let mut found_inside = vec![false; d.inside.len()];
+            let ancestors: Vec<Node<'t>> = match chain {
+                Some((chain, mut i)) => {
+                    let mut v = Vec::new();
+                    while let Some(&(node, up)) = chain.get(i) {
+                        v.push(node);
+                        if v.len() >= 400 {
+                            break;
+                        }
+                        i = up;
+                    }
+                    v
+                }
+                None => self.ancestors(n).into_iter().rev().take(400).collect(),
+            };
             // innermost first, at most 400 levels up
-            for p in self.ancestors(n).into_iter().rev().take(400) {
+            for p in ancestors {
                 if self.shift.bytes > 0 && p.start_byte() < self.shift.bytes {
                     continue; // part of the fragment wrapper, not of the unit
                 }
@@ -974,13 +1008,19 @@ impl Scanner {
         // Pass 1: imports, comments, calls, first code byte.
         let mut imports = Imports::default();
         let mut comments: Vec<Node<'_>> = Vec::new();
-        let mut calls: Vec<Node<'_>> = Vec::new();
-        let mut kind_hits: Vec<Node<'_>> = Vec::new();
+        let mut calls: Vec<(Node<'_>, usize)> = Vec::new();
+        let mut kind_hits: Vec<(Node<'_>, usize)> = Vec::new();
         let mut functions: Vec<Node<'_>> = Vec::new();
         let mut first_code = src.len();
         let mut cursor = root.walk();
         let mut depth_notes = false;
         let mut depth = 0usize;
+        // Ancestors of interest (kinds named by `inside`/`not_inside`) as a persistent stack:
+        // `chain[i] = (node, index of its nearest interesting ancestor)`; `top` is the chain of
+        // the current node's proper ancestors; `tops` restores it when the walk goes up.
+        let mut chain: Vec<(Node<'_>, usize)> = Vec::new();
+        let mut top = NO_ANCESTOR;
+        let mut tops: Vec<usize> = Vec::new();
         'walk: loop {
             let node = cursor.node();
             let kid = node.kind_id();
@@ -988,13 +1028,19 @@ impl Scanner {
                 && !dets.is_empty()
                 && node.start_byte() >= shift.bytes
             {
-                kind_hits.push(node);
+                kind_hits.push((node, top));
             }
+            let self_top = if engine.context_kinds.get(kid as usize).copied().unwrap_or(false) {
+                chain.push((node, top));
+                chain.len() - 1
+            } else {
+                top
+            };
             if engine.function_kinds.get(kid as usize).copied().unwrap_or(false) {
                 functions.push(node);
             }
             if engine.call_kinds.get(kid as usize).is_some_and(Option::is_some) {
-                calls.push(node);
+                calls.push((node, top));
             } else if engine.import_kinds.get(kid as usize).copied().unwrap_or(false) {
                 imports.add(lang, node, src);
             }
@@ -1015,6 +1061,8 @@ impl Scanner {
                 if depth > 100_000 && !depth_notes {
                     depth_notes = true;
                 }
+                tops.push(top);
+                top = self_top;
                 continue;
             }
             loop {
@@ -1024,6 +1072,7 @@ impl Scanner {
                 if !cursor.goto_parent() {
                     break 'walk;
                 }
+                top = tops.pop().unwrap_or(NO_ANCESTOR);
                 depth = depth.saturating_sub(1);
             }
         }
@@ -1033,7 +1082,8 @@ impl Scanner {
         let mut hits: Vec<Hit> = Vec::new();
 
         // Pass 2: calls.
-        for call in &calls {
+        for &(call, call_top) in &calls {
+            let call = &call;
             let Some(&Some((callee_field, args_field))) = engine.call_kinds.get(call.kind_id() as usize) else {
                 continue;
             };
@@ -1086,7 +1136,7 @@ impl Scanner {
                     };
                     ctx.check_node(c, node)
                 });
-                if ok && ctx.context_ok(d, *call) {
+                if ok && ctx.context_ok(d, *call, Some((&chain, call_top))) {
                     hits.push(Hit {
                         target: d.target,
                         span: Span::of(*call, &shift),
@@ -1102,11 +1152,14 @@ impl Scanner {
         }
 
         // Pass 3a: kind-dispatched structural rules.
-        for node in &kind_hits {
+        for &(node, node_top) in &kind_hits {
+            let node = &node;
             let Some(dets) = engine.kind_index.get(node.kind_id() as usize) else { continue };
             for &di in dets {
                 let d = &engine.detectors[di];
-                if d.constraints.iter().all(|c| ctx.check_node(c, c.target(*node, None))) && ctx.context_ok(d, *node) {
+                if d.constraints.iter().all(|c| ctx.check_node(c, c.target(*node, None)))
+                    && ctx.context_ok(d, *node, Some((&chain, node_top)))
+                {
                     hits.push(Hit {
                         target: d.target,
                         span: Span::of(*node, &shift),
@@ -1143,7 +1196,7 @@ impl Scanner {
                     let cap = m.captures().iter().find(|x| Some(x.index) == c.capture).map(|x| x.node);
                     ctx.check_node(c, c.target(node, cap))
                 });
-                if !ok || !ctx.context_ok(d, node) {
+                if !ok || !ctx.context_ok(d, node, None) {
                     continue;
                 }
                 if !seen.insert((di, node.id())) {

@@ -288,7 +288,7 @@ impl<'a, 't> Analysis<'a, 't> {
     }
 
     /// The innermost function-like node strictly containing `n`.
-    fn enclosing_scope(&self, n: Node<'t>) -> Option<Node<'t>> {
+    pub(crate) fn enclosing_scope(&self, n: Node<'t>) -> Option<Node<'t>> {
         let end = self.functions.partition_point(|f| f.start_byte() <= n.start_byte());
         self.functions[..end]
             .iter()
