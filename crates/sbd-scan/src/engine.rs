@@ -545,6 +545,7 @@ pub(crate) fn callee_text<'s>(call: Node<'_>, callee_field: &str, src: &'s str) 
 }
 
 struct Ctx<'a, 't> {
+    conditions: std::cell::RefCell<HashMap<usize, std::rc::Rc<Vec<Node<'t>>>>>,
     lang: Language,
     src: &'a str,
     shift: Shift,
@@ -701,38 +702,54 @@ impl<'a, 't> Ctx<'a, 't> {
                     && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
             })
         };
+        let conditions = self.conditions_of(scope);
+        for c in conditions.iter() {
+            // a condition before the node, or of a statement enclosing it
+            if c.start_byte() >= n.start_byte() {
+                break;
+            }
+            let t = node_text(*c, self.src);
+            if cmp(t) && names.iter().any(|nm| word(t, nm)) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The conditions of every `if`/`while` in `scope`, in document order (cached per scope).
+    fn conditions_of(&self, scope: Node<'t>) -> std::rc::Rc<Vec<Node<'t>>> {
+        if let Some(c) = self.conditions.borrow().get(&scope.id()) {
+            return c.clone();
+        }
+        let mut out = Vec::new();
         let mut cursor = scope.walk();
         let mut seen = 0;
-        loop {
+        'walk: loop {
             let node = cursor.node();
             seen += 1;
-            if node.start_byte() >= n.start_byte()
-                && !(node.start_byte() <= n.start_byte() && n.end_byte() <= node.end_byte())
+            if (node.kind().starts_with("if") || node.kind().starts_with("while"))
+                && let Some(c) = node.child_by_field_name("condition")
             {
-                // after the node and not enclosing it
-            } else if node.kind().starts_with("if") || node.kind().starts_with("while") {
-                if let Some(c) = node.child_by_field_name("condition") {
-                    let t = node_text(c, self.src);
-                    if cmp(t) && names.iter().any(|nm| word(t, nm)) {
-                        return true;
-                    }
-                }
+                out.push(c);
             }
-            if seen < 50_000 && cursor.goto_first_child() {
+            if seen < 1_000_000 && cursor.goto_first_child() {
                 continue;
             }
             loop {
                 if cursor.node().id() == scope.id() {
-                    return false;
+                    break 'walk;
                 }
                 if cursor.goto_next_sibling() {
                     break;
                 }
                 if !cursor.goto_parent() {
-                    return false;
+                    break 'walk;
                 }
             }
         }
+        let rc = std::rc::Rc::new(out);
+        self.conditions.borrow_mut().insert(scope.id(), rc.clone());
+        rc
     }
 
     fn sel_matches(&self, s: &CSel, n: Node<'_>) -> bool {
@@ -1078,7 +1095,7 @@ impl Scanner {
         }
 
         let analysis = Analysis::new(src, lang.syntax(), &imports, &engine.taint, root, functions);
-        let ctx = Ctx { lang, src, shift, imports: &imports, analysis };
+        let ctx = Ctx { conditions: Default::default(), lang, src, shift, imports: &imports, analysis };
         let mut hits: Vec<Hit> = Vec::new();
 
         // Pass 2: calls.
