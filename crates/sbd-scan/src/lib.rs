@@ -23,8 +23,12 @@
 //! 3. **Match** the rules ([`rule`]): *call* rules by qualified callee name with constraints
 //!    on arguments (literal, constant, tainted, regex, kind, resolved name), *query* rules by a
 //!    tree-sitter query whose captures are metavariables with the same constraints; both with
-//!    `inside` / `not_inside` / `has` / `not_has` context. All query rules of a language run
-//!    in one pass of one combined query; call rules are indexed by the callee's last segment.
+//!    `inside` / `not_inside` / `has` / `not_has` context. One walk of the tree dispatches by
+//!    node kind: queries that are just `(kind) @match` (with constraints on the node, its
+//!    fields and its text) need no query engine; the remaining queries of a language run as
+//!    one combined tree-sitter query; call rules are indexed by the callee's last identifier
+//!    and only candidates are resolved. Taint and ancestor lookups are memoised and bounded,
+//!    so adversarial nesting stays linear.
 //! 4. **Taint** ([`taint`]) answers "is this argument built from untrusted input?" for
 //!    injection rules, intra-procedurally.
 //! 5. **Facts** come from the language files (`languages/<lang>.toml`) with the same matcher.
@@ -34,10 +38,10 @@
 //! # Properties
 //! Every [`Report`] carries [`Properties`], derived only from the report's own findings
 //! (active *and* suppressed) and facts:
-//! - `memory_safe`: no finding of class `MemorySafety` and no fact of category
-//!   `unsafe_construct`. A justified override suppresses the finding but does **not** make the
-//!   unit memory-safe. For C and C++, which guarantee nothing, `true` means only that no
-//!   memory-safety rule matched.
+//! - `memory_safe`: no finding of class `MemorySafety` and, in a memory-safe language (all
+//!   but C and C++), no fact of category `unsafe_construct`. A justified override suppresses
+//!   the finding but does **not** make the unit memory-safe. For C and C++, which guarantee
+//!   nothing, `true` means only that no memory-safety rule matched.
 //! - `type_safe`: no finding of class `TypeSafety` and no fact marked `type_unsafe`
 //!   (transmute, `reinterpret_cast`, `unsafe.Pointer`, `ctypes.cast`, …).
 //! - `resource_bounded`: no finding of class `ResourceBounds` and no `resource_hazard` fact.
@@ -115,11 +119,7 @@ fn unreachable_report(lang: Language) -> Report {
         },
         overrides: Vec::new(),
         notes: Vec::new(),
-        parse: ParseInfo {
-            error_nodes: 0,
-            wrapped_in: None,
-            bytes: 0,
-        },
+        parse: ParseInfo { error_nodes: 0, wrapped_in: None, bytes: 0 },
     }
 }
 

@@ -15,10 +15,17 @@ pub struct ScanFailure {
 
 const MAX_LINE: usize = 160;
 
+/// Byte offsets where each line of `src` starts.
+fn line_starts(src: &str) -> Vec<usize> {
+    std::iter::once(0).chain(src.match_indices('\n').map(|(i, _)| i + 1)).collect()
+}
+
 /// The 1-based `line` of `src`, cut to a window around byte column `col` when very long.
 /// Returns the shown text and the shown start column (0-based byte within the line).
-fn line_window(src: &str, line: usize, col: usize) -> Option<(String, usize)> {
-    let l = src.split('\n').nth(line.checked_sub(1)?)?;
+fn line_window(src: &str, starts: &[usize], line: usize, col: usize) -> Option<(String, usize)> {
+    let from = *starts.get(line.checked_sub(1)?)?;
+    let to = starts.get(line).map(|e| e - 1).unwrap_or(src.len());
+    let l = src.get(from..to)?;
     let l = l.strip_suffix('\r').unwrap_or(l);
     if l.len() <= MAX_LINE {
         return Some((l.to_string(), 0));
@@ -36,24 +43,18 @@ fn line_window(src: &str, line: usize, col: usize) -> Option<(String, usize)> {
 
 /// Render one finding in compiler style, with the source line and a caret span.
 pub fn render_finding(out: &mut String, path: &str, src: Option<&str>, f: &Finding) {
+    let starts = src.map(line_starts).unwrap_or_default();
+    render_finding_with(out, path, src, &starts, f);
+}
+
+fn render_finding_with(out: &mut String, path: &str, src: Option<&str>, starts: &[usize], f: &Finding) {
     let s = &f.span;
-    let _ = writeln!(
-        out,
-        "{path}:{}:{}: {}[{}] {}",
-        s.start_line,
-        s.start_column,
-        f.severity.name(),
-        f.rule,
-        f.message
-    );
+    let _ =
+        writeln!(out, "{path}:{}:{}: {}[{}] {}", s.start_line, s.start_column, f.severity.name(), f.rule, f.message);
     let gutter = s.start_line.to_string().len();
-    if let Some((line, shown_from)) = src.and_then(|t| line_window(t, s.start_line, s.start_column - 1)) {
+    if let Some((line, shown_from)) = src.and_then(|t| line_window(t, starts, s.start_line, s.start_column - 1)) {
         let col0 = (s.start_column - 1).saturating_sub(shown_from);
-        let end0 = if s.end_line == s.start_line {
-            (s.end_column - 1).saturating_sub(shown_from)
-        } else {
-            line.len()
-        };
+        let end0 = if s.end_line == s.start_line { (s.end_column - 1).saturating_sub(shown_from) } else { line.len() };
         let prefix: String = line
             .get(..col0.min(line.len()))
             .unwrap_or("")
@@ -86,8 +87,9 @@ pub fn render_finding(out: &mut String, path: &str, src: Option<&str>, f: &Findi
 pub fn render_text(report: &Report, src: Option<&str>) -> String {
     let path = report.path.as_deref().unwrap_or("<input>");
     let mut out = String::new();
+    let starts = src.map(line_starts).unwrap_or_default();
     for f in &report.findings {
-        render_finding(&mut out, path, src, f);
+        render_finding_with(&mut out, path, src, &starts, f);
     }
     for o in &report.overrides {
         let _ = writeln!(
@@ -100,11 +102,7 @@ pub fn render_text(report: &Report, src: Option<&str>) -> String {
             o.scope,
             o.covers_lines.0,
             o.covers_lines.1,
-            if o.valid {
-                format!(", suppressed {}", o.suppressed)
-            } else {
-                format!(": {}", o.problems.join("; "))
-            }
+            if o.valid { format!(", suppressed {}", o.suppressed) } else { format!(": {}", o.problems.join("; ")) }
         );
     }
     for n in &report.notes {
@@ -147,11 +145,8 @@ pub fn rule_markdown(r: &Rule) -> String {
     let lang = r.languages.first().map(|l| l.name()).unwrap_or("");
     let mut s = String::new();
     let _ = writeln!(s, "# {} — {}\n", r.id, r.title);
-    let cwe: Vec<String> = r
-        .cwe
-        .iter()
-        .map(|c| format!("[CWE-{c}](https://cwe.mitre.org/data/definitions/{c}.html)"))
-        .collect();
+    let cwe: Vec<String> =
+        r.cwe.iter().map(|c| format!("[CWE-{c}](https://cwe.mitre.org/data/definitions/{c}.html)")).collect();
     let langs: Vec<&str> = r.languages.iter().map(|l| l.name()).collect();
     let _ = writeln!(
         s,

@@ -225,7 +225,7 @@ fn print_misses(r: &DetectorResult, n: usize) {
         }
     }
     let mut v: Vec<_> = by_cwe.into_iter().filter(|(_, (f, _))| *f > 0).collect();
-    v.sort_by(|a, b| b.1.0.cmp(&a.1.0));
+    v.sort_by_key(|x| std::cmp::Reverse(x.1.0));
     println!("\nlargest misses of {} (false negatives by labelled CWE; false positives beside):", r.detector);
     for (cwe, (fns, fps)) in v.into_iter().take(n) {
         let name = cwe.map_or_else(|| "no CWE".into(), |c| format!("CWE-{c}"));
