@@ -176,17 +176,15 @@ pub fn migrate(mut instance: Value, opts: &MigrateOptions) -> Result<Migration, 
         .pointer("/intent/requirements")
         .and_then(Value::as_array)
         .is_some_and(|r| r.iter().any(|x| x.get("type").and_then(Value::as_str) == Some("Security")));
-    if !has_security_req {
-        if let Some(Value::Array(reqs)) = root.pointer_mut("/intent/requirements") {
-            let req = json!({"id": "REQ-SEC-MIGRATED", "description": "Memory safe and sandboxed by default (ANRF 1.1)",
+    if !has_security_req && let Some(Value::Array(reqs)) = root.pointer_mut("/intent/requirements") {
+        let req = json!({"id": "REQ-SEC-MIGRATED", "description": "Memory safe and sandboxed by default (ANRF 1.1)",
                 "type": "Security", "priority": "Critical", "verification_approach": "static analysis"});
-            reqs.push(req.clone());
-            cx.inferred.push(Inference {
-                pointer: format!("/intent/requirements/{}", reqs.len() - 1),
-                value: req,
-                reason: "1.1.0 requires a security requirement; secure by default".into(),
-            });
-        }
+        reqs.push(req.clone());
+        cx.inferred.push(Inference {
+            pointer: format!("/intent/requirements/{}", reqs.len() - 1),
+            value: req,
+            reason: "1.1.0 requires a security requirement; secure by default".into(),
+        });
     }
     let isolation_required = root
         .pointer("/security/isolation_requirements")

@@ -427,18 +427,18 @@ fn semantic_rules(v: &Value, sink: &mut Sink) {
 
     // E5: execution override switch mirrors the common status.
     let enabled = bool_at(v, "/execution/security_enforcement/override_mechanisms/enabled");
-    if let (Some(en), Some(on)) = (enabled, override_on) {
-        if en != on {
-            sink.add(
-                Rule::E5,
-                "/execution/security_enforcement/override_mechanisms/enabled",
-                format!(
-                    "override mechanisms are {} but the common `override_status` is {on}",
-                    if en { "enabled" } else { "disabled" }
-                ),
-                format!("set `enabled` to {on}"),
-            );
-        }
+    if let (Some(en), Some(on)) = (enabled, override_on)
+        && en != on
+    {
+        sink.add(
+            Rule::E5,
+            "/execution/security_enforcement/override_mechanisms/enabled",
+            format!(
+                "override mechanisms are {} but the common `override_status` is {on}",
+                if en { "enabled" } else { "disabled" }
+            ),
+            format!("set `enabled` to {on}"),
+        );
     }
 
     cross_layer(v, override_on, &ents, memory_mech.as_deref(), sandbox_mech.as_deref(), sink);
@@ -651,15 +651,15 @@ fn references(v: &Value, sink: &mut Sink) {
     if let (Some(rels), Some(entity_ids)) = (array_at(v, "/semantics/relationships"), entity_ids) {
         for (i, rel) in rels.iter().enumerate() {
             for end in ["source_id", "target_id"] {
-                if let Some(id) = rel.get(end).and_then(Value::as_str) {
-                    if !entity_ids.contains(&id) {
-                        sink.add(
-                            Rule::R2,
-                            format!("/semantics/relationships/{i}/{end}"),
-                            format!("`{end}` \"{}\" names no entity", truncate(id, 60)),
-                            "use the `id` of an entry in `semantics.entities`",
-                        );
-                    }
+                if let Some(id) = rel.get(end).and_then(Value::as_str)
+                    && !entity_ids.contains(&id)
+                {
+                    sink.add(
+                        Rule::R2,
+                        format!("/semantics/relationships/{i}/{end}"),
+                        format!("`{end}` \"{}\" names no entity", truncate(id, 60)),
+                        "use the `id` of an entry in `semantics.entities`",
+                    );
                 }
             }
         }
@@ -672,15 +672,15 @@ fn references(v: &Value, sink: &mut Sink) {
         for (i, c) in contracts.iter().enumerate() {
             let Some(refs) = c.get("invariants").and_then(Value::as_array) else { continue };
             for (j, r) in refs.iter().enumerate() {
-                if let Some(id) = r.as_str() {
-                    if !invariant_ids.contains(&id) {
-                        sink.add(
-                            Rule::R3,
-                            format!("/semantics/security_contracts/{i}/invariants/{j}"),
-                            format!("invariant \"{}\" does not exist", truncate(id, 60)),
-                            "use the `id` of an entry in `semantics.invariants`",
-                        );
-                    }
+                if let Some(id) = r.as_str()
+                    && !invariant_ids.contains(&id)
+                {
+                    sink.add(
+                        Rule::R3,
+                        format!("/semantics/security_contracts/{i}/invariants/{j}"),
+                        format!("invariant \"{}\" does not exist", truncate(id, 60)),
+                        "use the `id` of an entry in `semantics.invariants`",
+                    );
                 }
             }
         }

@@ -108,10 +108,10 @@ fn apply(v: &mut Value, m: &Mutation) {
                         o.remove(key);
                     }
                     Some(Value::Array(a)) => {
-                        if let Ok(idx) = key.parse::<usize>() {
-                            if idx < a.len() {
-                                a.remove(idx);
-                            }
+                        if let Ok(idx) = key.parse::<usize>()
+                            && idx < a.len()
+                        {
+                            a.remove(idx);
                         }
                     }
                     _ => {}

@@ -19,13 +19,8 @@ pub(crate) struct Cgroup {
 }
 
 enum Kind {
-    V2 {
-        dir: PathBuf,
-    },
-    V1 {
-        memory: PathBuf,
-        pids: Option<PathBuf>,
-    },
+    V2 { dir: PathBuf },
+    V1 { memory: PathBuf, pids: Option<PathBuf> },
 }
 
 /// (mount point, fstype, super options) of every cgroup mount.
@@ -55,11 +50,7 @@ fn own_path(controller: &str) -> Option<String> {
         let _id = parts.next()?;
         let ctrls = parts.next()?;
         let path = parts.next()?;
-        let hit = if controller.is_empty() {
-            ctrls.is_empty()
-        } else {
-            ctrls.split(',').any(|c| c == controller)
-        };
+        let hit = if controller.is_empty() { ctrls.is_empty() } else { ctrls.split(',').any(|c| c == controller) };
         hit.then(|| path.to_string())
     })
 }
@@ -108,10 +99,7 @@ impl Cgroup {
                 sweep(&parent);
                 let dir = parent.join(name);
                 if fs::create_dir(&dir).is_ok() {
-                    let cg = Cgroup {
-                        kind: Kind::V2 { dir: dir.clone() },
-                        dirs: vec![dir.clone()],
-                    };
+                    let cg = Cgroup { kind: Kind::V2 { dir: dir.clone() }, dirs: vec![dir.clone()] };
                     if !dir.join("memory.max").exists() {
                         // Enabling controllers may fail (processes in the parent): give up.
                         let _ = write(&parent.join("cgroup.subtree_control"), "+memory +pids");
@@ -127,22 +115,14 @@ impl Cgroup {
         }
         // cgroup v1 memory (+ pids) controllers.
         let v1 = |ctrl: &str| -> Option<PathBuf> {
-            let (mount, _, _) = mounts
-                .iter()
-                .find(|(_, t, o)| t == "cgroup" && o.split(',').any(|x| x == ctrl))?;
+            let (mount, _, _) = mounts.iter().find(|(_, t, o)| t == "cgroup" && o.split(',').any(|x| x == ctrl))?;
             Some(join(mount, &own_path(ctrl)?))
         };
         let mem_parent = v1("memory")?;
         sweep(&mem_parent);
         let memory = mem_parent.join(name);
         fs::create_dir(&memory).ok()?;
-        let mut cg = Cgroup {
-            kind: Kind::V1 {
-                memory: memory.clone(),
-                pids: None,
-            },
-            dirs: vec![memory.clone()],
-        };
+        let mut cg = Cgroup { kind: Kind::V1 { memory: memory.clone(), pids: None }, dirs: vec![memory.clone()] };
         if !write(&memory.join("memory.limit_in_bytes"), &bytes) {
             return None;
         }
@@ -169,9 +149,7 @@ impl Cgroup {
             Kind::V2 { dir } => write(&dir.join("cgroup.procs"), &pid),
             Kind::V1 { memory, pids } => {
                 write(&memory.join("cgroup.procs"), &pid)
-                    && pids
-                        .as_ref()
-                        .is_none_or(|p| write(&p.join("cgroup.procs"), &pid))
+                    && pids.as_ref().is_none_or(|p| write(&p.join("cgroup.procs"), &pid))
             }
         }
     }

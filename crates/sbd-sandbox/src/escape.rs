@@ -237,18 +237,12 @@ impl Host {
         std::fs::write(&secret_path, &token).map_err(|e| Error::io(&secret_path, e))?;
         // World-readable and world-writable: only the sandbox stands in the way.
         for (p, mode) in [(dir.path(), 0o777), (secret_path.as_path(), 0o644)] {
-            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
-                .map_err(|e| Error::io(p, e))?;
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).map_err(|e| Error::io(p, e))?;
         }
         let outside_path = dir.path().join("written-by-sandbox");
         let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| Error::io("listener", e))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| Error::io("listener", e))?;
-        let port = listener
-            .local_addr()
-            .map_err(|e| Error::io("listener", e))?
-            .port();
+        listener.set_nonblocking(true).map_err(|e| Error::io("listener", e))?;
+        let port = listener.local_addr().map_err(|e| Error::io("listener", e))?.port();
         let accepted = Arc::new(AtomicU32::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         {
@@ -272,17 +266,7 @@ impl Host {
             .arg("600")
             .spawn()
             .map_err(|e| Error::io("sleep (marker process)", e))?;
-        Ok(Host {
-            _dir: dir,
-            secret_path,
-            token,
-            outside_path,
-            port,
-            accepted,
-            stop,
-            marker,
-            marker_child,
-        })
+        Ok(Host { _dir: dir, secret_path, token, outside_path, port, accepted, stop, marker, marker_child })
     }
 }
 
@@ -295,10 +279,7 @@ impl Drop for Host {
 }
 
 fn nonce() -> String {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     format!("{:x}", (t as u64) ^ ((std::process::id() as u64) << 32))
 }
 
@@ -324,11 +305,7 @@ fn host_processes_named(name: &str) -> Vec<i32> {
 /// (5% for accounting granularity); the watchdog samples every 10 ms, so what the tree
 /// allocates within one sample (tens of MiB per core) can come on top.
 fn memory_allowance(o: &Outcome, policy: &Policy) -> u64 {
-    if o.memory_cgroup {
-        policy.memory_mb + policy.memory_mb / 20
-    } else {
-        policy.memory_mb + policy.memory_mb / 2
-    }
+    if o.memory_cgroup { policy.memory_mb + policy.memory_mb / 20 } else { policy.memory_mb + policy.memory_mb / 2 }
 }
 
 fn number_after(text: &str, key: &str) -> Option<u64> {
@@ -350,10 +327,7 @@ pub fn run_selftest(allow_degraded: bool) -> Result<Vec<EscapeResult>, Error> {
 
 /// Run one escape by name (tests use this).
 pub fn run_named(name: &str, allow_degraded: bool) -> Result<EscapeResult, Error> {
-    let esc = SUITE
-        .iter()
-        .find(|e| e.name == name)
-        .ok_or_else(|| Error::Spec(format!("no escape named {name}")))?;
+    let esc = SUITE.iter().find(|e| e.name == name).ok_or_else(|| Error::Spec(format!("no escape named {name}")))?;
     let mut host = Host::plant()?;
     run_one(esc, &mut host, allow_degraded)
 }
@@ -423,10 +397,7 @@ fn run_one(esc: &Escape, host: &mut Host, allow_degraded: bool) -> Result<Escape
 }
 
 fn first_line(s: &str) -> String {
-    s.lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .to_string()
+    s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").to_string()
 }
 
 fn judge(
@@ -442,11 +413,7 @@ fn judge(
     match name {
         "read_secret_c" | "read_secret_rs" | "symlink_out" => (
             !leaked && !out.contains("LEAK"),
-            if leaked {
-                "SECRET PRINTED".into()
-            } else {
-                format!("{} attempts denied", out.matches("denied").count())
-            },
+            if leaked { "SECRET PRINTED".into() } else { format!("{} attempts denied", out.matches("denied").count()) },
         ),
         "write_outside" => {
             let on_host = host.outside_path.exists();
@@ -464,24 +431,17 @@ fn judge(
         }
         "connect_loopback_rs" | "connect_loopback_py" => {
             let n = host.accepted.load(Ordering::Relaxed) - accepted_before;
-            (
-                n == 0 && !out.contains("CONNECTED"),
-                format!("listener accepted {n} connection(s)"),
-            )
+            (n == 0 && !out.contains("CONNECTED"), format!("listener accepted {n} connection(s)"))
         }
-        "resolve_host" => (
-            !out.contains("RESOLVED"),
-            format!("{} lookups/sends denied", out.matches("denied").count()),
-        ),
+        "resolve_host" => {
+            (!out.contains("RESOLVED"), format!("{} lookups/sends denied", out.matches("denied").count()))
+        }
         "fork_bomb" => match number_after(out, "FORKED ") {
             Some(n) => (n < policy.max_processes, format!("{n} forks before EAGAIN")),
             None => (o.limit.is_some(), "no count printed".into()),
         },
         "alloc_unbounded" => match number_after(out, "ALLOCATED ") {
-            Some(mb) => (
-                mb <= policy.memory_mb,
-                format!("{mb} MiB before allocation failed"),
-            ),
+            Some(mb) => (mb <= policy.memory_mb, format!("{mb} MiB before allocation failed")),
             None => {
                 let peak = o.peak_memory_kb.unwrap_or(o.peak_rss_kb) / 1024;
                 (
@@ -500,25 +460,16 @@ fn judge(
             let stopped = o.limit == Some(Limit::Memory) || (shared.is_some() && sysv.is_some());
             (
                 within(shared) && within(sysv) && stopped && peak <= memory_allowance(o, policy),
-                format!(
-                    "shared {} MiB, System V {} MiB, tree peak {peak} MiB",
-                    show(shared),
-                    show(sysv)
-                ),
+                format!("shared {} MiB, System V {} MiB, tree peak {peak} MiB", show(shared), show(sysv)),
             )
         }
         "alloc_forked" => {
             // Children allocate up to 120 MiB each and hold it while the others report.
             let total = number_after(out, "TOTAL ");
             let peak = o.peak_memory_kb.map(|k| k / 1024);
-            let how = if o.memory_cgroup {
-                "cgroup"
-            } else {
-                "watchdog"
-            };
+            let how = if o.memory_cgroup { "cgroup" } else { "watchdog" };
             (
-                total.is_none_or(|t| t <= policy.memory_mb)
-                    && peak.is_some_and(|p| p <= memory_allowance(o, policy)),
+                total.is_none_or(|t| t <= policy.memory_mb) && peak.is_some_and(|p| p <= memory_allowance(o, policy)),
                 format!(
                     "children reached {} MiB together, tree peak {} MiB ({how})",
                     total.map_or("-".to_string(), |t| t.to_string()),
@@ -527,8 +478,7 @@ fn judge(
             )
         }
         "spin" => (
-            matches!(o.limit, Some(Limit::CpuTime | Limit::WallTime))
-                && o.wall_ms <= policy.wall_time_ms + 1_000,
+            matches!(o.limit, Some(Limit::CpuTime | Limit::WallTime)) && o.wall_ms <= policy.wall_time_ms + 1_000,
             format!("stopped after {} ms CPU", o.cpu_ms),
         ),
         "fill_disk" => match number_after(out, "WROTE_MB ") {
@@ -537,11 +487,7 @@ fn judge(
         },
         "exec_shell" | "exec_memfd" | "exec_ldso" => (
             !out.contains("SHELL_RAN"),
-            if out.contains("SHELL_RAN") {
-                "SHELL RAN".into()
-            } else {
-                "no shell ran".into()
-            },
+            if out.contains("SHELL_RAN") { "SHELL RAN".into() } else { "no shell ran".into() },
         ),
         "ptrace" => (
             !out.contains("ATTACHED") && !out.contains("VMREAD"),
@@ -556,23 +502,15 @@ fn judge(
             let visible = number_after(out, "VISIBLE ").unwrap_or(u64::MAX);
             (
                 alive && !out.contains("SEEN_HOST") && visible <= 4,
-                format!(
-                    "{visible} pids visible, marker {}",
-                    if alive { "alive" } else { "KILLED" }
-                ),
+                format!("{visible} pids visible, marker {}", if alive { "alive" } else { "KILLED" }),
             )
         }
         "proc_init" => (
             !out.contains("READ"),
-            format!(
-                "{} of 5 reads denied",
-                out.lines().filter(|l| l.starts_with("denied")).count()
-            ),
+            format!("{} of 5 reads denied", out.lines().filter(|l| l.starts_with("denied")).count()),
         ),
         "sleep_past" => (
-            o.limit == Some(Limit::WallTime)
-                && !out.contains("WOKE UP")
-                && o.wall_ms <= policy.wall_time_ms + 1_500,
+            o.limit == Some(Limit::WallTime) && !out.contains("WOKE UP") && o.wall_ms <= policy.wall_time_ms + 1_500,
             format!("killed after {} ms", o.wall_ms),
         ),
         "daemon" => {
@@ -580,16 +518,10 @@ fn judge(
             for pid in &survivors {
                 let _ = crate::sys::kill(*pid, libc::SIGKILL);
             }
-            (
-                survivors.is_empty(),
-                format!("{} survivor(s) on the host", survivors.len()),
-            )
+            (survivors.is_empty(), format!("{} survivor(s) on the host", survivors.len()))
         }
         "namespaces" => {
-            let bad = ["UNSHARED", "MOUNTED", "BPF", "MODULE"]
-                .iter()
-                .filter(|m| out.lines().any(|l| l == **m))
-                .count();
+            let bad = ["UNSHARED", "MOUNTED", "BPF", "MODULE"].iter().filter(|m| out.lines().any(|l| l == **m)).count();
             (bad == 0, format!("{bad} of 4 succeeded"))
         }
         _ => (false, "unknown escape".into()),
@@ -598,20 +530,14 @@ fn judge(
 
 /// Render rows as a fixed-width table.
 pub fn table(rows: &[EscapeResult]) -> String {
-    let mut s = format!(
-        "{:<47} {:<30} {:<58} {}\n",
-        "attempt", "expected", "observed", "contained"
-    );
+    let mut s = format!("{:<47} {:<30} {:<58} {}\n", "attempt", "expected", "observed", "contained");
     for r in rows {
         let c = match r.contained {
             Some(true) => "yes",
             Some(false) => "NO",
             None => "skipped",
         };
-        s.push_str(&format!(
-            "{:<47} {:<30} {:<58} {}\n",
-            r.attempt, r.expected, r.observed, c
-        ));
+        s.push_str(&format!("{:<47} {:<30} {:<58} {}\n", r.attempt, r.expected, r.observed, c));
     }
     s
 }

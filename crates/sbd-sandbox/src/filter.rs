@@ -6,8 +6,7 @@
 use std::collections::BTreeMap;
 
 use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
-    SeccompRule, TargetArch,
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch,
 };
 
 use crate::Error;
@@ -89,24 +88,17 @@ const NAMESPACE_FLAGS: [i32; 7] = [
 ];
 
 fn arch() -> Result<TargetArch, Error> {
-    TargetArch::try_from(std::env::consts::ARCH)
-        .map_err(|e| Error::Seccomp(format!("unsupported architecture: {e}")))
+    TargetArch::try_from(std::env::consts::ARCH).map_err(|e| Error::Seccomp(format!("unsupported architecture: {e}")))
 }
 
-fn compile(
-    rules: BTreeMap<i64, Vec<SeccompRule>>,
-    on_match: SeccompAction,
-) -> Result<BpfProgram, Error> {
+fn compile(rules: BTreeMap<i64, Vec<SeccompRule>>, on_match: SeccompAction) -> Result<BpfProgram, Error> {
     let filter = SeccompFilter::new(rules, SeccompAction::Allow, on_match, arch()?)
         .map_err(|e| Error::Seccomp(e.to_string()))?;
-    filter
-        .try_into()
-        .map_err(|e: seccompiler::BackendError| Error::Seccomp(e.to_string()))
+    filter.try_into().map_err(|e: seccompiler::BackendError| Error::Seccomp(e.to_string()))
 }
 
 fn cond(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition, Error> {
-    SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value)
-        .map_err(|e| Error::Seccomp(e.to_string()))
+    SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value).map_err(|e| Error::Seccomp(e.to_string()))
 }
 
 fn rule(conds: Vec<SeccompCondition>) -> Result<SeccompRule, Error> {
@@ -148,11 +140,7 @@ pub(crate) fn syscall_name(nr: i64) -> String {
 /// the payload's own first exec through (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`) and denies
 /// every later one: the program cannot start a shell even through an allowed executable
 /// such as the dynamic loader (`ld.so /bin/sh`).
-pub(crate) fn programs(
-    network: bool,
-    notify: bool,
-    exec_once: bool,
-) -> Result<Vec<BpfProgram>, Error> {
+pub(crate) fn programs(network: bool, notify: bool, exec_once: bool) -> Result<Vec<BpfProgram>, Error> {
     let mut denied: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for (_, nr) in ALWAYS_DENIED {
         denied.insert(*nr, vec![]);
@@ -160,38 +148,17 @@ pub(crate) fn programs(
     // clone with any namespace flag.
     let mut clone_rules = Vec::new();
     for flag in NAMESPACE_FLAGS {
-        clone_rules.push(rule(vec![cond(
-            0,
-            SeccompCmpOp::MaskedEq(flag as u64),
-            flag as u64,
-        )?])?);
+        clone_rules.push(rule(vec![cond(0, SeccompCmpOp::MaskedEq(flag as u64), flag as u64)?])?);
     }
     denied.insert(libc::SYS_clone, clone_rules);
     // Shared anonymous memory is shmem, which RLIMIT_DATA does not count.
     let shared_anon = (libc::MAP_SHARED | libc::MAP_ANONYMOUS) as u64;
-    denied.insert(
-        libc::SYS_mmap,
-        vec![rule(vec![cond(
-            3,
-            SeccompCmpOp::MaskedEq(shared_anon),
-            shared_anon,
-        )?])?],
-    );
+    denied.insert(libc::SYS_mmap, vec![rule(vec![cond(3, SeccompCmpOp::MaskedEq(shared_anon), shared_anon)?])?]);
     // Terminal input injection.
-    denied.insert(
-        libc::SYS_ioctl,
-        vec![rule(vec![cond(1, SeccompCmpOp::Eq, libc::TIOCSTI)?])?],
-    );
+    denied.insert(libc::SYS_ioctl, vec![rule(vec![cond(1, SeccompCmpOp::Eq, libc::TIOCSTI)?])?]);
     if !network {
         // Only UNIX-domain sockets: no IP, netlink, packet, vsock, …
-        denied.insert(
-            libc::SYS_socket,
-            vec![rule(vec![cond(
-                0,
-                SeccompCmpOp::Ne,
-                libc::AF_UNIX as u64,
-            )?])?],
-        );
+        denied.insert(libc::SYS_socket, vec![rule(vec![cond(0, SeccompCmpOp::Ne, libc::AF_UNIX as u64)?])?]);
     }
     if notify && exec_once {
         denied.insert(libc::SYS_execve, vec![]);
@@ -229,18 +196,8 @@ pub(crate) fn programs(
             jf: 1,
             k: 0x4000_0000,
         },
-        seccompiler::sock_filter {
-            code: BPF_RET_K,
-            jt: 0,
-            jf: 0,
-            k: libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
-        },
-        seccompiler::sock_filter {
-            code: BPF_RET_K,
-            jt: 0,
-            jf: 0,
-            k: libc::SECCOMP_RET_ALLOW,
-        },
+        seccompiler::sock_filter { code: BPF_RET_K, jt: 0, jf: 0, k: libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32 },
+        seccompiler::sock_filter { code: BPF_RET_K, jt: 0, jf: 0, k: libc::SECCOMP_RET_ALLOW },
     ]);
     Ok(progs)
 }
@@ -256,13 +213,9 @@ mod tests {
         assert!(progs[0].len() > ALWAYS_DENIED.len());
         assert!(programs(true, false, false).unwrap()[0].len() < progs[0].len());
         let notify = programs(false, true, true).unwrap();
-        let rets =
-            |p: &BpfProgram, k: u32| p.iter().filter(|i| i.code == BPF_RET_K && i.k == k).count();
+        let rets = |p: &BpfProgram, k: u32| p.iter().filter(|i| i.code == BPF_RET_K && i.k == k).count();
         assert!(rets(&notify[0], libc::SECCOMP_RET_USER_NOTIF) > 0);
-        assert_eq!(
-            rets(&notify[0], u32::from(SeccompAction::Trace(NOTIFY_SENTINEL))),
-            0
-        );
+        assert_eq!(rets(&notify[0], u32::from(SeccompAction::Trace(NOTIFY_SENTINEL))), 0);
         assert_eq!(syscall_name(libc::SYS_ptrace), "ptrace");
         #[cfg(target_arch = "x86_64")]
         assert!(progs[2].iter().any(|i| i.k == 0x4000_0000), "x32 guard");

@@ -73,10 +73,7 @@ pub struct ToolResult {
 
 fn find_tool(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .and_then(|p| std::fs::canonicalize(p).ok())
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file()).and_then(|p| std::fs::canonicalize(p).ok())
 }
 
 /// Run every formal checker we support on a C file.
@@ -84,27 +81,19 @@ pub fn verify_c(file: &Path, allow_degraded: bool) -> Result<Vec<ToolResult>, Er
     let source = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
     let mut status = frama_c_eva(&source, allow_degraded)?;
     // Report locations against the user's file name, not our copy's.
-    if let (ToolStatus::Ran { properties, .. }, Some(name)) =
-        (&mut status, file.file_name().and_then(|n| n.to_str()))
-    {
+    if let (ToolStatus::Ran { properties, .. }, Some(name)) = (&mut status, file.file_name().and_then(|n| n.to_str())) {
         for p in properties.iter_mut() {
             if let Some(line) = p.location.strip_prefix("unit.c:") {
                 p.location = format!("{name}:{line}");
             }
         }
     }
-    let mut results = vec![ToolResult {
-        tool: "frama-c-eva".into(),
-        status,
-    }];
+    let mut results = vec![ToolResult { tool: "frama-c-eva".into(), status }];
     results.push(ToolResult {
         tool: "cbmc".into(),
         status: ToolStatus::NotAvailable {
             reason: match find_tool("cbmc") {
-                Some(p) => format!(
-                    "{} is installed but not supported by this version of sbd",
-                    p.display()
-                ),
+                Some(p) => format!("{} is installed but not supported by this version of sbd", p.display()),
                 None => "cbmc is not installed".into(),
             },
         },
@@ -121,14 +110,7 @@ pub fn frama_c_eva(source: &str, allow_degraded: bool) -> Result<ToolStatus, Err
     };
     let ws = Workspace::new()?;
     ws.write("unit.c", source)?;
-    let mut spec = Spec::new(
-        &frama,
-        ws.path(),
-        Policy {
-            wall_time_ms: 120_000,
-            ..build_policy()
-        },
-    );
+    let mut spec = Spec::new(&frama, ws.path(), Policy { wall_time_ms: 120_000, ..build_policy() });
     spec.args = [
         "-machdep",
         "gcc_x86_64",
@@ -157,9 +139,7 @@ pub fn frama_c_eva(source: &str, allow_degraded: bool) -> Result<ToolStatus, Err
                 o.stdout
                     .lines()
                     .chain(o.stderr.lines())
-                    .filter(|l| l.contains("error")
-                        || l.contains("Error")
-                        || l.contains("User Error"))
+                    .filter(|l| l.contains("error") || l.contains("Error") || l.contains("User Error"))
                     .take(5)
                     .collect::<Vec<_>>()
                     .join("; ")
@@ -193,14 +173,7 @@ pub fn interpret(log: &str, csv: &str) -> ToolStatus {
     let coverage = log.lines().find_map(|l| {
         let rest = l.trim().strip_prefix("In these functions, ")?;
         let reached: u64 = rest.split_whitespace().next()?.parse().ok()?;
-        let total: u64 = rest
-            .split("(out of ")
-            .nth(1)?
-            .split(')')
-            .next()?
-            .trim()
-            .parse()
-            .ok()?;
+        let total: u64 = rest.split("(out of ").nth(1)?.split(')').next()?.trim().parse().ok()?;
         Some((reached, total))
     });
     let invalid = properties.iter().any(|p| p.status.starts_with("Invalid"));
@@ -222,13 +195,7 @@ pub fn interpret(log: &str, csv: &str) -> ToolStatus {
         .take(8)
         .collect::<Vec<_>>()
         .join("; ");
-    ToolStatus::Ran {
-        verdict,
-        properties,
-        coverage,
-        main_terminates,
-        summary,
-    }
+    ToolStatus::Ran { verdict, properties, coverage, main_terminates, summary }
 }
 
 fn eva_final_state_of_main_is_non_terminating(log: &str) -> bool {
@@ -255,13 +222,7 @@ mod tests {
                    .\t/work/unit.c\t3\tget\tindex_bound\tUnknown\ti < 4\n\
                    FRAMAC_SHARE/libc\tstdlib.h\t73\tatof\tfrom clause\tConsidered valid\tx\n";
         match interpret(log, csv) {
-            ToolStatus::Ran {
-                verdict,
-                properties,
-                coverage,
-                main_terminates,
-                ..
-            } => {
+            ToolStatus::Ran { verdict, properties, coverage, main_terminates, .. } => {
                 assert_eq!(verdict, FormalVerdict::Failed);
                 assert_eq!(properties.len(), 1);
                 assert_eq!(properties[0].location, "unit.c:3");
@@ -271,12 +232,6 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let ok = "  In these functions, 9 statements reached (out of 9): 100% coverage.\n";
-        assert!(matches!(
-            interpret(ok, "directory\tfile\n"),
-            ToolStatus::Ran {
-                verdict: FormalVerdict::Proven,
-                ..
-            }
-        ));
+        assert!(matches!(interpret(ok, "directory\tfile\n"), ToolStatus::Ran { verdict: FormalVerdict::Proven, .. }));
     }
 }

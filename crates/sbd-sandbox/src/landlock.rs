@@ -28,16 +28,8 @@ pub(crate) const SCOPE_ABSTRACT_UNIX_SOCKET: u64 = 1 << 0;
 pub(crate) const SCOPE_SIGNAL: u64 = 1 << 1;
 
 pub(crate) const READ: u64 = READ_FILE | READ_DIR;
-pub(crate) const WRITE: u64 = WRITE_FILE
-    | REMOVE_DIR
-    | REMOVE_FILE
-    | MAKE_DIR
-    | MAKE_REG
-    | MAKE_SOCK
-    | MAKE_FIFO
-    | MAKE_SYM
-    | REFER
-    | TRUNCATE;
+pub(crate) const WRITE: u64 =
+    WRITE_FILE | REMOVE_DIR | REMOVE_FILE | MAKE_DIR | MAKE_REG | MAKE_SOCK | MAKE_FIFO | MAKE_SYM | REFER | TRUNCATE;
 
 /// Every filesystem right the given ABI version knows.
 pub(crate) fn fs_rights(abi: i32) -> u64 {
@@ -51,17 +43,9 @@ pub(crate) fn fs_rights(abi: i32) -> u64 {
 }
 
 pub(crate) fn net_rights(abi: i32) -> u64 {
-    if abi >= 4 {
-        NET_BIND_TCP | NET_CONNECT_TCP
-    } else {
-        0
-    }
+    if abi >= 4 { NET_BIND_TCP | NET_CONNECT_TCP } else { 0 }
 }
 
 pub(crate) fn scopes(abi: i32) -> u64 {
-    if abi >= 6 {
-        SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL
-    } else {
-        0
-    }
+    if abi >= 6 { SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL } else { 0 }
 }

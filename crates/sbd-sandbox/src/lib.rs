@@ -56,10 +56,7 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("sandbox mechanism missing: {}. {detail}", list(.missing))]
-    Missing {
-        missing: Vec<Mechanism>,
-        detail: String,
-    },
+    Missing { missing: Vec<Mechanism>, detail: String },
     #[error("invalid policy: {0}")]
     Policy(String),
     #[error("invalid run specification: {0}")]
@@ -67,32 +64,19 @@ pub enum Error {
     #[error("building the seccomp filter: {0}")]
     Seccomp(String),
     #[error("sandbox setup failed at stage {stage}: {source}{}", if .stderr.is_empty() { String::new() } else { format!("\n{}", .stderr) })]
-    Setup {
-        stage: String,
-        source: std::io::Error,
-        stderr: String,
-    },
+    Setup { stage: String, source: std::io::Error, stderr: String },
     #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("{0}")]
     Tool(String),
 }
 
 impl Error {
     pub(crate) fn io(path: impl AsRef<Path>, source: std::io::Error) -> Error {
-        Error::Io {
-            path: path.as_ref().display().to_string(),
-            source,
-        }
+        Error::Io { path: path.as_ref().display().to_string(), source }
     }
 }
 
 fn list(m: &[Mechanism]) -> String {
-    m.iter()
-        .map(|m| m.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
+    m.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
 }

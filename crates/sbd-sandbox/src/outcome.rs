@@ -97,10 +97,7 @@ impl Outcome {
         match self.limit {
             Some(l) => format!(
                 "{base} ({})",
-                serde_json::to_value(l)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
+                serde_json::to_value(l).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
             ),
             None => base,
         }

@@ -125,14 +125,12 @@ impl Policy {
     /// `security.isolation_requirements` is read; the rest of the instance is not validated
     /// here (that is `sbd anrf validate`'s job).
     pub fn from_anrf_json(text: &str) -> Result<Policy, Error> {
-        let doc: AnrfDoc = serde_json::from_str(text)
-            .map_err(|e| Error::Policy(format!("not an ANRF instance: {e}")))?;
+        let doc: AnrfDoc =
+            serde_json::from_str(text).map_err(|e| Error::Policy(format!("not an ANRF instance: {e}")))?;
         let iso = doc
             .security
             .and_then(|s| s.isolation_requirements)
-            .ok_or_else(|| {
-                Error::Policy("ANRF instance has no security.isolation_requirements".into())
-            })?;
+            .ok_or_else(|| Error::Policy("ANRF instance has no security.isolation_requirements".into()))?;
         let mut p = Policy::default();
         if let Some(v) = iso.process_isolation {
             p.process_isolation = v;
@@ -185,10 +183,7 @@ mod tests {
     #[test]
     fn clamps_and_rejects() {
         let big = MINIMAL.replace("\"time\":1000", "\"time\":1e12");
-        assert_eq!(
-            Policy::from_anrf_json(&big).unwrap().wall_time_ms,
-            Ceilings::WALL_TIME_MS
-        );
+        assert_eq!(Policy::from_anrf_json(&big).unwrap().wall_time_ms, Ceilings::WALL_TIME_MS);
         let neg = MINIMAL.replace("\"memory\":128", "\"memory\":-3");
         assert!(Policy::from_anrf_json(&neg).is_err());
         assert!(Policy::from_anrf_json(r#"{"security":{}}"#).is_err());
@@ -197,10 +192,8 @@ mod tests {
 
     #[test]
     fn missing_limits_keep_strict_defaults() {
-        let p = Policy::from_anrf_json(
-            r#"{"security":{"isolation_requirements":{"process_isolation":false}}}"#,
-        )
-        .unwrap();
+        let p =
+            Policy::from_anrf_json(r#"{"security":{"isolation_requirements":{"process_isolation":false}}}"#).unwrap();
         assert!(!p.process_isolation);
         assert_eq!(p.memory_mb, Policy::default().memory_mb);
         assert!(!p.network);

@@ -45,14 +45,8 @@ pub enum Language {
 }
 
 impl Language {
-    pub const ALL: [Language; 6] = [
-        Language::C,
-        Language::Cpp,
-        Language::Rust,
-        Language::Python,
-        Language::JavaScript,
-        Language::Java,
-    ];
+    pub const ALL: [Language; 6] =
+        [Language::C, Language::Cpp, Language::Rust, Language::Python, Language::JavaScript, Language::Java];
 
     /// Parse a language name (`c`, `cpp`/`c++`, `rust`, `python`, `javascript`/`js`, `java`).
     pub fn from_name(name: &str) -> Option<Language> {
@@ -110,9 +104,7 @@ fn find_in_path(name: &str, prefer: &[&str]) -> Option<PathBuf> {
     }
     candidates.into_iter().find_map(|c| {
         let real = std::fs::canonicalize(&c).ok()?;
-        let head = std::fs::read(&real)
-            .ok()
-            .map(|b| b.starts_with(b"\x7fELF"))?;
+        let head = std::fs::read(&real).ok().map(|b| b.starts_with(b"\x7fELF"))?;
         // Shims that are shell scripts (pyenv, rustup wrappers…) cannot run in the
         // sandbox without a shell; we want the real binary.
         head.then_some(real)
@@ -141,17 +133,10 @@ impl Toolchain {
             Language::C | Language::Cpp => {
                 let name = if lang == Language::C { "gcc" } else { "g++" };
                 let cc = find_in_path(name, &[]).ok_or_else(|| missing(name))?;
-                Toolchain {
-                    mounts: mount_for(&cc, 2),
-                    compiler: Some(cc),
-                    interpreter: None,
-                }
+                Toolchain { mounts: mount_for(&cc, 2), compiler: Some(cc), interpreter: None }
             }
             Language::Rust => {
-                let out = Command::new("rustc")
-                    .args(["--print", "sysroot"])
-                    .output()
-                    .map_err(|_| missing("rustc"))?;
+                let out = Command::new("rustc").args(["--print", "sysroot"]).output().map_err(|_| missing("rustc"))?;
                 if !out.status.success() {
                     return Err(missing("rustc"));
                 }
@@ -161,45 +146,24 @@ impl Toolchain {
                     return Err(missing("rustc"));
                 }
                 find_in_path("cc", &[]).ok_or_else(|| missing("cc (the linker rustc uses)"))?;
-                Toolchain {
-                    mounts: mount_for(&rustc, 2),
-                    compiler: Some(rustc),
-                    interpreter: None,
-                }
+                Toolchain { mounts: mount_for(&rustc, 2), compiler: Some(rustc), interpreter: None }
             }
             Language::Python => {
-                let py = find_in_path("python3", &["/usr/bin/python3"])
-                    .ok_or_else(|| missing("python3"))?;
-                Toolchain {
-                    mounts: mount_for(&py, 2),
-                    compiler: None,
-                    interpreter: Some(py),
-                }
+                let py = find_in_path("python3", &["/usr/bin/python3"]).ok_or_else(|| missing("python3"))?;
+                Toolchain { mounts: mount_for(&py, 2), compiler: None, interpreter: Some(py) }
             }
             Language::JavaScript => {
                 let node = find_in_path("node", &[]).ok_or_else(|| missing("node"))?;
-                Toolchain {
-                    mounts: mount_for(&node, 2),
-                    compiler: None,
-                    interpreter: Some(node),
-                }
+                Toolchain { mounts: mount_for(&node, 2), compiler: None, interpreter: Some(node) }
             }
             Language::Java => {
                 let javac = find_in_path("javac", &[]).ok_or_else(|| missing("javac"))?;
-                let home = javac
-                    .parent()
-                    .and_then(Path::parent)
-                    .ok_or_else(|| missing("a JDK"))?
-                    .to_path_buf();
+                let home = javac.parent().and_then(Path::parent).ok_or_else(|| missing("a JDK"))?.to_path_buf();
                 let java = home.join("bin/java");
                 if !java.is_file() {
                     return Err(missing("java"));
                 }
-                Toolchain {
-                    mounts: mount_for(&javac, 2),
-                    compiler: Some(javac),
-                    interpreter: Some(java),
-                }
+                Toolchain { mounts: mount_for(&javac, 2), compiler: Some(javac), interpreter: Some(java) }
             }
         })
     }
@@ -307,14 +271,8 @@ fn java_class_name(source: &str) -> String {
     // `public class Name` decides the file name; fall back to Main.
     for line in source.lines() {
         let t = line.trim();
-        if let Some(rest) = t
-            .strip_prefix("public final class ")
-            .or_else(|| t.strip_prefix("public class "))
-        {
-            let name: String = rest
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
+        if let Some(rest) = t.strip_prefix("public final class ").or_else(|| t.strip_prefix("public class ")) {
+            let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
             if !name.is_empty() {
                 return name;
             }
@@ -365,29 +323,20 @@ pub fn run_unit(req: &RunRequest) -> Result<RunReport, Error> {
                 Language::Rust => unreachable!(),
             };
             if name == file {
-                return Err(Error::Spec(format!(
-                    "the test script and the unit would both be {name}"
-                )));
+                return Err(Error::Spec(format!("the test script and the unit would both be {name}")));
             }
             ws.write(&name, text)?;
             Some(format!("/work/{name}"))
         }
     };
     let native_c = matches!(req.language, Language::C | Language::Cpp);
-    let valgrind = if req.valgrind && native_c {
-        Some(find_valgrind()?)
-    } else {
-        None
-    };
+    let valgrind = if req.valgrind && native_c { Some(find_valgrind()?) } else { None };
     let sanitize = req.sanitizers && native_c && valgrind.is_none();
 
     let compile_steps: Vec<Vec<String>> = match req.language {
         Language::C | Language::Cpp => {
-            let mut a: Vec<String> = if req.language == Language::C {
-                vec!["-std=gnu17".into()]
-            } else {
-                vec!["-std=gnu++17".into()]
-            };
+            let mut a: Vec<String> =
+                if req.language == Language::C { vec!["-std=gnu17".into()] } else { vec!["-std=gnu++17".into()] };
             if sanitize {
                 a.extend(
                     [
@@ -411,10 +360,7 @@ pub fn run_unit(req: &RunRequest) -> Result<RunReport, Error> {
                 }
                 Some(t) => {
                     let mut unit = a.clone();
-                    unit.extend(
-                        ["-Dmain=sbd_unit_main", "-c", "-o", "/work/unit.o", &src]
-                            .map(String::from),
-                    );
+                    unit.extend(["-Dmain=sbd_unit_main", "-c", "-o", "/work/unit.o", &src].map(String::from));
                     a.extend(["-o", "/work/prog", t, "/work/unit.o", "-lm"].map(String::from));
                     vec![unit, a]
                 }
@@ -482,9 +428,7 @@ pub fn run_unit(req: &RunRequest) -> Result<RunReport, Error> {
 
     let mem = req.policy.memory_mb;
     let (program, mut args, exec): (PathBuf, Vec<String>, Vec<PathBuf>) = match req.language {
-        Language::C | Language::Cpp | Language::Rust => {
-            (PathBuf::from("/work/prog"), vec![], vec![])
-        }
+        Language::C | Language::Cpp | Language::Rust => (PathBuf::from("/work/prog"), vec![], vec![]),
         Language::Python => {
             let py = tc.interpreter.clone().unwrap_or_default();
             let a = match &test_file {
@@ -532,22 +476,12 @@ pub fn run_unit(req: &RunRequest) -> Result<RunReport, Error> {
             policy.memory_mb = policy.memory_mb.saturating_mul(2).saturating_add(512);
             // valgrind writes its bookkeeping files to /tmp: give it the private, capped one.
             policy.filesystem = Filesystem::ReadWrite;
-            let mut a: Vec<String> = [
-                "--tool=memcheck",
-                "--error-exitcode=99",
-                "--leak-check=no",
-                "--vgdb=no",
-                "-q",
-            ]
-            .map(String::from)
-            .to_vec();
+            let mut a: Vec<String> = ["--tool=memcheck", "--error-exitcode=99", "--leak-check=no", "--vgdb=no", "-q"]
+                .map(String::from)
+                .to_vec();
             a.push(program.to_string_lossy().into_owned());
             a.extend(args);
-            (
-                vg.launcher.clone(),
-                a,
-                vec![vg.launcher.clone(), vg.tool.clone()],
-            )
+            (vg.launcher.clone(), a, vec![vg.launcher.clone(), vg.tool.clone()])
         }
         None => (program, args, exec),
     };
@@ -571,30 +505,17 @@ pub fn run_unit(req: &RunRequest) -> Result<RunReport, Error> {
                 (mem / 4).max(1)
             ),
         ));
-        spec.env.push((
-            "UBSAN_OPTIONS".into(),
-            "halt_on_error=1:print_stacktrace=1".into(),
-        ));
+        spec.env.push(("UBSAN_OPTIONS".into(), "halt_on_error=1:print_stacktrace=1".into()));
     }
     let mut run = sandbox::run(&spec)?;
     let findings = parse_findings(&run.stderr);
-    if !run.success()
-        && (run.limit.is_none() || run.limit == Some(Limit::Output))
-        && out_of_memory(&run.stderr)
-    {
+    if !run.success() && (run.limit.is_none() || run.limit == Some(Limit::Output)) && out_of_memory(&run.stderr) {
         run.limit = Some(Limit::Memory);
     }
-    let output_matched = req
-        .harness
-        .expected_stdout
-        .as_ref()
-        .map(|e| normalize(e) == normalize(&run.stdout));
+    let output_matched = req.harness.expected_stdout.as_ref().map(|e| normalize(e) == normalize(&run.stdout));
     let verdict = if !findings.is_empty() {
         Verdict::CheckerError
-    } else if matches!(
-        run.limit,
-        Some(Limit::WallTime | Limit::CpuTime | Limit::FileSize | Limit::Memory)
-    ) {
+    } else if matches!(run.limit, Some(Limit::WallTime | Limit::CpuTime | Limit::FileSize | Limit::Memory)) {
         Verdict::LimitExceeded
     } else if !run.success() && script.is_some() && run.exit_code.is_some() {
         Verdict::TestsFailed
@@ -605,23 +526,11 @@ pub fn run_unit(req: &RunRequest) -> Result<RunReport, Error> {
     } else {
         Verdict::Passed
     };
-    Ok(RunReport {
-        language: req.language,
-        verdict,
-        compile,
-        run: Some(run),
-        findings,
-        output_matched,
-    })
+    Ok(RunReport { language: req.language, verdict, compile, run: Some(run), findings, output_matched })
 }
 
 fn normalize(s: &str) -> String {
-    s.lines()
-        .map(str::trim_end)
-        .collect::<Vec<_>>()
-        .join("\n")
-        .trim_end()
-        .to_string()
+    s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n").trim_end().to_string()
 }
 
 fn out_of_memory(stderr: &str) -> bool {
@@ -655,15 +564,11 @@ fn find_valgrind() -> Result<Valgrind, Error> {
         "aarch64" => "arm64",
         other => other,
     };
-    let tool = [
-        "/usr/libexec/valgrind",
-        "/usr/lib/valgrind",
-        "/usr/local/libexec/valgrind",
-    ]
-    .iter()
-    .map(|d| Path::new(d).join(format!("memcheck-{arch}-linux")))
-    .find(|p| p.is_file())
-    .ok_or_else(|| Error::Tool("valgrind's memcheck tool not found".into()))?;
+    let tool = ["/usr/libexec/valgrind", "/usr/lib/valgrind", "/usr/local/libexec/valgrind"]
+        .iter()
+        .map(|d| Path::new(d).join(format!("memcheck-{arch}-linux")))
+        .find(|p| p.is_file())
+        .ok_or_else(|| Error::Tool("valgrind's memcheck tool not found".into()))?;
     Ok(Valgrind { launcher, tool })
 }
 
@@ -735,21 +640,12 @@ pub fn parse_findings(stderr: &str) -> Vec<Finding> {
                 message: strip_valgrind_prefix(line).to_string(),
             });
         } else if let Some(rest) = line.split("ERROR: AddressSanitizer: ").nth(1) {
-            let kind = rest
-                .split_whitespace()
-                .next()
-                .unwrap_or("unknown")
-                .to_string();
+            let kind = rest.split_whitespace().next().unwrap_or("unknown").to_string();
             if kind == "hard" || kind == "requested" || kind == "allocation-size-too-big" {
                 continue; // resource limits, not memory-safety errors
             }
             let location = lines[i + 1..].iter().find_map(|l| frame_location(l));
-            out.push(Finding {
-                tool: "AddressSanitizer".into(),
-                kind,
-                location,
-                message: rest.trim().to_string(),
-            });
+            out.push(Finding { tool: "AddressSanitizer".into(), kind, location, message: rest.trim().to_string() });
         } else if let Some(pos) = line.find(": runtime error: ") {
             let message = line[pos + ": runtime error: ".len()..].trim().to_string();
             let kind = ubsan_kind(&message);
@@ -763,10 +659,7 @@ pub fn parse_findings(stderr: &str) -> Vec<Finding> {
             && let Some(next) = lines.get(i + 1)
             && next.contains("with overflow")
         {
-            let loc = line
-                .split("panicked at ")
-                .nth(1)
-                .map(|s| s.trim_end_matches(':').to_string());
+            let loc = line.split("panicked at ").nth(1).map(|s| s.trim_end_matches(':').to_string());
             out.push(Finding {
                 tool: "rust-overflow-checks".into(),
                 kind: "arithmetic-overflow".into(),
@@ -789,10 +682,7 @@ fn ubsan_kind(message: &str) -> String {
         ("null pointer", "null-pointer-use"),
         ("misaligned address", "misaligned-access"),
         ("negation of", "signed-integer-overflow"),
-        (
-            "is outside the range of representable values",
-            "float-cast-overflow",
-        ),
+        ("is outside the range of representable values", "float-cast-overflow"),
         ("load of value", "invalid-value-load"),
         ("insufficient space for an object", "object-size"),
     ];
@@ -841,10 +731,7 @@ WRITE of size 1 at 0x602 thread T0\n\
         assert_eq!(f[0].kind, "signed-integer-overflow");
         assert_eq!(f[0].location.as_deref(), Some("/work/main.c:5:11"));
         assert!(parse_findings("all good\n").is_empty());
-        assert!(
-            parse_findings("==1==ERROR: AddressSanitizer: hard rss limit exhausted (1Mb vs 2Mb)\n")
-                .is_empty()
-        );
+        assert!(parse_findings("==1==ERROR: AddressSanitizer: hard rss limit exhausted (1Mb vs 2Mb)\n").is_empty());
     }
 
     #[test]

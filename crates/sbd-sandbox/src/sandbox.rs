@@ -98,15 +98,10 @@ impl Spec {
 
 /// The environment a sandboxed program starts with.
 pub fn default_env() -> Vec<(String, String)> {
-    [
-        ("PATH", "/usr/local/bin:/usr/bin:/bin"),
-        ("HOME", "/tmp"),
-        ("TMPDIR", "/tmp"),
-        ("LANG", "C.UTF-8"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+    [("PATH", "/usr/local/bin:/usr/bin:/bin"), ("HOME", "/tmp"), ("TMPDIR", "/tmp"), ("LANG", "C.UTF-8")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Which mechanisms this kernel offers (probed once per process).
@@ -136,11 +131,7 @@ impl Mechanisms {
             } else {
                 sys::landlock_abi().map_err(|e| e.to_string())
             };
-            Mechanisms {
-                namespaces,
-                landlock_abi,
-                seccomp: !off("seccomp") && sys::seccomp_available(),
-            }
+            Mechanisms { namespaces, landlock_abi, seccomp: !off("seccomp") && sys::seccomp_available() }
         })
     }
 
@@ -174,8 +165,7 @@ fn all_namespaces(network: bool) -> i32 {
 }
 
 fn cstr(p: impl AsRef<std::ffi::OsStr>) -> Result<CString, Error> {
-    CString::new(p.as_ref().as_bytes())
-        .map_err(|_| Error::Spec(format!("{:?} contains a NUL byte", p.as_ref())))
+    CString::new(p.as_ref().as_bytes()).map_err(|_| Error::Spec(format!("{:?} contains a NUL byte", p.as_ref())))
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -192,13 +182,10 @@ pub struct TempDir {
 impl TempDir {
     pub(crate) fn create(prefix: &str) -> Result<TempDir, Error> {
         sweep_stale();
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path =
-            std::env::temp_dir().join(format!("{prefix}{}-{n}-{nanos:08x}", std::process::id()));
+        let path = std::env::temp_dir().join(format!("{prefix}{}-{n}-{nanos:08x}", std::process::id()));
         fs::create_dir(&path).map_err(|e| Error::io(&path, e))?;
         Ok(TempDir { path })
     }
@@ -247,10 +234,7 @@ pub fn sweep_stale() {
         for e in rd.flatten() {
             let name = e.file_name();
             let name = name.to_string_lossy();
-            let Some(rest) = name
-                .strip_prefix(RUN_PREFIX)
-                .or_else(|| name.strip_prefix(WORK_PREFIX))
-            else {
+            let Some(rest) = name.strip_prefix(RUN_PREFIX).or_else(|| name.strip_prefix(WORK_PREFIX)) else {
                 continue;
             };
             let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
@@ -333,44 +317,22 @@ fn capture(fd: OwnedFd, cap: usize) -> std::thread::JoinHandle<Capture> {
 fn rlimits(policy: &Policy, memory: MemoryEnforcement) -> Vec<(u32, u64, u64)> {
     let mb = 1024 * 1024;
     let mut v = vec![
-        (
-            libc::RLIMIT_CPU,
-            policy.cpu_time_s,
-            policy.cpu_time_s.saturating_add(1),
-        ),
-        (
-            libc::RLIMIT_FSIZE,
-            policy.max_file_size_mb * mb,
-            policy.max_file_size_mb * mb,
-        ),
-        (
-            libc::RLIMIT_NPROC,
-            policy.max_processes,
-            policy.max_processes,
-        ),
-        (
-            libc::RLIMIT_NOFILE,
-            policy.max_open_files,
-            policy.max_open_files,
-        ),
+        (libc::RLIMIT_CPU, policy.cpu_time_s, policy.cpu_time_s.saturating_add(1)),
+        (libc::RLIMIT_FSIZE, policy.max_file_size_mb * mb, policy.max_file_size_mb * mb),
+        (libc::RLIMIT_NPROC, policy.max_processes, policy.max_processes),
+        (libc::RLIMIT_NOFILE, policy.max_open_files, policy.max_open_files),
         (libc::RLIMIT_CORE, 0, 0),
         (libc::RLIMIT_MEMLOCK, 0, 0),
         (libc::RLIMIT_MSGQUEUE, 0, 0),
     ];
     if memory == MemoryEnforcement::Rlimit {
-        v.push((
-            libc::RLIMIT_DATA,
-            policy.memory_mb * mb,
-            policy.memory_mb * mb,
-        ));
+        v.push((libc::RLIMIT_DATA, policy.memory_mb * mb, policy.memory_mb * mb));
     }
     v.into_iter().map(|(r, s, h)| (r as u32, s, h)).collect()
 }
 
 /// Directories and symlinks of the host root that make up the read-only system view.
-const SYSTEM_DIRS: &[&str] = &[
-    "usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32",
-];
+const SYSTEM_DIRS: &[&str] = &["usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32"];
 /// `/dev/zero` is left out on purpose: a shared mapping of it is shmem, memory that no
 /// rlimit counts.
 const DEVICES: &[&str] = &["null", "full", "random", "urandom"];
@@ -383,21 +345,11 @@ fn mount_plan(spec: &Spec, root: &Path) -> Result<Vec<MountOp>, Error> {
         match fs::symlink_metadata(&host) {
             Ok(md) if md.file_type().is_symlink() => {
                 let target = fs::read_link(&host).map_err(|e| Error::io(&host, e))?;
-                ops.push(MountOp::Symlink {
-                    target: cstr(&target)?,
-                    path: cstr(at(d))?,
-                });
+                ops.push(MountOp::Symlink { target: cstr(&target)?, path: cstr(at(d))? });
             }
             Ok(md) if md.is_dir() => {
-                ops.push(MountOp::Mkdir {
-                    path: cstr(at(d))?,
-                    mode: 0o755,
-                });
-                ops.push(MountOp::Bind {
-                    source: cstr(&host)?,
-                    path: cstr(at(d))?,
-                    read_only: true,
-                });
+                ops.push(MountOp::Mkdir { path: cstr(at(d))?, mode: 0o755 });
+                ops.push(MountOp::Bind { source: cstr(&host)?, path: cstr(at(d))?, read_only: true });
             }
             _ => {}
         }
@@ -405,51 +357,26 @@ fn mount_plan(spec: &Spec, root: &Path) -> Result<Vec<MountOp>, Error> {
     let mut made = std::collections::BTreeSet::new();
     for extra in &spec.extra_mounts {
         if !extra.is_absolute() {
-            return Err(Error::Spec(format!(
-                "extra mount {extra:?} is not absolute"
-            )));
+            return Err(Error::Spec(format!("extra mount {extra:?} is not absolute")));
         }
-        if SYSTEM_DIRS
-            .iter()
-            .any(|d| extra.starts_with(Path::new("/").join(d)))
-        {
+        if SYSTEM_DIRS.iter().any(|d| extra.starts_with(Path::new("/").join(d))) {
             continue;
         }
         let mut cur = PathBuf::from("/");
         for comp in extra.components().skip(1) {
             cur.push(comp);
             if made.insert(cur.clone()) {
-                ops.push(MountOp::Mkdir {
-                    path: cstr(at(&cur.to_string_lossy()))?,
-                    mode: 0o755,
-                });
+                ops.push(MountOp::Mkdir { path: cstr(at(&cur.to_string_lossy()))?, mode: 0o755 });
             }
         }
-        ops.push(MountOp::Bind {
-            source: cstr(extra)?,
-            path: cstr(at(&extra.to_string_lossy()))?,
-            read_only: true,
-        });
+        ops.push(MountOp::Bind { source: cstr(extra)?, path: cstr(at(&extra.to_string_lossy()))?, read_only: true });
     }
-    ops.push(MountOp::Mkdir {
-        path: cstr(at("proc"))?,
-        mode: 0o555,
-    });
-    ops.push(MountOp::Proc {
-        path: cstr(at("proc"))?,
-    });
-    ops.push(MountOp::Mkdir {
-        path: cstr(at("dev"))?,
-        mode: 0o755,
-    });
-    ops.push(MountOp::Tmpfs {
-        path: cstr(at("dev"))?,
-        data: cstr("size=64k,mode=0755")?,
-    });
+    ops.push(MountOp::Mkdir { path: cstr(at("proc"))?, mode: 0o555 });
+    ops.push(MountOp::Proc { path: cstr(at("proc"))? });
+    ops.push(MountOp::Mkdir { path: cstr(at("dev"))?, mode: 0o755 });
+    ops.push(MountOp::Tmpfs { path: cstr(at("dev"))?, data: cstr("size=64k,mode=0755")? });
     for d in DEVICES {
-        ops.push(MountOp::Touch {
-            path: cstr(at(&format!("dev/{d}")))?,
-        });
+        ops.push(MountOp::Touch { path: cstr(at(&format!("dev/{d}")))? });
         ops.push(MountOp::Bind {
             source: cstr(format!("/dev/{d}"))?,
             path: cstr(at(&format!("dev/{d}")))?,
@@ -462,33 +389,17 @@ fn mount_plan(spec: &Spec, root: &Path) -> Result<Vec<MountOp>, Error> {
         ("stdout", "/proc/self/fd/1"),
         ("stderr", "/proc/self/fd/2"),
     ] {
-        ops.push(MountOp::Symlink {
-            target: cstr(target)?,
-            path: cstr(at(&format!("dev/{name}")))?,
-        });
+        ops.push(MountOp::Symlink { target: cstr(target)?, path: cstr(at(&format!("dev/{name}")))? });
     }
-    ops.push(MountOp::Mkdir {
-        path: cstr(at("tmp"))?,
-        mode: 0o1777,
-    });
+    ops.push(MountOp::Mkdir { path: cstr(at("tmp"))?, mode: 0o1777 });
     if spec.policy.filesystem == Filesystem::ReadWrite || spec.work_writable {
         ops.push(MountOp::Tmpfs {
             path: cstr(at("tmp"))?,
-            data: cstr(format!(
-                "size={}m,mode=1777,nr_inodes=4096",
-                spec.policy.tmp_size_mb.max(1)
-            ))?,
+            data: cstr(format!("size={}m,mode=1777,nr_inodes=4096", spec.policy.tmp_size_mb.max(1)))?,
         });
     }
-    ops.push(MountOp::Mkdir {
-        path: cstr(at("work"))?,
-        mode: 0o755,
-    });
-    ops.push(MountOp::Bind {
-        source: cstr(&spec.work_dir)?,
-        path: cstr(at("work"))?,
-        read_only: !spec.work_writable,
-    });
+    ops.push(MountOp::Mkdir { path: cstr(at("work"))?, mode: 0o755 });
+    ops.push(MountOp::Bind { source: cstr(&spec.work_dir)?, path: cstr(at("work"))?, read_only: !spec.work_writable });
     ops.push(MountOp::RemountRootReadOnly);
     Ok(ops)
 }
@@ -497,9 +408,7 @@ fn landlock_plan(spec: &Spec, abi: i32) -> Result<LandlockPlan, Error> {
     let system_exec = matches!(spec.exec, Exec::System);
     let sys_rights = ll::READ | if system_exec { ll::EXECUTE } else { 0 };
     let mut rules = vec![];
-    for d in [
-        "/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
-    ] {
+    for d in ["/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"] {
         rules.push((cstr(d)?, sys_rights));
     }
     for extra in &spec.extra_mounts {
@@ -513,10 +422,7 @@ fn landlock_plan(spec: &Spec, abi: i32) -> Result<LandlockPlan, Error> {
     rules.push((cstr("/proc")?, ll::READ | ll::WRITE_FILE));
     rules.push((cstr("/dev")?, ll::READ_DIR));
     for d in ["null", "full"] {
-        rules.push((
-            cstr(format!("/dev/{d}"))?,
-            ll::READ_FILE | ll::WRITE_FILE | ll::TRUNCATE,
-        ));
+        rules.push((cstr(format!("/dev/{d}"))?, ll::READ_FILE | ll::WRITE_FILE | ll::TRUNCATE));
     }
     for d in ["random", "urandom"] {
         rules.push((cstr(format!("/dev/{d}"))?, ll::READ_FILE));
@@ -532,11 +438,7 @@ fn landlock_plan(spec: &Spec, abi: i32) -> Result<LandlockPlan, Error> {
     Ok(LandlockPlan {
         abi,
         handled_fs: ll::fs_rights(abi),
-        handled_net: if spec.policy.network {
-            0
-        } else {
-            ll::net_rights(abi)
-        },
+        handled_net: if spec.policy.network { 0 } else { ll::net_rights(abi) },
         scoped: ll::scopes(abi),
         rules,
     })
@@ -544,23 +446,15 @@ fn landlock_plan(spec: &Spec, abi: i32) -> Result<LandlockPlan, Error> {
 
 /// The ELF interpreters present on this system (needed to execute any dynamic binary).
 fn dynamic_loaders() -> Vec<PathBuf> {
-    [
-        "/lib64/ld-linux-x86-64.so.2",
-        "/lib/ld-linux-aarch64.so.1",
-        "/lib/ld-linux-x86-64.so.2",
-    ]
-    .iter()
-    .filter_map(|p| fs::canonicalize(p).ok())
-    .collect()
+    ["/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1", "/lib/ld-linux-x86-64.so.2"]
+        .iter()
+        .filter_map(|p| fs::canonicalize(p).ok())
+        .collect()
 }
 
 fn write_id_maps(pid: i32, privileged: bool, uid: u32, gid: u32) -> Result<(), Error> {
     let base = PathBuf::from(format!("/proc/{pid}"));
-    let (host_uid, host_gid) = if privileged {
-        (HOST_ID_WHEN_ROOT, HOST_ID_WHEN_ROOT)
-    } else {
-        (uid, gid)
-    };
+    let (host_uid, host_gid) = if privileged { (HOST_ID_WHEN_ROOT, HOST_ID_WHEN_ROOT) } else { (uid, gid) };
     if !privileged {
         let p = base.join("setgroups");
         fs::write(&p, "deny").map_err(|e| Error::io(&p, e))?;
@@ -588,26 +482,15 @@ fn tree_memory_kb(root: i32) -> u64 {
         let base = PathBuf::from(format!("/proc/{pid}"));
         if let Ok(status) = fs::read_to_string(base.join("status")) {
             for l in status.lines() {
-                if let Some(v) = l
-                    .strip_prefix("RssAnon:")
-                    .or_else(|| l.strip_prefix("RssShmem:"))
-                {
-                    total += v
-                        .split_whitespace()
-                        .next()
-                        .and_then(|n| n.parse::<u64>().ok())
-                        .unwrap_or(0);
+                if let Some(v) = l.strip_prefix("RssAnon:").or_else(|| l.strip_prefix("RssShmem:")) {
+                    total += v.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
                 }
             }
         }
         if let Ok(tasks) = fs::read_dir(base.join("task")) {
             for t in tasks.flatten() {
                 if let Ok(children) = fs::read_to_string(t.path().join("children")) {
-                    stack.extend(
-                        children
-                            .split_whitespace()
-                            .filter_map(|c| c.parse::<i32>().ok()),
-                    );
+                    stack.extend(children.split_whitespace().filter_map(|c| c.parse::<i32>().ok()));
                 }
             }
         }
@@ -642,10 +525,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, Error> {
         });
     }
     if !spec.work_dir.is_dir() {
-        return Err(Error::Spec(format!(
-            "work directory {:?} does not exist",
-            spec.work_dir
-        )));
+        return Err(Error::Spec(format!("work directory {:?} does not exist", spec.work_dir)));
     }
     let policy = &spec.policy;
     let t0 = Instant::now();
@@ -661,11 +541,8 @@ pub fn run(spec: &Spec) -> Result<Outcome, Error> {
     let (rep_r, rep_w) = sys::pipe().map_err(|e| Error::io("pipe", e))?;
     let (sync_r, sync_w) = sys::pipe().map_err(|e| Error::io("pipe", e))?;
 
-    let seccomp = if mech.seccomp {
-        filter::programs(policy.network, true, matches!(spec.exec, Exec::Only(_)))?
-    } else {
-        vec![]
-    };
+    let seccomp =
+        if mech.seccomp { filter::programs(policy.network, true, matches!(spec.exec, Exec::Only(_)))? } else { vec![] };
     let landlock = match mech.landlock_abi {
         Ok(abi) => Some(landlock_plan(spec, abi)?),
         Err(_) => None,
@@ -679,9 +556,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, Error> {
         envp.push(cstr(format!("{k}={v}"))?);
     }
     if argv.len() > 63 || envp.len() > 63 {
-        return Err(Error::Spec(
-            "at most 62 arguments and 63 environment variables".into(),
-        ));
+        return Err(Error::Spec("at most 62 arguments and 63 environment variables".into()));
     }
     let (uid, gid) = sys::effective_ids();
     let privileged = uid == 0;
@@ -714,11 +589,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, Error> {
 
     let t_plan = t0.elapsed();
     let cgroup = Cgroup::create(
-        &rundir
-            .path()
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        &rundir.path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         policy.memory_mb,
         policy.max_processes,
     );
@@ -781,14 +652,8 @@ pub fn run(spec: &Spec) -> Result<Outcome, Error> {
     maps?;
     let mut records = Vec::new();
     let _ = fs::File::from(rep_r).read_to_end(&mut records);
-    let out = out_t.join().unwrap_or(Capture {
-        data: vec![],
-        truncated: false,
-    });
-    let err = err_t.join().unwrap_or(Capture {
-        data: vec![],
-        truncated: false,
-    });
+    let out = out_t.join().unwrap_or(Capture { data: vec![], truncated: false });
+    let err = err_t.join().unwrap_or(Capture { data: vec![], truncated: false });
 
     let mut status = None;
     let mut violations = vec![];
@@ -804,10 +669,9 @@ pub fn run(spec: &Spec) -> Result<Outcome, Error> {
                 });
             }
             sys::REPORT_STATUS => status = Some(f(4)),
-            sys::REPORT_SYSCALL => violations.push(Violation::Syscall {
-                name: filter::syscall_name(f(4) as i64),
-                count: f(8) as u32,
-            }),
+            sys::REPORT_SYSCALL => {
+                violations.push(Violation::Syscall { name: filter::syscall_name(f(4) as i64), count: f(8) as u32 })
+            }
             _ => {}
         }
     }

@@ -48,11 +48,7 @@ pub(crate) enum MountOp {
     /// A fresh procfs (for the new PID namespace).
     Proc { path: CString },
     /// A recursive bind mount, optionally remounted read-only.
-    Bind {
-        source: CString,
-        path: CString,
-        read_only: bool,
-    },
+    Bind { source: CString, path: CString, read_only: bool },
     /// Remount the new root tmpfs itself read-only (after every mount point exists).
     RemountRootReadOnly,
 }
@@ -181,14 +177,7 @@ pub(crate) fn spawn(plan: &ChildPlan) -> io::Result<(i32, OwnedFd)> {
     // returns: it runs `init_main`, which only issues raw system calls on data prepared in
     // `plan` and ends in `_exit`.
     let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            flags,
-            0 as c_ulong,
-            &mut pidfd as *mut c_int,
-            0 as c_ulong,
-            0 as c_ulong,
-        )
+        libc::syscall(libc::SYS_clone, flags, 0 as c_ulong, &mut pidfd as *mut c_int, 0 as c_ulong, 0 as c_ulong)
     };
     if pid < 0 {
         return Err(io::Error::last_os_error());
@@ -204,11 +193,7 @@ pub(crate) fn spawn(plan: &ChildPlan) -> io::Result<(i32, OwnedFd)> {
 /// Wait until the process behind `pidfd` exits or `timeout` passes. Returns true if it
 /// exited.
 pub(crate) fn wait_readable(fd: &OwnedFd, timeout: Duration) -> io::Result<bool> {
-    let mut pfd = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
+    let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
     let ms = timeout.as_millis().min(i32::MAX as u128) as c_int;
     loop {
         // SAFETY: `pfd` is a valid pollfd array of length one.
@@ -278,11 +263,7 @@ pub(crate) fn wait4(pid: i32) -> io::Result<Reaped> {
         break;
     }
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, (t.tv_usec as u32) * 1000);
-    Ok(Reaped {
-        status,
-        cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
-        max_rss_kb: ru.ru_maxrss.max(0) as u64,
-    })
+    Ok(Reaped { status, cpu: tv(ru.ru_utime) + tv(ru.ru_stime), max_rss_kb: ru.ru_maxrss.max(0) as u64 })
 }
 
 /// Probe whether the kernel lets us create the namespaces (clone a child that exits).
@@ -324,11 +305,7 @@ pub(crate) fn landlock_abi() -> io::Result<i32> {
             LANDLOCK_CREATE_RULESET_VERSION,
         )
     };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(rc as i32)
-    }
+    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(rc as i32) }
 }
 
 /// Whether seccomp filters are supported (PR_GET_SECCOMP answers).
@@ -415,13 +392,7 @@ fn init_main(plan: &ChildPlan) -> ! {
         }
         // Move stdio and the report pipe to 0..=3, close everything else we inherited
         // (including other threads' descriptors).
-        let srcs = [
-            plan.stdin_fd,
-            plan.stdout_fd,
-            plan.stderr_fd,
-            plan.report_fd,
-            plan.sync_read_fd,
-        ];
+        let srcs = [plan.stdin_fd, plan.stdout_fd, plan.stderr_fd, plan.report_fd, plan.sync_read_fd];
         let mut high = [0 as c_int; 5];
         for (i, fd) in srcs.iter().enumerate() {
             high[i] = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, 1000);
@@ -435,11 +406,7 @@ fn init_main(plan: &ChildPlan) -> ! {
             }
         }
         report_fd = 3;
-        check(
-            libc::syscall(libc::SYS_close_range, 5u32, u32::MAX, 0u32),
-            report_fd,
-            Stage::Fds,
-        );
+        check(libc::syscall(libc::SYS_close_range, 5u32, u32::MAX, 0u32), report_fd, Stage::Fds);
         libc::fcntl(3, libc::F_SETFD, libc::FD_CLOEXEC);
         libc::fcntl(4, libc::F_SETFD, libc::FD_CLOEXEC);
 
@@ -474,11 +441,7 @@ fn init_main(plan: &ChildPlan) -> ! {
         // Init is a copy of sbd's memory: nothing in the sandbox may read it through /proc
         // or ptrace, whatever else is missing (an unprivileged id switch keeps it dumpable).
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
-        let mut pfd = libc::pollfd {
-            fd: 4,
-            events: libc::POLLIN,
-            revents: 0,
-        };
+        let mut pfd = libc::pollfd { fd: 4, events: libc::POLLIN, revents: 0 };
         if libc::poll(&mut pfd, 1, 0) != 0 {
             libc::_exit(124);
         }
@@ -510,42 +473,17 @@ fn init_main(plan: &ChildPlan) -> ! {
         for op in &plan.mounts {
             run_mount_op(op, plan, &bind_fds, &mut next_bind, report_fd);
         }
-        check(
-            libc::chdir(plan.new_root.as_ptr()) as c_long,
-            report_fd,
-            Stage::PivotRoot,
-        );
-        check(
-            libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()),
-            report_fd,
-            Stage::PivotRoot,
-        );
-        check(
-            libc::umount2(c".".as_ptr(), libc::MNT_DETACH) as c_long,
-            report_fd,
-            Stage::PivotRoot,
-        );
-        check(
-            libc::chdir(c"/".as_ptr()) as c_long,
-            report_fd,
-            Stage::PivotRoot,
-        );
+        check(libc::chdir(plan.new_root.as_ptr()) as c_long, report_fd, Stage::PivotRoot);
+        check(libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()), report_fd, Stage::PivotRoot);
+        check(libc::umount2(c".".as_ptr(), libc::MNT_DETACH) as c_long, report_fd, Stage::PivotRoot);
+        check(libc::chdir(c"/".as_ptr()) as c_long, report_fd, Stage::PivotRoot);
         let hn = plan.hostname.as_bytes();
-        check(
-            libc::sethostname(hn.as_ptr().cast(), hn.len()) as c_long,
-            report_fd,
-            Stage::Hostname,
-        );
+        check(libc::sethostname(hn.as_ptr().cast(), hn.len()) as c_long, report_fd, Stage::Hostname);
 
         // The payload sends its seccomp listener back over this socket pair.
         let mut pair = [-1 as c_int; 2];
         if plan.notify
-            && libc::socketpair(
-                libc::AF_UNIX,
-                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-                0,
-                pair.as_mut_ptr(),
-            ) != 0
+            && libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, pair.as_mut_ptr()) != 0
         {
             fail(report_fd, Stage::Fork);
         }
@@ -635,11 +573,7 @@ fn run_mount_op(
                 }
             }
             MountOp::Touch { path } => {
-                let fd = libc::open(
-                    path.as_ptr(),
-                    libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
-                    0o644,
-                );
+                let fd = libc::open(path.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o644);
                 if fd < 0 {
                     fail(report_fd, Stage::Mount);
                 }
@@ -672,22 +606,13 @@ fn run_mount_op(
                 report_fd,
                 Stage::Mount,
             ),
-            MountOp::Bind {
-                source: _,
-                path,
-                read_only,
-            } => {
+            MountOp::Bind { source: _, path, read_only } => {
                 let mut buf = [0u8; 32];
                 let source = fd_path(bind_fds[*next_bind], &mut buf);
                 *next_bind += 1;
                 check(
-                    libc::mount(
-                        source,
-                        path.as_ptr(),
-                        std::ptr::null(),
-                        libc::MS_BIND | libc::MS_REC,
-                        std::ptr::null(),
-                    ) as c_long,
+                    libc::mount(source, path.as_ptr(), std::ptr::null(), libc::MS_BIND | libc::MS_REC, std::ptr::null())
+                        as c_long,
                     report_fd,
                     Stage::Mount,
                 );
@@ -696,29 +621,15 @@ fn run_mount_op(
                 // The kernel's `struct statfs` on 64-bit Linux: 15 words, `f_flags` is the
                 // 11th (glibc's statvfs may parse /proc/mounts, which allocates).
                 let mut st = [0i64; 16];
-                check(
-                    libc::syscall(libc::SYS_statfs, path.as_ptr(), st.as_mut_ptr()),
-                    report_fd,
-                    Stage::Mount,
-                );
+                check(libc::syscall(libc::SYS_statfs, path.as_ptr(), st.as_mut_ptr()), report_fd, Stage::Mount);
                 let keep = st[10] as c_ulong
-                    & (libc::ST_NODEV
-                        | libc::ST_NOEXEC
-                        | libc::ST_NOATIME
-                        | libc::ST_NODIRATIME
-                        | libc::ST_RELATIME);
+                    & (libc::ST_NODEV | libc::ST_NOEXEC | libc::ST_NOATIME | libc::ST_NODIRATIME | libc::ST_RELATIME);
                 let mut flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_NOSUID | keep;
                 if *read_only {
                     flags |= libc::MS_RDONLY;
                 }
                 check(
-                    libc::mount(
-                        std::ptr::null(),
-                        path.as_ptr(),
-                        std::ptr::null(),
-                        flags,
-                        std::ptr::null(),
-                    ) as c_long,
+                    libc::mount(std::ptr::null(), path.as_ptr(), std::ptr::null(), flags, std::ptr::null()) as c_long,
                     report_fd,
                     Stage::Mount,
                 );
@@ -760,10 +671,7 @@ fn recv_fd(sock: c_int) -> c_int {
     // 8-byte aligned and large enough for one descriptor.
     unsafe {
         let mut byte = 0u8;
-        let mut iov = libc::iovec {
-            iov_base: (&mut byte as *mut u8).cast(),
-            iov_len: 1,
-        };
+        let mut iov = libc::iovec { iov_base: (&mut byte as *mut u8).cast(), iov_len: 1 };
         let mut cbuf = [0u64; 4];
         let mut msg: libc::msghdr = std::mem::zeroed();
         msg.msg_iov = &mut iov;
@@ -774,10 +682,7 @@ fn recv_fd(sock: c_int) -> c_int {
             return -1;
         }
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        if cmsg.is_null()
-            || (*cmsg).cmsg_level != libc::SOL_SOCKET
-            || (*cmsg).cmsg_type != libc::SCM_RIGHTS
-        {
+        if cmsg.is_null() || (*cmsg).cmsg_level != libc::SOL_SOCKET || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
             return -1;
         }
         std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const c_int)
@@ -789,10 +694,7 @@ fn send_fd(sock: c_int, fd: c_int) -> bool {
     // SAFETY: sendmsg from stack buffers sized for exactly one descriptor.
     unsafe {
         let mut byte = 0u8;
-        let mut iov = libc::iovec {
-            iov_base: (&mut byte as *mut u8).cast(),
-            iov_len: 1,
-        };
+        let mut iov = libc::iovec { iov_base: (&mut byte as *mut u8).cast(), iov_len: 1 };
         let mut cbuf = [0u64; 4];
         let mut msg: libc::msghdr = std::mem::zeroed();
         msg.msg_iov = &mut iov;
@@ -826,16 +728,8 @@ fn supervise(listener: c_int, payload: c_int, exec_budget: u32, report_fd: RawFd
         let mut listening = true;
         loop {
             let mut fds = [
-                libc::pollfd {
-                    fd: pidfd,
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: if listening { listener } else { -1 },
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
+                libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 },
+                libc::pollfd { fd: if listening { listener } else { -1 }, events: libc::POLLIN, revents: 0 },
             ];
             let n = libc::poll(fds.as_mut_ptr(), 2, if pidfd < 0 { 100 } else { -1 });
             if n < 0 && errno() != libc::EINTR {
@@ -845,8 +739,7 @@ fn supervise(listener: c_int, payload: c_int, exec_budget: u32, report_fd: RawFd
                 let mut req: libc::seccomp_notif = std::mem::zeroed();
                 if libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut req) == 0 {
                     let nr = req.data.nr;
-                    let is_exec =
-                        nr as c_long == libc::SYS_execve || nr as c_long == libc::SYS_execveat;
+                    let is_exec = nr as c_long == libc::SYS_execve || nr as c_long == libc::SYS_execveat;
                     if is_exec && execs_left > 0 && req.pid as c_int == payload {
                         execs_left -= 1;
                         let mut resp: libc::seccomp_notif_resp = std::mem::zeroed();
@@ -870,12 +763,7 @@ fn supervise(listener: c_int, payload: c_int, exec_budget: u32, report_fd: RawFd
             // Reap whatever has exited; leave when the payload has.
             loop {
                 let mut status: c_int = 0;
-                let pid = libc::wait4(
-                    -1,
-                    &mut status,
-                    libc::__WALL | libc::WNOHANG,
-                    std::ptr::null_mut(),
-                );
+                let pid = libc::wait4(-1, &mut status, libc::__WALL | libc::WNOHANG, std::ptr::null_mut());
                 if pid <= 0 {
                     break;
                 }
@@ -915,63 +803,28 @@ fn payload_main(plan: &ChildPlan, report_fd: RawFd, notify_sock: c_int) -> ! {
                 fail(report_fd, Stage::Capabilities);
             }
         }
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL,
-            0,
-            0,
-            0,
-        );
-        let mut hdr = CapHeader {
-            version: LINUX_CAPABILITY_VERSION_3,
-            pid: 0,
-        };
-        let data = [CapData {
-            effective: 0,
-            permitted: 0,
-            inheritable: 0,
-        }; 2];
+        libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+        let mut hdr = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
+        let data = [CapData { effective: 0, permitted: 0, inheritable: 0 }; 2];
         check(
             libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()),
             report_fd,
             Stage::Capabilities,
         );
-        check(
-            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) as c_long,
-            report_fd,
-            Stage::NoNewPrivs,
-        );
+        check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) as c_long, report_fd, Stage::NoNewPrivs);
         for (res, soft, hard) in &plan.rlimits {
-            let lim = libc::rlimit {
-                rlim_cur: *soft,
-                rlim_max: *hard,
-            };
-            check(
-                libc::setrlimit(*res as _, &lim) as c_long,
-                report_fd,
-                Stage::Rlimit,
-            );
+            let lim = libc::rlimit { rlim_cur: *soft, rlim_max: *hard };
+            check(libc::setrlimit(*res as _, &lim) as c_long, report_fd, Stage::Rlimit);
         }
         if let Some(ll) = &plan.landlock {
             apply_landlock(ll, report_fd);
         }
-        check(
-            libc::chdir(plan.cwd.as_ptr()) as c_long,
-            report_fd,
-            Stage::Chdir,
-        );
+        check(libc::chdir(plan.cwd.as_ptr()) as c_long, report_fd, Stage::Chdir);
         // seccomp last: it may deny calls used above.
         for (i, prog) in plan.seccomp.iter().enumerate() {
-            let fprog = libc::sock_fprog {
-                len: prog.len() as u16,
-                filter: prog.as_ptr() as *mut libc::sock_filter,
-            };
+            let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr() as *mut libc::sock_filter };
             let listen = plan.notify && i == 0;
-            let flags = if listen {
-                libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
-            } else {
-                0
-            };
+            let flags = if listen { libc::SECCOMP_FILTER_FLAG_NEW_LISTENER } else { 0 };
             let rc = libc::syscall(
                 libc::SYS_seccomp,
                 libc::SECCOMP_SET_MODE_FILTER,
@@ -1018,12 +871,8 @@ fn apply_landlock(ll: &LandlockPlan, report_fd: RawFd) {
         } else {
             8
         };
-        let ruleset = libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            &attr as *const LandlockRulesetAttr,
-            size as usize,
-            0u32,
-        );
+        let ruleset =
+            libc::syscall(libc::SYS_landlock_create_ruleset, &attr as *const LandlockRulesetAttr, size as usize, 0u32);
         if ruleset < 0 {
             fail(report_fd, Stage::Landlock);
         }
@@ -1039,10 +888,7 @@ fn apply_landlock(ll: &LandlockPlan, report_fd: RawFd) {
             if libc::fstat(fd, &mut st) == 0 && (st.st_mode & libc::S_IFMT) != libc::S_IFDIR {
                 allowed &= FILE_ACCESS;
             }
-            let rule = LandlockPathBeneathAttr {
-                allowed_access: allowed,
-                parent_fd: fd,
-            };
+            let rule = LandlockPathBeneathAttr { allowed_access: allowed, parent_fd: fd };
             check(
                 libc::syscall(
                     libc::SYS_landlock_add_rule,
@@ -1057,11 +903,7 @@ fn apply_landlock(ll: &LandlockPlan, report_fd: RawFd) {
             libc::close(fd);
         }
         // No network port rule is ever added: when TCP is handled, all of it is denied.
-        check(
-            libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0u32),
-            report_fd,
-            Stage::Landlock,
-        );
+        check(libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0u32), report_fd, Stage::Landlock);
         libc::close(ruleset);
     }
 }

@@ -15,16 +15,7 @@ fn eva(src: &str) -> Option<ToolStatus> {
 fn eva_proves_the_fixed_unit_and_fails_the_buggy_ones() {
     let ok = "int buf[4];\nint get(int i) { return buf[i]; }\nint main(void) {\n  int s = 0;\n  for (int i = 0; i < 4; i++) s += get(i);\n  return s;\n}\n";
     let Some(status) = eva(ok) else { return };
-    assert!(
-        matches!(
-            status,
-            ToolStatus::Ran {
-                verdict: FormalVerdict::Proven,
-                ..
-            }
-        ),
-        "{status:?}"
-    );
+    assert!(matches!(status, ToolStatus::Ran { verdict: FormalVerdict::Proven, .. }), "{status:?}");
     let cases = [
         (ok.replace("i < 4", "i <= 4"), "unit.c:2"),
         (
@@ -38,16 +29,9 @@ fn eva_proves_the_fixed_unit_and_fails_the_buggy_ones() {
     ];
     for (src, loc) in cases {
         match eva(&src).unwrap() {
-            ToolStatus::Ran {
-                verdict,
-                properties,
-                ..
-            } => {
+            ToolStatus::Ran { verdict, properties, .. } => {
                 assert_eq!(verdict, FormalVerdict::Failed, "{src}\n{properties:?}");
-                assert!(
-                    properties.iter().any(|p| p.location == loc),
-                    "{loc}: {properties:?}"
-                );
+                assert!(properties.iter().any(|p| p.location == loc), "{loc}: {properties:?}");
             }
             other => panic!("{other:?}"),
         }

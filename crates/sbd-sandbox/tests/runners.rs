@@ -38,10 +38,7 @@ fn every_language_runs_with_stdin_args_and_expected_output() {
             Language::Rust,
             "use std::io::BufRead;\nfn main(){ let a: Vec<String> = std::env::args().collect(); let l = std::io::stdin().lock().lines().next().unwrap().unwrap(); println!(\"{} {}\", a[1], l); }\n",
         ),
-        (
-            Language::Python,
-            "import sys\nprint(sys.argv[1], sys.stdin.readline().strip())\n",
-        ),
+        (Language::Python, "import sys\nprint(sys.argv[1], sys.stdin.readline().strip())\n"),
         (
             Language::JavaScript,
             "const l = require('fs').readFileSync(0, 'utf8').split('\\n')[0];\nconsole.log(process.argv[2] + ' ' + l);\n",
@@ -58,12 +55,7 @@ fn every_language_runs_with_stdin_args_and_expected_output() {
         let r = run(lang, src, "hello\n", "arg1 hello\n");
         assert_eq!(r.verdict, Verdict::Passed, "{}: {r:#?}", lang.name());
         let wrong = run(lang, src, "bye\n", "arg1 hello\n");
-        assert_eq!(
-            wrong.verdict,
-            Verdict::WrongOutput,
-            "{}: {wrong:#?}",
-            lang.name()
-        );
+        assert_eq!(wrong.verdict, Verdict::WrongOutput, "{}: {wrong:#?}", lang.name());
     }
 }
 
@@ -103,28 +95,11 @@ fn sanitizers_catch_planted_bugs_and_pass_fixes() {
         }
         for (kind, buggy, fixed) in C_BUGS {
             let r = run_unit(&RunRequest::new(lang, *buggy)).unwrap();
-            assert_eq!(
-                r.verdict,
-                Verdict::CheckerError,
-                "{kind} ({}): {r:#?}",
-                lang.name()
-            );
-            assert!(
-                r.findings.iter().any(|f| f.kind == *kind),
-                "{kind}: findings {:?}",
-                r.findings
-            );
-            assert!(
-                r.findings.iter().any(|f| f.location.is_some()),
-                "{kind}: no location"
-            );
+            assert_eq!(r.verdict, Verdict::CheckerError, "{kind} ({}): {r:#?}", lang.name());
+            assert!(r.findings.iter().any(|f| f.kind == *kind), "{kind}: findings {:?}", r.findings);
+            assert!(r.findings.iter().any(|f| f.location.is_some()), "{kind}: no location");
             let ok = run_unit(&RunRequest::new(lang, *fixed)).unwrap();
-            assert_eq!(
-                ok.verdict,
-                Verdict::Passed,
-                "{kind} fixed ({}): {ok:#?}",
-                lang.name()
-            );
+            assert_eq!(ok.verdict, Verdict::Passed, "{kind} fixed ({}): {ok:#?}", lang.name());
             assert!(ok.findings.is_empty());
         }
     }
@@ -140,13 +115,7 @@ fn rust_overflow_checks_catch_signed_overflow() {
     let r = run_unit(&RunRequest::new(Language::Rust, buggy)).unwrap();
     assert_eq!(r.verdict, Verdict::CheckerError, "{r:#?}");
     assert_eq!(r.findings[0].kind, "arithmetic-overflow");
-    assert!(
-        r.findings[0]
-            .location
-            .as_deref()
-            .unwrap_or("")
-            .contains("main.rs:1")
-    );
+    assert!(r.findings[0].location.as_deref().unwrap_or("").contains("main.rs:1"));
     let ok = run_unit(&RunRequest::new(Language::Rust, fixed)).unwrap();
     assert_eq!(ok.verdict, Verdict::Passed, "{ok:#?}");
 }
@@ -156,11 +125,7 @@ fn compile_errors_are_reported() {
     if !available(Language::C) {
         return;
     }
-    let r = run_unit(&RunRequest::new(
-        Language::C,
-        "int main(void) { return x; }\n",
-    ))
-    .unwrap();
+    let r = run_unit(&RunRequest::new(Language::C, "int main(void) { return x; }\n")).unwrap();
     assert_eq!(r.verdict, Verdict::CompileFailed);
     assert!(r.compile.unwrap().stderr.contains("undeclared"));
 }
@@ -183,21 +148,11 @@ fn valgrind_catches_heap_errors_when_installed() {
         };
         assert_eq!(r.verdict, Verdict::CheckerError, "{kind}: {r:#?}");
         assert!(
-            r.findings
-                .iter()
-                .any(|f| f.tool == "valgrind-memcheck" && f.kind == *kind),
+            r.findings.iter().any(|f| f.tool == "valgrind-memcheck" && f.kind == *kind),
             "{kind}: {:?}",
             r.findings
         );
-        assert!(
-            r.findings[0]
-                .location
-                .as_deref()
-                .unwrap_or("")
-                .contains("main.c:"),
-            "{:?}",
-            r.findings
-        );
+        assert!(r.findings[0].location.as_deref().unwrap_or("").contains("main.c:"), "{:?}", r.findings);
         let mut req = RunRequest::new(Language::C, *fixed);
         req.valgrind = true;
         let ok = run_unit(&req).unwrap();

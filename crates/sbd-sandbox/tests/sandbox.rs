@@ -6,9 +6,7 @@ use sbd_sandbox::{Exec, Limit, Policy, Spec, Workspace, run};
 fn spec(ws: &Workspace, program: &str, args: &[&str]) -> Spec {
     let mut s = Spec::new(program, ws.path(), Policy::default());
     s.args = args.iter().map(|a| a.to_string()).collect();
-    s.exec = Exec::Only(vec![
-        std::fs::canonicalize(program).unwrap_or(PathBuf::from(program)),
-    ]);
+    s.exec = Exec::Only(vec![std::fs::canonicalize(program).unwrap_or(PathBuf::from(program))]);
     s
 }
 
@@ -33,9 +31,7 @@ fn loopback_listener_unreachable_without_network() {
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::time::Duration;
 
-    let Some(py) = ["/usr/bin/python3", "/usr/local/bin/python3"]
-        .iter()
-        .find_map(|p| std::fs::canonicalize(p).ok())
+    let Some(py) = ["/usr/bin/python3", "/usr/local/bin/python3"].iter().find_map(|p| std::fs::canonicalize(p).ok())
     else {
         eprintln!("skipping: no python3");
         return;
@@ -74,10 +70,7 @@ fn loopback_listener_unreachable_without_network() {
 
     s.policy.network = true;
     let o = run(&s).unwrap();
-    assert!(
-        o.stdout.contains("CONNECTED"),
-        "control run must connect: {o:?}"
-    );
+    assert!(o.stdout.contains("CONNECTED"), "control run must connect: {o:?}");
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(accepted.load(Ordering::Relaxed), 1);
     stop.store(true, Ordering::Relaxed);
@@ -103,10 +96,7 @@ fn exec_outside_the_allow_list_is_denied() {
     assert_eq!(o.exit_code, Some(126), "{o:?}");
     // seccomp (only the first exec is let through) answers before landlock does.
     assert!(o.stderr.contains("Operation not permitted"), "{o:?}");
-    assert!(o.violations.contains(&sbd_sandbox::Violation::Syscall {
-        name: "execve".into(),
-        count: 1
-    }));
+    assert!(o.violations.contains(&sbd_sandbox::Violation::Syscall { name: "execve".into(), count: 1 }));
 }
 
 #[test]
@@ -137,10 +127,7 @@ fn refuses_when_a_mechanism_is_missing_unless_degraded() {
     }
     let exe = std::env::current_exe().unwrap();
     let st = std::process::Command::new(exe)
-        .args([
-            "--exact",
-            "refuses_when_a_mechanism_is_missing_unless_degraded",
-        ])
+        .args(["--exact", "refuses_when_a_mechanism_is_missing_unless_degraded"])
         .env("SBD_SANDBOX_ASSUME_MISSING", "landlock")
         .status()
         .unwrap();
@@ -155,10 +142,7 @@ fn denied_system_calls_are_observed() {
     assert_ne!(o.exit_code, Some(0), "{o:?}");
     assert!(o.stderr.contains("Operation not permitted"), "{o:?}");
     assert!(
-        o.violations.contains(&sbd_sandbox::Violation::Syscall {
-            name: "unshare".into(),
-            count: 1
-        }),
+        o.violations.contains(&sbd_sandbox::Violation::Syscall { name: "unshare".into(), count: 1 }),
         "{:?}",
         o.violations
     );

@@ -450,10 +450,10 @@ fn compile_language(lang: Language, rules: &[Rule], spec: Option<&LanguageSpec>)
     let mut call_kinds = vec![None; kinds];
     for &(k, callee, args) in syntax.calls {
         let id = kid(k);
-        if id != 0 {
-            if let Some(slot) = call_kinds.get_mut(id as usize) {
-                *slot = Some((callee, args));
-            }
+        if id != 0
+            && let Some(slot) = call_kinds.get_mut(id as usize)
+        {
+            *slot = Some((callee, args));
         }
     }
     let mut import_kinds = vec![false; kinds];

@@ -159,15 +159,13 @@ pub async fn run(spec: LoadSpec) -> LoadResult {
                 // request whose body it did not read): retry once on a fresh connection, as HTTP
                 // clients do when nothing of the response arrived.
                 if matches!(&result, Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof || e.kind() == std::io::ErrorKind::BrokenPipe || e.kind() == std::io::ErrorKind::ConnectionReset)
-                {
-                    if let Ok(s) = TcpStream::connect(spec.addr).await {
+                    && let Ok(s) = TcpStream::connect(spec.addr).await {
                         let _ = s.set_nodelay(true);
                         conn = Some(BufReader::new(s));
                         if let Some(c) = conn.as_mut() {
                             result = tokio::time::timeout(spec.timeout, request(c, &spec, &head)).await;
                         }
                     }
-                }
                 match result {
                     Ok(Ok((status, _))) => {
                         *out.status.entry(status).or_default() += 1;

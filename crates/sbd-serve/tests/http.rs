@@ -223,7 +223,7 @@ async fn a_flood_gets_429s_while_health_answers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_auth_is_refused_off_loopback() {
     let c = Config::new("0.0.0.0:0".parse().unwrap());
-    let err = sbd_serve::router(c).err().expect("must refuse").to_string();
+    let err = sbd_serve::router(c).expect_err("must refuse").to_string();
     assert!(err.contains("refusing to serve without authentication"), "{err}");
 }
 

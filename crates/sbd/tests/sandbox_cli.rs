@@ -17,11 +17,7 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 fn have(tool: &str) -> bool {
@@ -62,11 +58,8 @@ fn run_c_with_stdin_expected_output_and_json() {
     assert_eq!(v["run"]["stdout"], "x:hi\n");
     assert_eq!(v["output_matched"], true);
 
-    std::fs::write(
-        d.join("uaf.c"),
-        "#include <stdlib.h>\nint main(void){int *p=malloc(4);*p=1;free(p);return *p;}\n",
-    )
-    .unwrap();
+    std::fs::write(d.join("uaf.c"), "#include <stdlib.h>\nint main(void){int *p=malloc(4);*p=1;free(p);return *p;}\n")
+        .unwrap();
     let o = sbd().arg("run").arg(d.join("uaf.c")).output().unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let t = text(&o);
@@ -100,12 +93,7 @@ fn policy_from_anrf_and_timeout_flag() {
     assert_eq!(v["run"]["limit"], "wall_time");
     assert!(v["run"]["wall_ms"].as_u64().unwrap() < 1500, "{v}");
     assert!(t.elapsed() < Duration::from_secs(20));
-    let o = sbd()
-        .arg("run")
-        .arg(d.join("sleep.py"))
-        .args(["--timeout", "0.3", "--format", "json"])
-        .output()
-        .unwrap();
+    let o = sbd().arg("run").arg(d.join("sleep.py")).args(["--timeout", "0.3", "--format", "json"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["run"]["limit"], "wall_time", "{v}");
     assert!(v["run"]["wall_ms"].as_u64().unwrap() < 1500, "{v}");
@@ -176,11 +164,7 @@ fn verify_formal_reports_alarm_locations() {
     if !have("frama-c") {
         let d = tmp("formal-na");
         std::fs::write(d.join("a.c"), "int main(void){return 0;}\n").unwrap();
-        let o = sbd()
-            .arg("verify-formal")
-            .arg(d.join("a.c"))
-            .output()
-            .unwrap();
+        let o = sbd().arg("verify-formal").arg(d.join("a.c")).output().unwrap();
         assert_eq!(o.status.code(), Some(1));
         assert!(text(&o).contains("not available"));
         return;
@@ -191,11 +175,7 @@ fn verify_formal_reports_alarm_locations() {
         "int buf[4];\nint get(int i) { return buf[i]; }\nint main(void) {\n  int s = 0;\n  for (int i = 0; i <= 4; i++) s += get(i);\n  return s;\n}\n",
     )
     .unwrap();
-    let o = sbd()
-        .arg("verify-formal")
-        .arg(d.join("oob.c"))
-        .output()
-        .unwrap();
+    let o = sbd().arg("verify-formal").arg(d.join("oob.c")).output().unwrap();
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("frama-c-eva: FAILED"), "{t}");
@@ -205,10 +185,7 @@ fn verify_formal_reports_alarm_locations() {
 
 #[test]
 fn bench_sandbox_prints_a_table() {
-    let o = sbd()
-        .args(["bench", "sandbox", "--iterations", "1"])
-        .output()
-        .unwrap();
+    let o = sbd().args(["bench", "sandbox", "--iterations", "1"]).output().unwrap();
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     assert!(t.contains("overhead ms"), "{t}");
@@ -245,41 +222,23 @@ fn killing_sbd_kills_the_sandbox_and_temp_dirs_are_swept() {
         .spawn()
         .unwrap();
     let start = Instant::now();
-    while pids_with_cmdline(&marker)
-        .iter()
-        .all(|p| *p == child.id() as i32)
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "sandbox never started"
-        );
+    while pids_with_cmdline(&marker).iter().all(|p| *p == child.id() as i32) {
+        assert!(start.elapsed() < Duration::from_secs(20), "sandbox never started");
         std::thread::sleep(Duration::from_millis(50));
     }
     child.kill().unwrap();
     child.wait().unwrap();
     let start = Instant::now();
     while !pids_with_cmdline(&marker).is_empty() {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "sandboxed process survived its runner"
-        );
+        assert!(start.elapsed() < Duration::from_secs(5), "sandboxed process survived its runner");
         std::thread::sleep(Duration::from_millis(50));
     }
     // The killed runner could not clean up; the next sbd does.
     assert!(std::fs::read_dir(&tmpdir).unwrap().count() > 0);
     std::fs::write(d.join("ok.py"), "print(1)\n").unwrap();
-    let o = sbd()
-        .arg("run")
-        .arg(d.join("ok.py"))
-        .env("TMPDIR", &tmpdir)
-        .output()
-        .unwrap();
+    let o = sbd().arg("run").arg(d.join("ok.py")).env("TMPDIR", &tmpdir).output().unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    let left: Vec<_> = std::fs::read_dir(&tmpdir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
+    let left: Vec<_> = std::fs::read_dir(&tmpdir).unwrap().flatten().map(|e| e.path()).collect();
     assert!(left.is_empty(), "left behind: {left:?}");
     let _ = std::fs::remove_dir_all(&d);
 }
@@ -288,30 +247,12 @@ fn killing_sbd_kills_the_sandbox_and_temp_dirs_are_swept() {
 fn run_with_a_test_script() {
     let d = tmp("script");
     std::fs::write(d.join("unit.py"), "def double(x):\n    return 2 * x\n").unwrap();
-    std::fs::write(
-        d.join("good.py"),
-        "import main\nassert main.double(4) == 8\n",
-    )
-    .unwrap();
-    std::fs::write(
-        d.join("bad.py"),
-        "import main\nassert main.double(4) == 9\n",
-    )
-    .unwrap();
+    std::fs::write(d.join("good.py"), "import main\nassert main.double(4) == 8\n").unwrap();
+    std::fs::write(d.join("bad.py"), "import main\nassert main.double(4) == 9\n").unwrap();
     for (script, code, verdict) in [("good.py", 0, "passed"), ("bad.py", 1, "tests_failed")] {
-        let o = sbd()
-            .arg("run")
-            .arg(d.join("unit.py"))
-            .arg("--test-script")
-            .arg(d.join(script))
-            .output()
-            .unwrap();
+        let o = sbd().arg("run").arg(d.join("unit.py")).arg("--test-script").arg(d.join(script)).output().unwrap();
         assert_eq!(o.status.code(), Some(code), "{}", text(&o));
-        assert!(
-            text(&o).contains(&format!("verdict: {verdict}")),
-            "{}",
-            text(&o)
-        );
+        assert!(text(&o).contains(&format!("verdict: {verdict}")), "{}", text(&o));
     }
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -300,7 +300,7 @@ fn csv_records(text: &str) -> Vec<String> {
         }
         cur.push_str(line);
         quotes += line.matches('"').count();
-        if quotes % 2 == 0 {
+        if quotes.is_multiple_of(2) {
             records.push(std::mem::take(&mut cur));
             quotes = 0;
         }

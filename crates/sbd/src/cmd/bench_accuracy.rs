@@ -204,10 +204,10 @@ pub fn run(args: AccuracyArgs) -> anyhow::Result<ExitCode> {
                     println!("{}: ERROR {e}", r.detector);
                 }
             }
-            if args.misses > 0 {
-                if let Some(ours) = results.first() {
-                    print_misses(ours, args.misses);
-                }
+            if args.misses > 0
+                && let Some(ours) = results.first()
+            {
+                print_misses(ours, args.misses);
             }
         }
     }
