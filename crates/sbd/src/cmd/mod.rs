@@ -12,5 +12,6 @@ pub mod rules;
 pub mod run;
 pub mod sandbox;
 pub mod scan;
+pub mod scan_html;
 pub mod serve;
 pub mod verify_formal;

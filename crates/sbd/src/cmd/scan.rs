@@ -43,6 +43,10 @@ pub struct ScanArgs {
     /// exit 1 when an instance is invalid.
     #[arg(long)]
     anrf: bool,
+    /// Also write a self-contained HTML page: code with findings, facts and overrides
+    /// highlighted inline, each finding's explanation, and the unit's ANRF layers side by side.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// Skip files larger than this many bytes (reported as a note).
     #[arg(long, value_name = "BYTES", default_value_t = 10 * 1024 * 1024)]
     max_bytes: usize,
@@ -78,9 +82,17 @@ pub fn build_scanner(
 struct Unit {
     report: Report,
     rendered: String,
+    /// The text, kept when an HTML page is wanted.
+    source: Option<String>,
 }
 
-fn scan_file(scanner: &Scanner, path: &Path, lang: Option<Language>, text_out: bool) -> Result<Unit, ScanFailure> {
+fn scan_file(
+    scanner: &Scanner,
+    path: &Path,
+    lang: Option<Language>,
+    text_out: bool,
+    keep_source: bool,
+) -> Result<Unit, ScanFailure> {
     let shown = path.display().to_string();
     let fail = |e: String| ScanFailure { path: shown.clone(), error: e };
     let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?;
@@ -98,7 +110,7 @@ fn scan_file(scanner: &Scanner, path: &Path, lang: Option<Language>, text_out: b
         )];
         r.parse.bytes = meta.len() as usize;
         let rendered = if text_out { render_text(&r, None) } else { String::new() };
-        return Ok(Unit { report: r, rendered });
+        return Ok(Unit { report: r, rendered, source: keep_source.then(String::new) });
     }
     let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))?;
     let lang = match detected {
@@ -115,7 +127,8 @@ fn scan_file(scanner: &Scanner, path: &Path, lang: Option<Language>, text_out: b
     } else {
         String::new()
     };
-    Ok(Unit { report, rendered })
+    let source = keep_source.then(|| String::from_utf8_lossy(&bytes).into_owned());
+    Ok(Unit { report, rendered, source })
 }
 
 /// Expand the command-line paths into files: explicit files as given (any extension),
@@ -176,7 +189,8 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         let report = scanner.scan_bytes(&bytes, lang, Some("<stdin>"));
         let rendered =
             if text_out { render_text(&report, Some(&String::from_utf8_lossy(&bytes))) } else { String::new() };
-        units.push(Unit { report, rendered });
+        let source = args.html.is_some().then(|| String::from_utf8_lossy(&bytes).into_owned());
+        units.push(Unit { report, rendered, source });
     }
     let paths: Vec<String> = args.paths.iter().filter(|p| *p != "-").cloned().collect();
     let files = collect(&paths, args.lang, &mut failures);
@@ -184,8 +198,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         .num_threads(args.jobs.unwrap_or(0))
         .build()
         .context("cannot start worker threads")?;
-    let results: Vec<Result<Unit, ScanFailure>> =
-        pool.install(|| files.par_iter().map(|f| scan_file(&scanner, f, args.lang, text_out)).collect());
+    let results: Vec<Result<Unit, ScanFailure>> = pool.install(|| {
+        files.par_iter().map(|f| scan_file(&scanner, f, args.lang, text_out, args.html.is_some())).collect()
+    });
     for r in results {
         match r {
             Ok(u) => units.push(u),
@@ -193,6 +208,13 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
+    if let Some(path) = &args.html {
+        let pages: Vec<(&Report, &str)> =
+            units.iter().map(|u| (&u.report, u.source.as_deref().unwrap_or(""))).collect();
+        crate::cmd::output::write_atomically(path, super::scan_html::render(&pages).as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
     let out = std::io::stdout();
     let mut out = out.lock();
     let fail_hits = units.iter().flat_map(|u| &u.report.findings).filter(|f| f.severity >= args.fail_on).count();
