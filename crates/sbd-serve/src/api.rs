@@ -248,6 +248,47 @@ async fn verify(State(state): State<Shared>, body: Result<Bytes, BytesRejection>
     }
 }
 
+/// One functional test of a completion, run in `sbd-sandbox` (never outside it).
+#[derive(Deserialize, Clone)]
+pub struct TestCase {
+    #[serde(default)]
+    pub stdin: Option<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Compared with the program's stdout, ignoring trailing whitespace.
+    #[serde(default)]
+    pub expected_stdout: Option<String>,
+    /// A test program in the unit's language (see `sbd run --help`); exit 0 = pass.
+    #[serde(default)]
+    pub test_script: Option<String>,
+}
+
+/// Most tests per item, and per request.
+const MAX_TESTS_PER_ITEM: usize = 16;
+const MAX_TESTS_PER_REQUEST: usize = 64;
+
+/// Runs the tests of one completion's code in the sandbox; a test passes when the run's
+/// verdict is `passed` (built, no checker finding, within limits, expected output).
+pub fn run_tests(code: &str, lang: Language, tests: &[TestCase]) -> Result<sbd_scan::reward::TestOutcome, String> {
+    let sl = sbd_sandbox::runner::Language::from_name(lang.name())
+        .ok_or_else(|| format!("tests are run for c, cpp, rust, python, javascript and java, not {}", lang.name()))?;
+    let mut passed = 0;
+    for t in tests {
+        let mut req = sbd_sandbox::runner::RunRequest::new(sl, code);
+        req.harness = sbd_sandbox::runner::Harness {
+            stdin: t.stdin.clone().unwrap_or_default().into_bytes(),
+            args: t.args.clone(),
+            expected_stdout: t.expected_stdout.clone(),
+            test_script: t.test_script.clone(),
+        };
+        let report = sbd_sandbox::runner::run_unit(&req).map_err(|e| format!("sandbox: {e}"))?;
+        if report.verdict == sbd_sandbox::runner::Verdict::Passed {
+            passed += 1;
+        }
+    }
+    Ok(sbd_scan::reward::TestOutcome { passed, total: tests.len() })
+}
+
 #[derive(Deserialize)]
 struct RewardItem {
     #[serde(default)]
@@ -260,6 +301,9 @@ struct RewardItem {
     /// The answer's explanation; when absent, the prose outside code fences.
     #[serde(default)]
     explanation: Option<String>,
+    /// Functional tests, run in the sandbox (c, cpp, rust, python, javascript, java).
+    #[serde(default)]
+    tests: Vec<TestCase>,
 }
 
 #[derive(Deserialize)]
@@ -284,6 +328,23 @@ pub fn score(
     (reward::reward(&report, expect, expl, None, w), report)
 }
 
+/// Scores one completion, running its functional tests in the sandbox when there are any.
+pub fn score_with_tests(
+    scanner: &sbd_scan::Scanner,
+    item_completion: &str,
+    lang: Language,
+    expect: &Expectations,
+    explanation: Option<&str>,
+    tests: &[TestCase],
+    w: &Weights,
+) -> Result<(reward::Reward, Report), String> {
+    let (code, prose) = reward::split_completion(item_completion);
+    let report = scanner.scan(&code, lang);
+    let expl = explanation.or(prose.as_deref());
+    let outcome = if tests.is_empty() { None } else { Some(run_tests(&code, lang, tests)?) };
+    Ok((reward::reward(&report, expect, expl, outcome, w), report))
+}
+
 async fn reward_batch(State(state): State<Shared>, body: Result<Bytes, BytesRejection>) -> Response {
     let req: RewardRequest = match body_json(body) {
         Ok(r) => r,
@@ -300,36 +361,75 @@ async fn reward_batch(State(state): State<Shared>, body: Result<Bytes, BytesReje
         );
     }
     let mut langs = Vec::with_capacity(req.items.len());
+    let mut total_tests = 0;
     for (i, it) in req.items.iter().enumerate() {
         match language(Some(&it.language), None, &format!("items[{i}]")) {
-            Ok(l) => langs.push(l),
+            Ok(l) => {
+                if !it.tests.is_empty() && sbd_sandbox::runner::Language::from_name(l.name()).is_none() {
+                    return error(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "tests_unsupported",
+                        format!(
+                            "items[{i}]: tests run for c, cpp, rust, python, javascript and java, not {}",
+                            l.name()
+                        ),
+                    );
+                }
+                langs.push(l)
+            }
             Err(e) => return e,
         }
         if let Err(e) = check_size(&state, &it.completion, &format!("items[{i}]")) {
             return e;
         }
+        if it.tests.len() > MAX_TESTS_PER_ITEM {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_many_tests",
+                format!("items[{i}]: {} tests is over the limit of {MAX_TESTS_PER_ITEM}", it.tests.len()),
+            );
+        }
+        total_tests += it.tests.len();
+    }
+    if total_tests > MAX_TESTS_PER_REQUEST {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_tests",
+            format!("{total_tests} tests in one request is over the limit of {MAX_TESTS_PER_REQUEST}"),
+        );
     }
     let weights = req.weights.unwrap_or_default();
-    let heavy = req.items.len() > 4 || req.items.iter().map(|i| i.completion.len()).sum::<usize>() > 64 * 1024;
+    let heavy = total_tests > 0
+        || req.items.len() > 4
+        || req.items.iter().map(|i| i.completion.len()).sum::<usize>() > 64 * 1024;
     let st = state.clone();
     let result = compute(heavy, move || {
-        let rewards: Vec<reward::Reward> = req
-            .items
-            .iter()
-            .zip(&langs)
-            .map(|(it, lang)| {
-                let (r, report) =
-                    score(&st.scanner, &it.completion, *lang, &it.expectations, it.explanation.as_deref(), &weights);
-                st.metrics.report(&report);
-                st.metrics.reward(r.reward);
-                r
-            })
-            .collect();
-        json!({"version": reward::REWARD_VERSION, "rewards": rewards})
+        let mut rewards = Vec::with_capacity(req.items.len());
+        for (i, (it, lang)) in req.items.iter().zip(&langs).enumerate() {
+            let scored = score_with_tests(
+                &st.scanner,
+                &it.completion,
+                *lang,
+                &it.expectations,
+                it.explanation.as_deref(),
+                &it.tests,
+                &weights,
+            );
+            match scored {
+                Ok((r, report)) => {
+                    st.metrics.report(&report);
+                    st.metrics.reward(r.reward);
+                    rewards.push(r);
+                }
+                Err(e) => return Err(format!("items[{i}]: {e}")),
+            }
+        }
+        Ok(json!({"version": reward::REWARD_VERSION, "rewards": rewards}))
     })
     .await;
     match result {
-        Ok(v) => Json(v).into_response(),
+        Ok(Ok(v)) => Json(v).into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "tests_failed_to_run", e),
         Err(e) => e,
     }
 }

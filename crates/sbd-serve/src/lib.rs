@@ -34,7 +34,7 @@ use sbd_eval::history::History;
 use sbd_scan::Scanner;
 use tokio::sync::Semaphore;
 
-pub use api::score;
+pub use api::{TestCase, run_tests, score, score_with_tests};
 pub use auth::Tokens;
 
 /// Errors starting the service.

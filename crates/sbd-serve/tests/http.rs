@@ -242,3 +242,25 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
     // After stopping, nothing listens.
     assert!(tokio::net::TcpStream::connect(a).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reward_runs_attached_tests_in_the_sandbox() {
+    let server = start(config(None)).await.unwrap();
+    let good = "import sys\nprint(int(sys.stdin.read()) * 2)\n";
+    let wrong = "import sys\nprint(int(sys.stdin.read()) + 2)\n";
+    let tests = json!([{"stdin": "21", "expected_stdout": "42"}, {"stdin": "5", "expected_stdout": "10"}]);
+    let body = json!({"items": [
+        {"completion": good, "language": "python", "tests": tests},
+        {"completion": wrong, "language": "python", "tests": tests},
+    ]});
+    let (s, v) = json_call(server.addr, "POST", "/v1/reward", body).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["rewards"][0]["tests"], 1.0);
+    assert_eq!(v["rewards"][1]["tests"], 0.0);
+    assert_eq!(v["rewards"][0]["reward"], 2.0);
+    // Languages the runners do not cover are refused with a reason.
+    let body = json!({"items": [{"completion": "package main", "language": "go", "tests": [{"stdin": "1"}]}]});
+    let (s, v) = json_call(server.addr, "POST", "/v1/reward", body).await;
+    assert_eq!((s, v["error"]["code"].clone()), (422, json!("tests_unsupported")));
+    server.stop().await.unwrap();
+}

@@ -11,7 +11,7 @@ use sbd_serve::{Config, Tokens};
 #[derive(Args)]
 #[command(after_help = "Endpoints:
   POST /v1/verify            {code, language|path, sarif?, anrf?} -> report, unit ANRF, SARIF
-  POST /v1/reward            {items: [{prompt?, completion, language, expectations?, explanation?}], weights?} -> rewards
+  POST /v1/reward            {items: [{prompt?, completion, language, expectations?, explanation?, tests?}], weights?} -> rewards
   POST /v1/anrf/validate     ANRF instance -> {valid, violations}
   POST /v1/anrf/migrate      pre-1.1 instance -> {instance, inferred, remaining}
   POST /v1/monitor/events    {events: [{model?, language, completion, explanation?}]} (needs --db)
