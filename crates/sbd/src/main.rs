@@ -36,6 +36,16 @@ enum Command {
     /// Read, validate and migrate ANRF 1.1.0 metadata; print its JSON Schema.
     #[command(subcommand)]
     Anrf(cmd::anrf::AnrfCommand),
+    /// Verify code: security findings, facts, properties and overrides for files,
+    /// directories or standard input (exit 0 clean, 1 findings at or above --fail-on, 2 errors).
+    Scan(cmd::scan::ScanArgs),
+    /// List the verifier's rules (table, JSON or a Markdown reference).
+    Rules(cmd::rules::RulesArgs),
+    /// Print a rule's documentation: what it does, why it matters, example, fix, references.
+    Explain(cmd::explain::ExplainArgs),
+    /// Benchmarks that print a table.
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCommand),
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -60,6 +70,10 @@ fn main() -> ExitCode {
     init_logging(cli.verbose, cli.quiet);
     let result = match cli.command {
         Command::Anrf(c) => cmd::anrf::run(c),
+        Command::Scan(a) => cmd::scan::run(a),
+        Command::Rules(a) => cmd::rules::run(a),
+        Command::Explain(a) => cmd::explain::run(a),
+        Command::Bench(c) => cmd::bench::run(c),
     };
     match result {
         Ok(code) => code,

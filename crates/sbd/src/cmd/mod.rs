@@ -1,4 +1,8 @@
 //! One module per command group. Each exposes a clap `Subcommand`/`Args` type and a
 //! `run(..) -> anyhow::Result<ExitCode>` function that `main` dispatches to.
 pub mod anrf;
+pub mod bench;
+pub mod explain;
+pub mod rules;
+pub mod scan;
 pub mod output;

@@ -1,0 +1,1238 @@
+//! The compiled rule set and the scan of one unit.
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use regex::Regex;
+use streaming_iterator::StreamingIterator;
+use tree_sitter::{Node, Parser, Query, QueryCursor};
+
+use crate::catalog;
+use crate::lang::Language;
+use crate::overrides::{self, parse_annotations, scope_of, valid_date};
+use crate::parse::{ParseFailure, parse};
+use crate::report::*;
+use crate::resolve::{Imports, NamePat, node_text, qualify};
+use crate::rule::{Constraint, FactSpec, LanguageSpec, MatchSpec, NodeSel, Rule, RuleError};
+use crate::taint::{Analysis, Taint, TaintConfig};
+
+/// Limits for one unit.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Units larger than this are not parsed (a note says so). Default 10 MiB.
+    pub max_bytes: usize,
+    /// Parse time budget per unit (including fragment wrappers). Default 5 s.
+    pub parse_budget: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bytes: 10 * 1024 * 1024,
+            parse_budget: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A problem building a scanner.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    #[error("rule {rule}: query does not compile for {lang}: {message}")]
+    Query {
+        rule: String,
+        lang: Language,
+        message: String,
+    },
+    #[error("rule {rule}: bad regex `{regex}`: {message}")]
+    Regex {
+        rule: String,
+        regex: String,
+        message: String,
+    },
+    #[error("rule {rule}: {message}")]
+    Invalid { rule: String, message: String },
+    #[error("no rule matches the selection `{0}`")]
+    EmptySelection(String),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Rule(usize),
+    Fact(usize),
+}
+
+struct CConstraint {
+    arg: Option<usize>,
+    keyword: Option<String>,
+    capture: Option<u32>,
+    present: bool,
+    literal: Option<bool>,
+    constant: Option<bool>,
+    tainted: Option<bool>,
+    regex: Option<Regex>,
+    not_regex: Option<Regex>,
+    kind: Vec<String>,
+    not_kind: Vec<String>,
+    resolves_to: Vec<NamePat>,
+    guarded: Option<bool>,
+}
+
+struct CSel {
+    kind: Vec<String>,
+    regex: Option<Regex>,
+}
+
+struct Detector {
+    target: Target,
+    calls: Vec<NamePat>,
+    constraints: Vec<CConstraint>,
+    inside: Vec<CSel>,
+    not_inside: Vec<CSel>,
+    has: Vec<CSel>,
+    not_has: Vec<CSel>,
+}
+
+struct LangEngine {
+    detectors: Vec<Detector>,
+    call_index: HashMap<String, Vec<usize>>,
+    query: Option<Query>,
+    pattern_detector: Vec<usize>,
+    match_capture: Option<u32>,
+    taint: TaintConfig,
+    facts: Vec<FactSpec>,
+    call_kinds: HashMap<u16, (&'static str, &'static str)>,
+    import_kinds: HashSet<u16>,
+    /// Builtin override checks active for this language: builtin name → rule index.
+    builtins: HashMap<String, usize>,
+}
+
+/// A compiled rule set, reusable across many scans (cheap per call; `Sync`).
+pub struct Scanner {
+    rules: Vec<Rule>,
+    known_ids: HashSet<String>,
+    langs: Vec<LangEngine>,
+    limits: Limits,
+}
+
+/// Builds a [`Scanner`]: embedded rules, extra rule directories, selection, limits.
+#[derive(Default)]
+pub struct ScannerBuilder {
+    extra: Vec<Rule>,
+    select: Vec<String>,
+    ignore: Vec<String>,
+    limits: Limits,
+    no_builtin_rules: bool,
+}
+
+fn id_matches(sel: &str, id: &str) -> bool {
+    id == sel || (id.starts_with(sel) && sel.chars().last().is_some_and(|c| c.is_ascii_alphabetic()))
+}
+
+impl ScannerBuilder {
+    /// Add rules (e.g. from [`catalog::load_dir`]). A rule with an embedded rule's id
+    /// replaces it.
+    pub fn rules(mut self, rules: Vec<Rule>) -> Self {
+        self.extra.extend(rules);
+        self
+    }
+
+    /// Only these rule ids (or id prefixes such as `PY`).
+    pub fn select(mut self, ids: Vec<String>) -> Self {
+        self.select = ids;
+        self
+    }
+
+    /// Not these rule ids (or id prefixes).
+    pub fn ignore(mut self, ids: Vec<String>) -> Self {
+        self.ignore = ids;
+        self
+    }
+
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Start from no rules at all (only those given with [`ScannerBuilder::rules`]).
+    pub fn without_embedded_rules(mut self) -> Self {
+        self.no_builtin_rules = true;
+        self
+    }
+
+    pub fn build(self) -> Result<Scanner, ScanError> {
+        let mut rules = if self.no_builtin_rules {
+            Vec::new()
+        } else {
+            catalog::embedded_rules()?
+        };
+        for r in self.extra {
+            rules.retain(|x| x.id != r.id);
+            rules.push(r);
+        }
+        let known_ids: HashSet<String> = rules.iter().map(|r| r.id.clone()).collect();
+        if !self.select.is_empty() {
+            let before = rules.len();
+            rules.retain(|r| self.select.iter().any(|s| id_matches(s, &r.id)));
+            if rules.is_empty() && before > 0 {
+                return Err(ScanError::EmptySelection(self.select.join(",")));
+            }
+        }
+        rules.retain(|r| !self.ignore.iter().any(|s| id_matches(s, &r.id)));
+        rules.sort_by(|a, b| a.id.cmp(&b.id));
+        let specs = catalog::language_specs()?;
+        let mut langs = Vec::with_capacity(Language::ALL.len());
+        for lang in Language::ALL {
+            let spec = specs.iter().find(|s| s.language == lang);
+            langs.push(compile_language(lang, &rules, spec)?);
+        }
+        Ok(Scanner {
+            rules,
+            known_ids,
+            langs,
+            limits: self.limits,
+        })
+    }
+}
+
+fn compile_regex(rule: &str, r: &Option<String>) -> Result<Option<Regex>, ScanError> {
+    r.as_ref()
+        .map(|s| {
+            Regex::new(s).map_err(|e| ScanError::Regex {
+                rule: rule.to_string(),
+                regex: s.clone(),
+                message: e.to_string(),
+            })
+        })
+        .transpose()
+}
+
+fn compile_sels(rule: &str, sels: &[NodeSel]) -> Result<Vec<CSel>, ScanError> {
+    sels.iter()
+        .map(|s| {
+            Ok(CSel {
+                kind: s.kind.clone(),
+                regex: compile_regex(rule, &s.regex)?,
+            })
+        })
+        .collect()
+}
+
+struct Pending {
+    detector: Detector,
+    query: Option<String>,
+    constraint_captures: Vec<Option<String>>,
+}
+
+fn compile_matcher(
+    id: &str,
+    lang: Language,
+    m: &MatchSpec,
+    target: Target,
+) -> Result<Option<Pending>, ScanError> {
+    let query = match &m.query {
+        Some(q) => match q.for_language(lang) {
+            Some(q) => Some(q.to_string()),
+            None => return Ok(None),
+        },
+        None => None,
+    };
+    let mut constraints = Vec::new();
+    let mut caps = Vec::new();
+    for c in &m.constraints {
+        constraints.push(compile_constraint(id, c)?);
+        caps.push(c.capture.clone());
+        if query.is_none() && c.capture.is_some() {
+            return Err(ScanError::Invalid {
+                rule: id.into(),
+                message: "`capture` constraints need a `query`".into(),
+            });
+        }
+        if query.is_some() && c.capture.is_none() {
+            return Err(ScanError::Invalid {
+                rule: id.into(),
+                message: "constraints of a `query` rule need `capture`".into(),
+            });
+        }
+    }
+    Ok(Some(Pending {
+        detector: Detector {
+            target,
+            calls: m.calls.iter().map(|c| NamePat::new(c)).collect(),
+            constraints,
+            inside: compile_sels(id, &m.inside)?,
+            not_inside: compile_sels(id, &m.not_inside)?,
+            has: compile_sels(id, &m.has)?,
+            not_has: compile_sels(id, &m.not_has)?,
+        },
+        query,
+        constraint_captures: caps,
+    }))
+}
+
+fn compile_constraint(id: &str, c: &Constraint) -> Result<CConstraint, ScanError> {
+    let targets = usize::from(c.arg.is_some())
+        + usize::from(c.keyword.is_some())
+        + usize::from(c.capture.is_some());
+    if targets != 1 {
+        return Err(ScanError::Invalid {
+            rule: id.into(),
+            message: "each `where` needs exactly one of `arg`, `keyword`, `capture`".into(),
+        });
+    }
+    Ok(CConstraint {
+        arg: c.arg,
+        keyword: c.keyword.clone(),
+        capture: None,
+        present: c.present.unwrap_or(true),
+        literal: c.literal,
+        constant: c.constant,
+        tainted: c.tainted,
+        regex: compile_regex(id, &c.regex)?,
+        not_regex: compile_regex(id, &c.not_regex)?,
+        kind: c.kind.clone(),
+        not_kind: c.not_kind.clone(),
+        resolves_to: c.resolves_to.iter().map(|s| NamePat::new(s)).collect(),
+        guarded: c.guarded,
+    })
+}
+
+fn compile_language(
+    lang: Language,
+    rules: &[Rule],
+    spec: Option<&LanguageSpec>,
+) -> Result<LangEngine, ScanError> {
+    let grammar = lang.grammar();
+    let mut pendings: Vec<(String, Pending)> = Vec::new();
+    let mut builtins = HashMap::new();
+    for (i, r) in rules.iter().enumerate() {
+        if !r.languages.contains(&lang) {
+            continue;
+        }
+        if let Some(b) = &r.matcher.builtin {
+            builtins.insert(b.clone(), i);
+            continue;
+        }
+        if let Some(p) = compile_matcher(&r.id, lang, &r.matcher, Target::Rule(i))? {
+            pendings.push((r.id.clone(), p));
+        }
+    }
+    let facts: Vec<FactSpec> = spec.map(|s| s.facts.clone()).unwrap_or_default();
+    for (i, f) in facts.iter().enumerate() {
+        if let Some(p) = compile_matcher(&f.name, lang, &f.matcher, Target::Fact(i))? {
+            pendings.push((f.name.clone(), p));
+        }
+    }
+    let mut detectors = Vec::new();
+    let mut call_index: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut query_src = String::new();
+    let mut pattern_detector = Vec::new();
+    let mut cap_names: Vec<(usize, Vec<Option<String>>)> = Vec::new();
+    for (id, p) in pendings {
+        let di = detectors.len();
+        if let Some(q) = &p.query {
+            let single = Query::new(&grammar, q).map_err(|e| ScanError::Query {
+                rule: id.clone(),
+                lang,
+                message: e.to_string(),
+            })?;
+            if single.capture_index_for_name("match").is_none() {
+                return Err(ScanError::Invalid {
+                    rule: id,
+                    message: format!("the {lang} query has no `@match` capture"),
+                });
+            }
+            for _ in 0..single.pattern_count() {
+                pattern_detector.push(di);
+            }
+            query_src.push_str(q);
+            query_src.push('\n');
+            cap_names.push((di, p.constraint_captures.clone()));
+        } else {
+            for c in &p.detector.calls {
+                call_index.entry(c.last().to_string()).or_default().push(di);
+            }
+        }
+        detectors.push(p.detector);
+    }
+    let query = if query_src.is_empty() {
+        None
+    } else {
+        Some(
+            Query::new(&grammar, &query_src).map_err(|e| ScanError::Query {
+                rule: "(combined)".into(),
+                lang,
+                message: e.to_string(),
+            })?,
+        )
+    };
+    if let Some(q) = &query {
+        for (di, caps) in cap_names {
+            for (ci, name) in caps.into_iter().enumerate() {
+                if let Some(name) = name {
+                    let idx = q.capture_index_for_name(&name);
+                    if idx.is_none() {
+                        return Err(ScanError::Invalid {
+                            rule: format!("detector {di}"),
+                            message: format!("no capture `@{name}` in the query"),
+                        });
+                    }
+                    detectors[di].constraints[ci].capture = idx;
+                }
+            }
+        }
+    }
+    let match_capture = query.as_ref().and_then(|q| q.capture_index_for_name("match"));
+    let syntax = lang.syntax();
+    let kid = |k: &str| grammar.id_for_node_kind(k, true);
+    let mut call_kinds = HashMap::new();
+    for &(k, callee, args) in syntax.calls {
+        let id = kid(k);
+        if id != 0 {
+            call_kinds.insert(id, (callee, args));
+        }
+    }
+    let import_kinds = syntax.imports.iter().map(|k| kid(k)).filter(|&i| i != 0).collect();
+    let taint = spec
+        .map(|s| TaintConfig {
+            sources: s.taint.sources.iter().map(|x| NamePat::new(x)).collect(),
+            sanitizers: s.taint.sanitizers.iter().map(|x| NamePat::new(x)).collect(),
+            parameters: s.taint.parameters,
+            writers: s.taint.writers.iter().map(|x| NamePat::new(x)).collect(),
+        })
+        .unwrap_or_default();
+    Ok(LangEngine {
+        detectors,
+        call_index,
+        query,
+        pattern_detector,
+        match_capture,
+        taint,
+        facts,
+        call_kinds,
+        import_kinds,
+        builtins,
+    })
+}
+
+/// The callee text of a call node (for calls without a single callee field, built from
+/// `object`/`scope` and `name`).
+pub(crate) fn callee_text(call: Node<'_>, callee_field: &str, src: &str) -> String {
+    if !callee_field.is_empty()
+        && let Some(f) = call.child_by_field_name(callee_field)
+    {
+        return node_text(f, src).to_string();
+    }
+    let name = call.child_by_field_name("name");
+    let recv = call
+        .child_by_field_name("object")
+        .or_else(|| call.child_by_field_name("scope"));
+    match (recv, name) {
+        (Some(r), Some(n)) => format!("{}.{}", node_text(r, src), node_text(n, src)),
+        (None, Some(n)) => node_text(n, src).to_string(),
+        _ => {
+            // PHP `new Foo(...)`: the first named child that is not the arguments.
+            let mut c = call.walk();
+            call.named_children(&mut c)
+                .find(|ch| ch.kind() != "arguments")
+                .map(|ch| node_text(ch, src).to_string())
+                .unwrap_or_default()
+        }
+    }
+}
+
+struct Ctx<'a, 't> {
+    lang: Language,
+    src: &'a str,
+    shift: Shift,
+
+    imports: &'a Imports,
+    analysis: Analysis<'a, 't>,
+}
+
+fn unwrap_arg(n: Node<'_>) -> Node<'_> {
+    if n.kind() == "argument" {
+        let mut c = n.walk();
+        if let Some(last) = n.named_children(&mut c).last() {
+            return last;
+        }
+    }
+    n
+}
+
+impl<'a, 't> Ctx<'a, 't> {
+    fn args(&self, call: Node<'t>, args_field: &str) -> (Vec<Node<'t>>, Vec<(String, Node<'t>)>) {
+        let args = if args_field.is_empty() {
+            None
+        } else {
+            call.child_by_field_name(args_field)
+        }
+        .or_else(|| {
+            let mut c = call.walk();
+            call.named_children(&mut c).find(|c| c.kind() == "arguments")
+        });
+        let mut pos = Vec::new();
+        let mut kw = Vec::new();
+        if let Some(args) = args {
+            let mut c = args.walk();
+            for a in args.named_children(&mut c) {
+                if a.kind().contains("comment") {
+                    continue;
+                }
+                if let Some(&(_, nf, vf)) = self
+                    .lang
+                    .syntax()
+                    .keyword_args
+                    .iter()
+                    .find(|(k, _, _)| *k == a.kind())
+                {
+                    if let (Some(n), Some(v)) = (a.child_by_field_name(nf), a.child_by_field_name(vf)) {
+                        kw.push((node_text(n, self.src).to_string(), v));
+                    }
+                    continue;
+                }
+                pos.push(unwrap_arg(a));
+            }
+        }
+        (pos, kw)
+    }
+
+    fn check_node(&self, c: &CConstraint, node: Option<Node<'t>>) -> bool {
+        let Some(n) = node else {
+            return !c.present;
+        };
+        if !c.present {
+            return false;
+        }
+        let text = node_text(n, self.src);
+        if let Some(want) = c.literal
+            && self.analysis.is_literal(n) != want
+        {
+            return false;
+        }
+        if let Some(r) = &c.regex
+            && !r.is_match(text)
+        {
+            return false;
+        }
+        if let Some(r) = &c.not_regex
+            && r.is_match(text)
+        {
+            return false;
+        }
+        if !c.kind.is_empty() && !c.kind.iter().any(|k| k == n.kind()) {
+            return false;
+        }
+        if c.not_kind.iter().any(|k| k == n.kind()) {
+            return false;
+        }
+        if !c.resolves_to.is_empty() {
+            let q = qualify(text, self.imports);
+            if !c.resolves_to.iter().any(|p| p.matches(&q)) {
+                return false;
+            }
+        }
+        if let Some(want) = c.guarded
+            && self.guarded(n) != want
+        {
+            return false;
+        }
+        if c.constant.is_some() || c.tainted.is_some() {
+            let t = self.analysis.eval(n);
+            if let Some(want) = c.constant
+                && (t == Taint::Constant) != want
+            {
+                return false;
+            }
+            if let Some(want) = c.tainted
+                && (t == Taint::Tainted) != want
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Is an identifier of `n` compared in an `if`/`while` condition that encloses or
+    /// precedes `n` within its function?
+    fn guarded(&self, n: Node<'t>) -> bool {
+        let syntax = self.lang.syntax();
+        let mut names = Vec::new();
+        let mut cursor = n.walk();
+        let mut seen = 0;
+        loop {
+            let node = cursor.node();
+            seen += 1;
+            if syntax.idents.contains(&node.kind()) {
+                names.push(node_text(node, self.src).to_string());
+            }
+            if seen < 256 && cursor.goto_first_child() {
+                continue;
+            }
+            let mut done = false;
+            loop {
+                if cursor.node().id() == n.id() {
+                    done = true;
+                    break;
+                }
+                if cursor.goto_next_sibling() {
+                    break;
+                }
+                if !cursor.goto_parent() {
+                    done = true;
+                    break;
+                }
+            }
+            if done {
+                break;
+            }
+        }
+        if names.is_empty() {
+            return false;
+        }
+        // the enclosing function (or the file)
+        let mut scope = n;
+        let mut steps = 0;
+        while let Some(p) = scope.parent() {
+            scope = p;
+            steps += 1;
+            if syntax.functions.contains(&p.kind()) || steps > 400 {
+                break;
+            }
+        }
+        let cmp = |t: &str| t.contains('<') || t.contains('>') || t.contains("min") || t.contains("sizeof") || t.contains("len");
+        let word = |t: &str, w: &str| {
+            t.match_indices(w).any(|(i, _)| {
+                let before = t[..i].chars().next_back();
+                let after = t[i + w.len()..].chars().next();
+                !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                    && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            })
+        };
+        let mut cursor = scope.walk();
+        let mut seen = 0;
+        loop {
+            let node = cursor.node();
+            seen += 1;
+            if node.start_byte() >= n.start_byte() && !(node.start_byte() <= n.start_byte() && n.end_byte() <= node.end_byte()) {
+                // after the node and not enclosing it
+            } else if node.kind().starts_with("if") || node.kind().starts_with("while") {
+                if let Some(c) = node.child_by_field_name("condition") {
+                    let t = node_text(c, self.src);
+                    if cmp(t) && names.iter().any(|nm| word(t, nm)) {
+                        return true;
+                    }
+                }
+            }
+            if seen < 50_000 && cursor.goto_first_child() {
+                continue;
+            }
+            loop {
+                if cursor.node().id() == scope.id() {
+                    return false;
+                }
+                if cursor.goto_next_sibling() {
+                    break;
+                }
+                if !cursor.goto_parent() {
+                    return false;
+                }
+            }
+        }
+    }
+
+    fn sel_matches(&self, s: &CSel, n: Node<'_>) -> bool {
+        (s.kind.is_empty() || s.kind.iter().any(|k| k == n.kind()))
+            && s.regex
+                .as_ref()
+                .is_none_or(|r| r.is_match(node_text(n, self.src)))
+    }
+
+    fn context_ok(&self, d: &Detector, n: Node<'t>) -> bool {
+        if !d.inside.is_empty() || !d.not_inside.is_empty() {
+            let mut found_inside = vec![false; d.inside.len()];
+            let mut cur = n.parent();
+            let mut steps = 0;
+            while let Some(p) = cur {
+                if p.start_byte() < self.shift.bytes && p.parent().is_none() {
+                    break;
+                }
+                for (i, s) in d.inside.iter().enumerate() {
+                    if !found_inside[i] && self.sel_matches(s, p) {
+                        found_inside[i] = true;
+                    }
+                }
+                if d.not_inside.iter().any(|s| self.sel_matches(s, p)) {
+                    return false;
+                }
+                steps += 1;
+                if steps > 400 {
+                    break;
+                }
+                cur = p.parent();
+            }
+            if found_inside.iter().any(|f| !f) {
+                return false;
+            }
+        }
+        if !d.has.is_empty() || !d.not_has.is_empty() {
+            let mut found = vec![false; d.has.len()];
+            let mut cursor = n.walk();
+            let mut seen = 0;
+            'walk: loop {
+                let node = cursor.node();
+                if node.id() != n.id() {
+                    for (i, s) in d.has.iter().enumerate() {
+                        if self.sel_matches(s, node) {
+                            found[i] = true;
+                        }
+                    }
+                    if d.not_has.iter().any(|s| self.sel_matches(s, node)) {
+                        return false;
+                    }
+                }
+                seen += 1;
+                if seen < 20_000 && cursor.goto_first_child() {
+                    continue;
+                }
+                loop {
+                    if cursor.node().id() == n.id() {
+                        break 'walk;
+                    }
+                    if cursor.goto_next_sibling() {
+                        break;
+                    }
+                    if !cursor.goto_parent() {
+                        break 'walk;
+                    }
+                }
+            }
+            if found.iter().any(|f| !f) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// What detectors found, before overrides.
+struct Hit {
+    target: Target,
+    span: Span,
+    callee: Option<String>,
+    text: String,
+}
+
+fn shorten(s: &str, max: usize) -> String {
+    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= max {
+        one_line
+    } else {
+        let mut t: String = one_line.chars().take(max).collect();
+        t.push('…');
+        t
+    }
+}
+
+thread_local! {
+    static PARSER: std::cell::RefCell<Parser> = std::cell::RefCell::new(Parser::new());
+}
+
+impl Scanner {
+    /// A builder starting from the embedded rules.
+    pub fn builder() -> ScannerBuilder {
+        ScannerBuilder::default()
+    }
+
+    /// The embedded rules, default limits.
+    pub fn new() -> Result<Scanner, ScanError> {
+        Scanner::builder().build()
+    }
+
+    /// The active rules, sorted by id.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Scan bytes: binary content is skipped with a note; invalid UTF-8 is decoded lossily
+    /// with a note.
+    pub fn scan_bytes(&self, bytes: &[u8], lang: Language, path: Option<&str>) -> Report {
+        if bytes.len() > self.limits.max_bytes {
+            return self.empty(
+                lang,
+                path,
+                bytes.len(),
+                format!(
+                    "not scanned: {} bytes exceeds the size limit of {} bytes (raise it with --max-bytes)",
+                    bytes.len(),
+                    self.limits.max_bytes
+                ),
+            );
+        }
+        let head = &bytes[..bytes.len().min(8192)];
+        if head.contains(&0) {
+            return self.empty(
+                lang,
+                path,
+                bytes.len(),
+                "not scanned: binary content (NUL bytes)".into(),
+            );
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(s) => self.scan_path(s, lang, path),
+            Err(e) => {
+                let text = String::from_utf8_lossy(bytes);
+                let mut r = self.scan_path(&text, lang, path);
+                r.notes.insert(
+                    0,
+                    format!(
+                        "invalid UTF-8 at byte {}: decoded lossily (U+FFFD for bad bytes)",
+                        e.valid_up_to()
+                    ),
+                );
+                r
+            }
+        }
+    }
+
+    fn empty(&self, lang: Language, path: Option<&str>, bytes: usize, note: String) -> Report {
+        Report {
+            language: lang,
+            path: path.map(str::to_string),
+            findings: Vec::new(),
+            suppressed: Vec::new(),
+            facts: Vec::new(),
+            properties: Properties {
+                memory_safe: false,
+                type_safe: false,
+                resource_bounded: false,
+                sandboxed: false,
+                override_status: OverrideStatus::None,
+            },
+            overrides: Vec::new(),
+            notes: vec![note],
+            parse: ParseInfo {
+                error_nodes: 0,
+                wrapped_in: None,
+                bytes,
+            },
+        }
+    }
+
+    /// Scan one unit of source text.
+    pub fn scan(&self, text: &str, lang: Language) -> Report {
+        self.scan_path(text, lang, None)
+    }
+
+    /// Scan one unit of source text that came from `path`.
+    pub fn scan_path(&self, text: &str, lang: Language, path: Option<&str>) -> Report {
+        if text.len() > self.limits.max_bytes {
+            return self.empty(
+                lang,
+                path,
+                text.len(),
+                format!(
+                    "not scanned: {} bytes exceeds the size limit of {} bytes",
+                    text.len(),
+                    self.limits.max_bytes
+                ),
+            );
+        }
+        let parsed = PARSER.with(|p| {
+            let mut p = p.borrow_mut();
+            parse(&mut p, lang, text, self.limits.parse_budget)
+        });
+        let parsed = match parsed {
+            Ok(p) => p,
+            Err(ParseFailure::Budget(b)) => {
+                return self.empty(
+                    lang,
+                    path,
+                    text.len(),
+                    format!(
+                        "not scanned: parsing exceeded the time budget of {} ms (raise it with --parse-budget-ms)",
+                        b.as_millis()
+                    ),
+                );
+            }
+            Err(ParseFailure::Grammar(e)) => {
+                return self.empty(lang, path, text.len(), format!("not scanned: grammar error: {e}"));
+            }
+        };
+        self.scan_parsed(lang, path, text.len(), &parsed)
+    }
+
+    fn scan_parsed(
+        &self,
+        lang: Language,
+        path: Option<&str>,
+        bytes: usize,
+        parsed: &crate::parse::Parsed,
+    ) -> Report {
+        let engine = &self.langs[lang.index()];
+        let src = parsed.text.as_str();
+        let root = parsed.tree.root_node();
+        let shift = parsed.shift;
+
+        // Pass 1: imports, comments, calls, first code byte.
+        let mut imports = Imports::default();
+        let mut comments: Vec<Node<'_>> = Vec::new();
+        let mut calls: Vec<Node<'_>> = Vec::new();
+        let mut first_code = src.len();
+        let mut cursor = root.walk();
+        let mut depth_notes = false;
+        let mut depth = 0usize;
+        'walk: loop {
+            let node = cursor.node();
+            let kid = node.kind_id();
+            if engine.call_kinds.contains_key(&kid) {
+                calls.push(node);
+            } else if engine.import_kinds.contains(&kid) {
+                imports.add(lang, node, src);
+            }
+            let is_comment = node.kind().contains("comment");
+            if is_comment {
+                if node_text(node, src).contains(overrides::MARKER) {
+                    comments.push(node);
+                }
+            } else if node.child_count() == 0
+                && !node.is_missing()
+                && node.start_byte() >= shift.bytes
+                && node.start_byte() < first_code
+            {
+                first_code = node.start_byte();
+            }
+            if !is_comment && cursor.goto_first_child() {
+                depth += 1;
+                if depth > 100_000 && !depth_notes {
+                    depth_notes = true;
+                }
+                continue;
+            }
+            loop {
+                if cursor.goto_next_sibling() {
+                    break;
+                }
+                if !cursor.goto_parent() {
+                    break 'walk;
+                }
+                depth = depth.saturating_sub(1);
+            }
+        }
+
+        let analysis = Analysis::new(src, lang.syntax(), &imports, &engine.taint, root);
+        let ctx = Ctx {
+            lang,
+            src,
+            shift,
+
+            imports: &imports,
+            analysis,
+        };
+        let mut hits: Vec<Hit> = Vec::new();
+
+        // Pass 2: calls.
+        for call in &calls {
+            let Some(&(callee_field, args_field)) = engine.call_kinds.get(&call.kind_id()) else {
+                continue;
+            };
+            let ct = callee_text(*call, callee_field, src);
+            let norm = crate::resolve::normalize(&ct);
+            let last = norm.rsplit('.').next().unwrap_or(&norm);
+            let qualified = qualify(&ct, &imports);
+            let qlast = qualified.rsplit('.').next().unwrap_or(&qualified);
+            let mut cands: Vec<usize> = Vec::new();
+            for key in [last, qlast] {
+                if let Some(v) = engine.call_index.get(key) {
+                    for &d in v {
+                        if !cands.contains(&d) {
+                            cands.push(d);
+                        }
+                    }
+                }
+            }
+            if cands.is_empty() {
+                continue;
+            }
+            let mut args: Option<(Vec<Node<'_>>, Vec<(String, Node<'_>)>)> = None;
+            for di in cands {
+                let d = &engine.detectors[di];
+                if !d.calls.iter().any(|p| p.matches(&qualified)) {
+                    continue;
+                }
+                let (pos, kw) = args.get_or_insert_with(|| ctx.args(*call, args_field));
+                let ok = d.constraints.iter().all(|c| {
+                    let node = if let Some(i) = c.arg {
+                        pos.get(i).copied()
+                    } else if let Some(k) = &c.keyword {
+                        kw.iter().find(|(n, _)| n == k).map(|(_, v)| *v)
+                    } else {
+                        None
+                    };
+                    ctx.check_node(c, node)
+                });
+                if ok && ctx.context_ok(d, *call) {
+                    hits.push(Hit {
+                        target: d.target,
+                        span: Span::of(*call, &shift),
+                        callee: Some(qualified.clone()),
+                        text: shorten(node_text(*call, src), 80),
+                    });
+                }
+            }
+        }
+
+        // Pass 3: the combined structural query.
+        if let Some(q) = &engine.query {
+            let mut qc = QueryCursor::new();
+            qc.set_match_limit(4096);
+            let mut matches = qc.matches(q, root, src.as_bytes());
+            let mut seen: HashSet<(usize, usize)> = HashSet::new();
+            while let Some(m) = matches.next() {
+                let Some(&di) = engine.pattern_detector.get(m.pattern_index) else {
+                    continue;
+                };
+                let Some(node) = m
+                    .captures()
+                    .iter()
+                    .find(|c| Some(c.index) == engine.match_capture)
+                    .map(|c| c.node)
+                else {
+                    continue;
+                };
+                if node.start_byte() < shift.bytes {
+                    continue;
+                }
+                let d = &engine.detectors[di];
+                let ok = d.constraints.iter().all(|c| {
+                    let n = m
+                        .captures()
+                        .iter()
+                        .find(|x| Some(x.index) == c.capture)
+                        .map(|x| x.node);
+                    ctx.check_node(c, n)
+                });
+                if !ok || !ctx.context_ok(d, node) {
+                    continue;
+                }
+                if !seen.insert((di, node.id())) {
+                    continue;
+                }
+                hits.push(Hit {
+                    target: d.target,
+                    span: Span::of(node, &shift),
+                    callee: None,
+                    text: shorten(node_text(node, src), 80),
+                });
+            }
+        }
+
+        // Findings and facts.
+        let mut findings = Vec::new();
+        let mut facts = Vec::new();
+        for h in hits {
+            match h.target {
+                Target::Rule(ri) => {
+                    let r = &self.rules[ri];
+                    findings.push(self.finding(r, h.span, h.callee.as_deref(), &h.text));
+                }
+                Target::Fact(fi) => {
+                    let f = &engine.facts[fi];
+                    facts.push(Fact {
+                        category: f.category,
+                        name: f.name.clone(),
+                        type_unsafe: f.type_unsafe,
+                        span: h.span,
+                    });
+                }
+            }
+        }
+
+        // Overrides.
+        let syntax = lang.syntax();
+        let mut ovs: Vec<(Override, std::ops::Range<usize>)> = Vec::new();
+        for c in &comments {
+            let text = node_text(*c, src);
+            for ann in parse_annotations(text) {
+                let (scope, range) =
+                    scope_of(*c, src, first_code, syntax.functions, syntax.blocks);
+                let mut problems = Vec::new();
+                let mut bad_kinds: Vec<&str> = Vec::new();
+                if !ann.malformed.is_empty() {
+                    problems.extend(ann.malformed.iter().cloned());
+                    bad_kinds.push("override-malformed");
+                }
+                if let Some(d) = &ann.approved
+                    && !valid_date(d)
+                {
+                    problems.push(format!("`approved` is not a YYYY-MM-DD date: `{d}`"));
+                    bad_kinds.push("override-malformed");
+                }
+                if ann.justification.is_none() {
+                    problems.push("no justification".into());
+                    bad_kinds.push("override-missing-justification");
+                }
+                if ann.approver.is_none() {
+                    problems.push("no approver".into());
+                    bad_kinds.push("override-missing-approver");
+                }
+                let unknown: Vec<&String> = ann
+                    .rules
+                    .iter()
+                    .filter(|r| !self.known_ids.contains(r.as_str()))
+                    .collect();
+                if !unknown.is_empty() {
+                    problems.push(format!(
+                        "unknown rule{}: {}",
+                        if unknown.len() > 1 { "s" } else { "" },
+                        unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                    ));
+                    bad_kinds.push("override-unknown-rule");
+                }
+                let span = Span::of(*c, &shift);
+                bad_kinds.dedup();
+                for k in &bad_kinds {
+                    if let Some(&ri) = engine.builtins.get(*k) {
+                        let r = &self.rules[ri];
+                        let mut f = self.finding(r, span, None, &shorten(text, 80));
+                        f.message = format!("{}: {}", f.message, problems.join("; "));
+                        findings.push(f);
+                    }
+                }
+                let line_of = |b: usize| {
+                    src[..b.min(src.len())].matches('\n').count() + 1
+                };
+                let covers = (
+                    line_of(range.start.max(shift.bytes)).saturating_sub(shift.lines).max(1),
+                    line_of(range.end).saturating_sub(shift.lines).max(1),
+                );
+                ovs.push((
+                    Override {
+                        rules: ann.rules.clone(),
+                        scope,
+                        span,
+                        covers_lines: covers,
+                        justification: ann.justification.clone(),
+                        approver: ann.approver.clone(),
+                        approved: ann.approved.clone(),
+                        ticket: ann.ticket.clone(),
+                        valid: problems.is_empty(),
+                        problems,
+                        suppressed: 0,
+                    },
+                    range,
+                ));
+            }
+        }
+        let mut active = Vec::new();
+        let mut suppressed = Vec::new();
+        for mut f in findings {
+            let abs = f.span.start_byte + shift.bytes;
+            let by = if f.class == Class::Override {
+                None
+            } else {
+                ovs.iter().position(|(o, r)| {
+                    o.valid && o.rules.iter().any(|id| *id == f.rule) && r.contains(&abs)
+                })
+            };
+            match by {
+                Some(i) => {
+                    ovs[i].0.suppressed += 1;
+                    f.suppressed_by = Some(i);
+                    suppressed.push(f);
+                }
+                None => active.push(f),
+            }
+        }
+        let overrides: Vec<Override> = ovs.into_iter().map(|(o, _)| o).collect();
+        active.sort_by_key(|f| (f.span.start_byte, f.rule.clone()));
+        suppressed.sort_by_key(|f| (f.span.start_byte, f.rule.clone()));
+        facts.sort_by_key(|f| (f.span.start_byte, f.name.clone()));
+
+        let properties = derive_properties(&active, &suppressed, &facts, &overrides);
+        let mut notes = Vec::new();
+        if parsed.error_nodes > 0 {
+            notes.push(format!(
+                "{} syntax error node{} (results cover the parts that parsed)",
+                parsed.error_nodes,
+                if parsed.error_nodes == 1 { "" } else { "s" }
+            ));
+        }
+        if depth_notes {
+            notes.push("very deep nesting (over 100000 levels)".into());
+        }
+        Report {
+            language: lang,
+            path: path.map(str::to_string),
+            findings: active,
+            suppressed,
+            facts,
+            properties,
+            overrides,
+            notes,
+            parse: ParseInfo {
+                error_nodes: parsed.error_nodes,
+                wrapped_in: parsed.wrapped_in.clone(),
+                bytes,
+            },
+        }
+    }
+
+    fn finding(&self, r: &Rule, span: Span, callee: Option<&str>, text: &str) -> Finding {
+        let message = r
+            .message
+            .replace("{callee}", callee.unwrap_or(text))
+            .replace("{text}", text);
+        Finding {
+            rule: r.id.clone(),
+            title: r.title.clone(),
+            cwe: r.cwe.clone(),
+            class: r.class,
+            severity: r.severity,
+            confidence: r.confidence,
+            span,
+            message,
+            explanation: r.docs.why.trim().to_string(),
+            fix: r.docs.use_instead.trim().to_string(),
+            suppressed_by: None,
+        }
+    }
+}
+
+/// Derive the unit's properties (documented in the crate docs).
+pub(crate) fn derive_properties(
+    active: &[Finding],
+    suppressed: &[Finding],
+    facts: &[Fact],
+    overrides: &[Override],
+) -> Properties {
+    let all = || active.iter().chain(suppressed.iter());
+    let memory_safe = !all().any(|f| f.class == Class::MemorySafety)
+        && !facts.iter().any(|f| f.category == FactCategory::UnsafeConstruct);
+    let type_safe = !all().any(|f| f.class == Class::TypeSafety) && !facts.iter().any(|f| f.type_unsafe);
+    let resource_bounded = !all().any(|f| f.class == Class::ResourceBounds)
+        && !facts.iter().any(|f| f.category == FactCategory::ResourceHazard);
+    let sandboxed = facts.iter().any(|f| f.category == FactCategory::Sandboxing);
+    let override_status = if overrides.is_empty() {
+        OverrideStatus::None
+    } else if overrides.iter().all(|o| o.valid) {
+        OverrideStatus::Justified
+    } else {
+        OverrideStatus::Invalid
+    };
+    Properties {
+        memory_safe,
+        type_safe,
+        resource_bounded,
+        sandboxed,
+        override_status,
+    }
+}

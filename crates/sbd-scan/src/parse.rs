@@ -1,0 +1,144 @@
+//! Parsing with a time budget, and fragment wrapping.
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
+
+use tree_sitter::{Parser, Tree};
+
+use crate::lang::Language;
+use crate::report::Shift;
+
+/// A parsed unit: the text that was parsed (the unit, maybe inside a wrapper) and its tree.
+pub(crate) struct Parsed {
+    pub text: String,
+    pub tree: Tree,
+    pub shift: Shift,
+    pub wrapped_in: Option<String>,
+    pub error_nodes: usize,
+}
+
+/// Why a unit could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ParseFailure {
+    /// The time budget ran out.
+    Budget(Duration),
+    /// The grammar could not be loaded (a build problem).
+    Grammar(String),
+}
+
+fn parse_once(
+    parser: &mut Parser,
+    text: &str,
+    deadline: Instant,
+) -> Result<Tree, ParseFailure> {
+    let bytes = text.as_bytes();
+    let mut cb = |_: &tree_sitter::ParseState| {
+        if Instant::now() >= deadline {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    let opts = tree_sitter::ParseOptions::new().progress_callback(&mut cb);
+    let tree = parser.parse_with_options(
+        &mut |i, _| bytes.get(i..).unwrap_or(&[]),
+        None,
+        Some(opts),
+    );
+    parser.reset();
+    tree.ok_or(ParseFailure::Budget(Duration::ZERO))
+}
+
+/// Count ERROR and MISSING nodes (iteratively; trees can be very deep).
+pub(crate) fn count_errors(tree: &Tree) -> usize {
+    if !tree.root_node().has_error() {
+        return 0;
+    }
+    let mut n = 0;
+    let mut cursor = tree.walk();
+    loop {
+        let node = cursor.node();
+        if node.is_error() || node.is_missing() {
+            n += 1;
+        }
+        if node.has_error() && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return n;
+            }
+        }
+    }
+}
+
+/// Parse `text` as `lang`; when it has syntax errors, also try the language's fragment
+/// wrappers and keep whichever yields the fewest error nodes.
+pub(crate) fn parse(
+    parser: &mut Parser,
+    lang: Language,
+    text: &str,
+    budget: Duration,
+) -> Result<Parsed, ParseFailure> {
+    parser
+        .set_language(&lang.grammar())
+        .map_err(|e| ParseFailure::Grammar(e.to_string()))?;
+    let deadline = Instant::now() + budget;
+    let budget_err = |_| ParseFailure::Budget(budget);
+
+    // PHP code outside `<?php` is HTML text: model output usually omits the tag.
+    if lang == Language::Php && !text.contains("<?") {
+        let prefix = "<?php\n";
+        let wrapped = format!("{prefix}{text}");
+        let tree = parse_once(parser, &wrapped, deadline).map_err(budget_err)?;
+        let error_nodes = count_errors(&tree);
+        return Ok(Parsed {
+            text: wrapped,
+            tree,
+            shift: Shift {
+                bytes: prefix.len(),
+                lines: 1,
+            },
+            wrapped_in: Some("<?php".into()),
+            error_nodes,
+        });
+    }
+
+    let tree = parse_once(parser, text, deadline).map_err(budget_err)?;
+    let errors = count_errors(&tree);
+    let mut best = Parsed {
+        text: text.to_string(),
+        tree,
+        shift: Shift::default(),
+        wrapped_in: None,
+        error_nodes: errors,
+    };
+    if errors == 0 {
+        return Ok(best);
+    }
+    for (prefix, suffix) in lang.syntax().wrappers {
+        let wrapped = format!("{prefix}{text}{suffix}");
+        let Ok(tree) = parse_once(parser, &wrapped, deadline) else {
+            break;
+        };
+        let e = count_errors(&tree);
+        if e < best.error_nodes {
+            best = Parsed {
+                text: wrapped,
+                tree,
+                shift: Shift {
+                    bytes: prefix.len(),
+                    lines: prefix.matches('\n').count(),
+                },
+                wrapped_in: Some(prefix.trim().to_string()),
+                error_nodes: e,
+            };
+            if e == 0 {
+                break;
+            }
+        }
+    }
+    Ok(best)
+}
