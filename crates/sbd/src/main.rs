@@ -46,6 +46,9 @@ enum Command {
     /// Benchmarks that print a table.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
+    /// Build, inspect, validate and export security-annotated training datasets.
+    #[command(subcommand)]
+    Data(cmd::data::DataCommand),
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
         Command::Rules(a) => cmd::rules::run(a),
         Command::Explain(a) => cmd::explain::run(a),
         Command::Bench(c) => cmd::bench::run(c),
+        Command::Data(c) => cmd::data::run(c),
     };
     match result {
         Ok(code) => code,

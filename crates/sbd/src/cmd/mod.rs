@@ -2,6 +2,8 @@
 //! `run(..) -> anyhow::Result<ExitCode>` function that `main` dispatches to.
 pub mod anrf;
 pub mod bench;
+pub mod bench_data;
+pub mod data;
 pub mod explain;
 pub mod rules;
 pub mod scan;
