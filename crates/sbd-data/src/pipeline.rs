@@ -374,7 +374,8 @@ pub fn process_unit(
     blind: &mut BlindSpots,
 ) {
     gates.add("input_units", 1);
-    if !config.bounds.accepts(&unit.code) {
+    // The seed corpus is written to be short; bounds are for code found in the wild.
+    if !unit.trusted && !config.bounds.accepts(&unit.code) {
         gates.add("length", 1);
         return;
     }
@@ -397,6 +398,9 @@ pub fn process_unit(
     if !record.label_verified {
         gates.add("label_disagrees_kept", 1);
     }
+    if !record.anrf_valid {
+        gates.add("anrf_invalid_kept", 1);
+    }
     let scanner = annotator.scanner();
     let flagged = report.findings.iter().any(|f| !f.rule.starts_with("OVR"));
     let derived = unit.source != "seed";
@@ -405,6 +409,9 @@ pub fn process_unit(
         if !crate::quality::consistent(&r) {
             gates.add("consistency", 1);
             return;
+        }
+        if !r.anrf_valid {
+            gates.add("anrf_invalid_kept", 1);
         }
         r.parent = Some(unit.id.clone());
         r.operator = operator.map(str::to_string);
@@ -538,6 +545,24 @@ pub fn run_chunks(out: &Path, config: &Config, srcs: &[Source], plan: &Plan, opt
     Ok(written)
 }
 
+/// The dataset digest: per split, a hash chained over its rows in file order; then the
+/// splits in name order. Equal digests, equal datasets.
+#[derive(Default)]
+struct Digest(BTreeMap<String, u64>);
+
+impl Digest {
+    fn add(&mut self, r: &Record) {
+        let key = format!("{}\u{1}{}\u{1}{:?}\u{1}{}\u{1}{}", r.id, r.code, r.rules, r.vulnerable, r.anrf);
+        let d = self.0.entry(r.split.clone()).or_default();
+        *d = dedup::hash64(format!("{d}{}", dedup::hash64(key.as_bytes())).as_bytes());
+    }
+
+    fn hex(&self) -> String {
+        let all: String = self.0.iter().map(|(k, v)| format!("{k}={v:016x};")).collect();
+        format!("{:016x}", dedup::hash64(all.as_bytes()))
+    }
+}
+
 /// `manifest.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
@@ -644,7 +669,7 @@ pub fn merge(out: &Path, progress: &dyn Progress) -> Result<Manifest, Error> {
     let mut writers: BTreeMap<&'static str, (ShardWriter, usize)> = BTreeMap::new();
     let mut finished: Vec<(String, String, u64)> = Vec::new();
     let mut stats = Stats::default();
-    let mut digest: u64 = 0;
+    let mut digest = Digest::default();
     let mut row = 0usize;
     for i in 0..pf.chunks {
         read_chunk(&chunk_path(out, i), |mut r| {
@@ -656,8 +681,7 @@ pub fn merge(out: &Path, progress: &dyn Progress) -> Result<Manifest, Error> {
             let split = groups.split(group_of[k], &split_cfg);
             r.split = split.to_string();
             stats.add(&r);
-            let key = format!("{}\u{1}{}\u{1}{}\u{1}{:?}\u{1}{}", r.id, r.split, r.code, r.rules, r.vulnerable);
-            digest = dedup::hash64(format!("{digest}{}", dedup::hash64(key.as_bytes())).as_bytes());
+            digest.add(&r);
             if !writers.contains_key(split) {
                 let w = ShardWriter::create(&data.join(format!("{split}-{:05}.parquet", 0)))?;
                 writers.insert(split, (w, 0));
@@ -733,7 +757,7 @@ pub fn merge(out: &Path, progress: &dyn Progress) -> Result<Manifest, Error> {
         source_notes: pf.notes.clone(),
         config,
         rows: stats.rows,
-        digest: format!("{digest:016x}"),
+        digest: digest.hex(),
         files,
         gates,
     };
@@ -801,19 +825,19 @@ impl Validation {
 }
 
 /// Checks a dataset directory: shards readable with the schema, row counts and digest match
-/// the manifest, ids unique, each row in the split its file says, no group in two splits, ANRF
-/// instances valid and consistent with the row, tags inside the code.
+/// the manifest, ids unique, each row in the split its file says, no group in two splits,
+/// `anrf_valid` equal to the validator's verdict, ANRF consistent with the row, tags inside
+/// the code.
 pub fn validate(dir: &Path) -> Result<Validation, Error> {
     let mut v = Validation::default();
     let mut ids = std::collections::HashSet::new();
     let mut group_split: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     let mut per_file: BTreeMap<String, u64> = BTreeMap::new();
-    let mut digest: u64 = 0;
+    let mut digest = Digest::default();
     let m = for_each_row(dir, |file, r| {
         v.rows += 1;
         *per_file.entry(file.path.clone()).or_default() += 1;
-        let key = format!("{}\u{1}{}\u{1}{}\u{1}{:?}\u{1}{}", r.id, r.split, r.code, r.rules, r.vulnerable);
-        digest = dedup::hash64(format!("{digest}{}", dedup::hash64(key.as_bytes())).as_bytes());
+        digest.add(&r);
         if !ids.insert(dedup::hash64(r.id.as_bytes())) {
             v.problem("duplicate id", &r.id);
         }
@@ -829,8 +853,8 @@ pub fn validate(dir: &Path) -> Result<Validation, Error> {
         }
         match serde_json::from_str::<serde_json::Value>(&r.anrf) {
             Ok(inst) => {
-                if sbd_anrf::validate(&inst).is_valid() != r.anrf_valid || !r.anrf_valid {
-                    v.problem("ANRF instance invalid", &r.id);
+                if sbd_anrf::validate(&inst).is_valid() != r.anrf_valid {
+                    v.problem("anrf_valid disagrees with the validator", &r.id);
                 }
             }
             Err(_) => v.problem("ANRF is not JSON", &r.id),
@@ -856,7 +880,7 @@ pub fn validate(dir: &Path) -> Result<Validation, Error> {
     if v.rows != m.rows {
         v.problem("total rows differ from the manifest", "manifest.json");
     }
-    if format!("{digest:016x}") != m.digest {
+    if digest.hex() != m.digest {
         v.problem("digest differs from the manifest", "manifest.json");
     }
     Ok(v)

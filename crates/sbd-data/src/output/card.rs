@@ -25,9 +25,9 @@ pub fn render(
     s.push_str("---\n\n# sbd security-annotated code\n\n");
     s.push_str("Code units with the `sbd-scan` verifier's findings, facts and properties, token-level security tags (character spans), security explanations from the rules' documentation, and a validated ANRF 1.1.0 instance per row. Built by `sbd data build`.\n\n");
     let _ = writeln!(s, "Sources: {}.\n", sources.join(", "));
-    s.push_str("## Splits\n\n| split | rows | lines | vulnerable | ANRF valid | explained |\n|---|---:|---:|---:|---:|---:|\n");
+    s.push_str("## Splits\n\n| split | rows | lines | vulnerable | ANRF | ANRF valid | explained |\n|---|---:|---:|---:|---:|---:|---:|\n");
     for (k, v) in &stats.splits {
-        let _ = writeln!(s, "| {k} | {} | {} | {} | {} | {} |", v.rows, v.lines, v.vulnerable, v.anrf, v.explained);
+        let _ = writeln!(s, "| {k} | {} | {} | {} | {} | {} | {} |", v.rows, v.lines, v.vulnerable, v.anrf, v.anrf_valid, v.explained);
     }
     s.push_str("\nSplits are group-aware: the sides of a pair, the variants of a unit and near-duplicate clusters never straddle splits.\n\n");
     let table = |title: &str, m: &std::collections::BTreeMap<String, u64>| {

@@ -13,8 +13,10 @@ pub struct SplitStats {
     pub bytes: u64,
     /// Rows carrying the verifier's annotation (findings, facts, properties, tags): all rows.
     pub annotated: u64,
-    /// Rows whose ANRF instance passes the validator.
+    /// Rows carrying an ANRF instance (every row) …
     pub anrf: u64,
+    /// … of which the validator accepts this many (insecure code fails ANRF's rules).
+    pub anrf_valid: u64,
     /// Rows with a security explanation drawn from a rule or the seed (not just "no finding").
     pub explained: u64,
     pub vulnerable: u64,
@@ -58,7 +60,8 @@ impl Stats {
         s.lines += u64::from(r.lines);
         s.bytes += u64::from(r.bytes);
         s.annotated += 1;
-        s.anrf += u64::from(r.anrf_valid);
+        s.anrf += 1;
+        s.anrf_valid += u64::from(r.anrf_valid);
         let explained = r.vulnerable || r.variant == VariantKind::Secure || !r.tags.is_empty() || r.override_status != "none";
         s.explained += u64::from(explained && !r.explanation.is_empty());
         s.vulnerable += u64::from(r.vulnerable);

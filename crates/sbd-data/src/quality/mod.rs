@@ -5,8 +5,8 @@
 //! - `secrets` ([`secrets`]): keys, tokens and passwords redacted (the unit is kept);
 //! - `reverify`: mutants the verifier does not confirm and override scenarios it does not
 //!   treat as intended (plus, not removed, claimed labels it disagrees with);
-//! - `consistency`: rows whose ANRF instance fails the validator or disagrees with the code's
-//!   verified properties;
+//! - `consistency`: rows whose ANRF instance disagrees with the code's verified properties
+//!   (instances the validator rejects are kept and counted as `anrf_invalid_kept`);
 //! - `exact_dup` and `near_dup` ([`dedup`]): exact duplicates of normalised text and
 //!   MinHash+LSH near-duplicates across groups.
 pub mod dedup;
@@ -69,12 +69,10 @@ pub fn parses(report: &sbd_scan::Report, lines: usize) -> bool {
     report.parse.bytes > 0 && report.parse.error_nodes <= lines / 50
 }
 
-/// The consistency gate: the ANRF instance validates and records the same properties as the
-/// verifier's report.
+/// The consistency gate: the ANRF instance is JSON and records the same properties as the
+/// verifier's report. (An instance the validator rejects is kept and counted: insecure code,
+/// e.g. an `unsafe` block without a justified override, correctly fails ANRF's rules.)
 pub fn consistent(record: &crate::record::Record) -> bool {
-    if !record.anrf_valid {
-        return false;
-    }
     let Ok(v) = serde_json::from_str::<serde_json::Value>(&record.anrf) else { return false };
     let results = v.pointer("/execution_layer/verification/results/properties");
     match results {

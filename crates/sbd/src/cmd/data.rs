@@ -201,35 +201,38 @@ fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({"stats": stats, "gates": gates, "quantity": q}))?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("rows: {}", stats.rows);
-    println!("\n{:<12} {:>9} {:>11} {:>10} {:>9} {:>10}", "split", "rows", "lines", "vulnerable", "anrf", "explained");
+    let mut o = String::new();
+    use std::fmt::Write as _;
+    writeln!(o, "rows: {}", stats.rows)?;
+    writeln!(o, "\n{:<12} {:>9} {:>11} {:>10} {:>9} {:>10} {:>10}", "split", "rows", "lines", "vulnerable", "anrf", "anrf valid", "explained")?;
     for (k, s) in &stats.splits {
-        println!("{k:<12} {:>9} {:>11} {:>10} {:>9} {:>10}", s.rows, s.lines, s.vulnerable, s.anrf, s.explained);
+        writeln!(o, "{k:<12} {:>9} {:>11} {:>10} {:>9} {:>10} {:>10}", s.rows, s.lines, s.vulnerable, s.anrf, s.anrf_valid, s.explained)?;
     }
-    let show = |title: &str, m: &std::collections::BTreeMap<String, u64>| {
-        println!("\n{title}:");
+    let show = |o: &mut String, title: &str, m: &std::collections::BTreeMap<String, u64>| {
+        let _ = writeln!(o, "\n{title}:");
         for (k, v) in m {
-            println!("  {k:<28} {v:>9}");
+            let _ = writeln!(o, "  {k:<28} {v:>9}");
         }
     };
-    show("languages", &stats.languages);
-    show("variants", &stats.variants);
-    show("override status", &stats.override_status);
-    show("complexity", &stats.complexity);
-    show("properties (rows where true)", &stats.properties);
-    show("sources", &stats.sources);
-    show("quality gates (removed or changed)", &gates.counts);
+    show(&mut o, "languages", &stats.languages);
+    show(&mut o, "variants", &stats.variants);
+    show(&mut o, "override status", &stats.override_status);
+    show(&mut o, "complexity", &stats.complexity);
+    show(&mut o, "properties (rows where true)", &stats.properties);
+    show(&mut o, "sources", &stats.sources);
+    show(&mut o, "quality gates (removed or changed)", &gates.counts);
     let mut cwes: Vec<_> = stats.cwes.iter().collect();
     cwes.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    println!("\ntop CWEs:");
+    writeln!(o, "\ntop CWEs:")?;
     for (k, v) in cwes.into_iter().take(15) {
-        println!("  {k:<12} {v:>9}");
+        writeln!(o, "  {k:<12} {v:>9}")?;
     }
-    println!("\nquantity against requirements 2.4:");
-    println!("{:<12} {:<38} {:>14} {:>10} {:>10}", "split", "metric", "required", "actual", "ratio");
+    writeln!(o, "\nquantity against requirements 2.4:")?;
+    writeln!(o, "{:<12} {:<38} {:>14} {:>10} {:>10}", "split", "metric", "required", "actual", "ratio")?;
     for l in quantity::report(&stats) {
-        println!("{:<12} {:<38} {:>14} {:>10} {:>10.6}", l.split, l.metric, l.required, l.actual, l.ratio);
+        writeln!(o, "{:<12} {:<38} {:>14} {:>10} {:>10.6}", l.split, l.metric, l.required, l.actual, l.ratio)?;
     }
+    std::io::stdout().lock().write_all(o.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
