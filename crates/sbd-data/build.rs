@@ -20,7 +20,9 @@ fn main() {
         }
     }
     files.sort();
-    let mut out = String::from("/// (path relative to `seed/`, TOML text) for every seed pair.\npub static SEED_FILES: &[(&str, &str)] = &[\n");
+    let mut out = String::from(
+        "/// (path relative to `seed/`, TOML text) for every seed pair.\npub static SEED_FILES: &[(&str, &str)] = &[\n",
+    );
     for p in &files {
         let rel = p.strip_prefix(&root).map(|r| r.to_string_lossy().replace('\\', "/")).unwrap_or_default();
         let _ = writeln!(out, "    ({rel:?}, include_str!({:?})),", p.display().to_string());

@@ -223,7 +223,10 @@ pub fn plan(config: &Config, srcs: &[Source]) -> Result<Plan, Error> {
             },
             Source::Tree(dir) => {
                 if !dir.is_dir() {
-                    return Err(Error::Config(format!("{}: not a directory (and not a known source name)", dir.display())));
+                    return Err(Error::Config(format!(
+                        "{}: not a directory (and not a known source name)",
+                        dir.display()
+                    )));
                 }
                 let origin = tree::origin(dir);
                 items.extend(
@@ -233,8 +236,11 @@ pub fn plan(config: &Config, srcs: &[Source]) -> Result<Plan, Error> {
                 );
             }
             Source::Pairs { dataset, path } => {
-                let (samples, report) =
-                    if path.is_dir() { sources::pairs::load_dir(path, dataset)? } else { sources::pairs::load(path, dataset)? };
+                let (samples, report) = if path.is_dir() {
+                    sources::pairs::load_dir(path, dataset)?
+                } else {
+                    sources::pairs::load(path, dataset)?
+                };
                 notes.push(format!("{src}: {} loaded, skipped {:?}", report.loaded, report.skipped));
                 items.extend(samples.into_iter().map(|s| Item::Sample(Box::new(s))));
             }
@@ -321,6 +327,9 @@ struct PlanFile {
     notes: Vec<String>,
 }
 
+/// Rows, gate counts, blind spots and unit count of one work item.
+type ItemOutput = (Vec<Record>, GateCounts, BlindSpots, u64);
+
 /// Items → records for one chunk.
 fn process_chunk(
     annotator: &Annotator,
@@ -330,7 +339,7 @@ fn process_chunk(
 ) -> Result<(ChunkMeta, Vec<Record>), Error> {
     let start = chunk * config.chunk_items;
     let end = (start + config.chunk_items).min(plan.items.len());
-    let results: Vec<Result<(Vec<Record>, GateCounts, BlindSpots, u64), Error>> = plan.items[start..end]
+    let results: Vec<Result<ItemOutput, Error>> = plan.items[start..end]
         .par_iter()
         .map(|item| {
             let units = match item {
@@ -404,19 +413,20 @@ pub fn process_unit(
     let scanner = annotator.scanner();
     let flagged = report.findings.iter().any(|f| !f.rule.starts_with("OVR"));
     let derived = unit.source != "seed";
-    let push_variant = |v: Unit, rep: &sbd_scan::Report, operator: Option<&str>, rows: &mut Vec<Record>, gates: &mut GateCounts| {
-        let mut r = annotator.record(&v, rep);
-        if !crate::quality::consistent(&r) {
-            gates.add("consistency", 1);
-            return;
-        }
-        if !r.anrf_valid {
-            gates.add("anrf_invalid_kept", 1);
-        }
-        r.parent = Some(unit.id.clone());
-        r.operator = operator.map(str::to_string);
-        rows.push(r);
-    };
+    let push_variant =
+        |v: Unit, rep: &sbd_scan::Report, operator: Option<&str>, rows: &mut Vec<Record>, gates: &mut GateCounts| {
+            let mut r = annotator.record(&v, rep);
+            if !crate::quality::consistent(&r) {
+                gates.add("consistency", 1);
+                return;
+            }
+            if !r.anrf_valid {
+                gates.add("anrf_invalid_kept", 1);
+            }
+            r.parent = Some(unit.id.clone());
+            r.operator = operator.map(str::to_string);
+            rows.push(r);
+        };
     let mut variants_out = Vec::new();
     if flagged && config.overrides {
         for justified in [true, false] {
@@ -781,7 +791,8 @@ pub fn read_stats(dir: &Path) -> Result<(Stats, GateCounts), Error> {
     let p = dir.join("stats.json");
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).map_err(|e| Error::io(&p, e))?)
         .map_err(|e| Error::Format { path: p.display().to_string(), message: e.to_string() })?;
-    let stats: Stats = serde_json::from_value(v.clone()).map_err(|e| Error::Format { path: p.display().to_string(), message: e.to_string() })?;
+    let stats: Stats = serde_json::from_value(v.clone())
+        .map_err(|e| Error::Format { path: p.display().to_string(), message: e.to_string() })?;
     let gates: GateCounts = serde_json::from_value(v.get("gates").cloned().unwrap_or_default()).unwrap_or_default();
     Ok((stats, gates))
 }
@@ -794,7 +805,10 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, Error> {
 }
 
 /// Streams every row of a dataset in manifest order.
-pub fn for_each_row(dir: &Path, mut f: impl FnMut(&ManifestFile, Record) -> Result<(), Error>) -> Result<Manifest, Error> {
+pub fn for_each_row(
+    dir: &Path,
+    mut f: impl FnMut(&ManifestFile, Record) -> Result<(), Error>,
+) -> Result<Manifest, Error> {
     let m = read_manifest(dir)?;
     for file in &m.files {
         crate::output::parquet::read(&dir.join(&file.path), |r| f(file, r))?;

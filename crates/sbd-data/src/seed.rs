@@ -95,9 +95,8 @@ pub fn confirm(scanner: &Scanner, pairs: &[SeedPair]) -> Vec<Confirmation> {
         .map(|p| {
             let bad = scanner.scan(&p.insecure, p.language);
             let good = scanner.scan(&p.secure, p.language);
-            let related = |r: &sbd_scan::Report| {
-                r.findings.iter().any(|f| f.cwe.iter().any(|&c| crate::cwe::related(c, p.cwe)))
-            };
+            let related =
+                |r: &sbd_scan::Report| r.findings.iter().any(|f| f.cwe.iter().any(|&c| crate::cwe::related(c, p.cwe)));
             Confirmation {
                 id: p.id.clone(),
                 cwe: p.cwe,

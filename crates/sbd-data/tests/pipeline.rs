@@ -75,7 +75,10 @@ fn build_validate_read_and_export() {
     let rows = pipeline::rows(&out, &[]).unwrap();
     assert_eq!(rows.len() as u64, m.rows);
     // (The seed corpus keeps its deliberately fake credentials: they are the CWE-798 lessons.)
-    assert!(!rows.iter().any(|r| r.source != "seed" && r.code.contains("AKIAIOSFODNN7EXAMPLE")), "secret left in the data");
+    assert!(
+        !rows.iter().any(|r| r.source != "seed" && r.code.contains("AKIAIOSFODNN7EXAMPLE")),
+        "secret left in the data"
+    );
     // Function-level units from the tree, origin kept.
     let run = rows.iter().find(|r| r.id.starts_with("tree/app/run.py#run@")).expect("the run() unit");
     assert_eq!(run.unit, "function");
@@ -86,19 +89,29 @@ fn build_validate_read_and_export() {
     // Its variants share its split.
     let family: Vec<_> = rows.iter().filter(|r| r.group == run.group).collect();
     let kinds: Vec<VariantKind> = family.iter().map(|r| r.variant).collect();
-    assert!(kinds.contains(&VariantKind::OverrideJustified) && kinds.contains(&VariantKind::OverrideUnjustified), "{kinds:?}");
+    assert!(
+        kinds.contains(&VariantKind::OverrideJustified) && kinds.contains(&VariantKind::OverrideUnjustified),
+        "{kinds:?}"
+    );
     assert!(kinds.contains(&VariantKind::Obfuscated), "{kinds:?}");
     assert!(family.iter().all(|r| r.split == run.split));
     // The C copy was mutated into an unbounded copy the verifier confirms.
     let mutant = rows.iter().find(|r| r.variant == VariantKind::Mutant && r.language == "c").expect("a C mutant");
-    assert!(mutant.code.contains("strcpy(") && mutant.vulnerable && mutant.split == "adversarial" || mutant.split == "eval");
+    assert!(
+        mutant.code.contains("strcpy(") && mutant.vulnerable && mutant.split == "adversarial" || mutant.split == "eval"
+    );
     assert!(mutant.parent.is_some() && mutant.operator.as_deref() == Some("unbounded-copy"));
     // Seed rows: both sides, labels verified or counted.
-    assert!(rows.iter().any(|r| r.source == "seed" && r.variant == VariantKind::Insecure && r.vulnerable && r.label_verified));
+    assert!(
+        rows.iter()
+            .any(|r| r.source == "seed" && r.variant == VariantKind::Insecure && r.vulnerable && r.label_verified)
+    );
     assert!(rows.iter().filter(|r| r.source == "seed").all(|r| r.split == "finetune" || r.split == "eval"));
 
     // Exports.
-    for (format, key) in [(export::Format::Sft, "messages"), (export::Format::Dpo, "chosen"), (export::Format::Rl, "verifier")] {
+    for (format, key) in
+        [(export::Format::Sft, "messages"), (export::Format::Dpo, "chosen"), (export::Format::Rl, "verifier")]
+    {
         let mut buf = Vec::new();
         let n = export::write(&rows, format, &mut buf).unwrap();
         assert!(n > 50, "{format:?}: {n}");
@@ -122,9 +135,9 @@ fn an_interrupted_build_resumes_to_the_same_dataset_and_shards_merge_to_it_too()
     assert!(matches!(err, sbd_data::Error::Interrupted(3)), "{err}");
     // A kill during a write leaves a temporary file; it must not count as a chunk.
     std::fs::write(resumed.join(".work/.chunk-000005.jsonl.zst.tmp"), b"half").unwrap();
-    let chunks = std::fs::read_dir(resumed.join(".work")).unwrap().filter(|e| {
-        e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".jsonl.zst"))
-    });
+    let chunks = std::fs::read_dir(resumed.join(".work"))
+        .unwrap()
+        .filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".jsonl.zst")));
     assert_eq!(chunks.count(), 3);
     let again = pipeline::build(&resumed, &config(), &sources(&src), &opts()).unwrap().unwrap();
     assert_eq!(again.digest, reference.digest);
@@ -162,14 +175,18 @@ fn config_rejects_bad_values_and_unknown_fields() {
     assert!(Config::from_toml("near_dup_threshold = 1.5").is_err());
     assert!(Config::from_toml("chunk_items = 0").is_err());
     assert!(Config::from_toml("typo = 1").is_err());
-    let c = Config::from_toml("seed = 9\n[bounds]\nmin_lines = 1\nmax_lines = 10\nmin_bytes = 1\nmax_bytes = 100\n").unwrap();
+    let c = Config::from_toml("seed = 9\n[bounds]\nmin_lines = 1\nmax_lines = 10\nmin_bytes = 1\nmax_bytes = 100\n")
+        .unwrap();
     assert_eq!(c.seed, 9);
     assert_eq!(c.bounds.max_lines, 10);
 }
 
 #[test]
 fn pyarrow_reads_the_shards() {
-    let python = std::process::Command::new("python3").args(["-c", "import pyarrow"]).stderr(std::process::Stdio::null()).status();
+    let python = std::process::Command::new("python3")
+        .args(["-c", "import pyarrow"])
+        .stderr(std::process::Stdio::null())
+        .status();
     if !python.is_ok_and(|s| s.success()) {
         eprintln!("skipping: python3 with pyarrow is not installed (CI installs it: .ci/deps/data.sh)");
         return;
@@ -191,6 +208,9 @@ json.loads(row["anrf"]); json.loads(row["tags"])
 assert isinstance(row["cwes"], list)
 print("ok", t.num_rows)
 "#;
-    let o = std::process::Command::new("python3").args(["-c", script, out.to_str().unwrap(), &m.rows.to_string()]).output().unwrap();
+    let o = std::process::Command::new("python3")
+        .args(["-c", script, out.to_str().unwrap(), &m.rows.to_string()])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }

@@ -26,7 +26,8 @@ fn corpus_has_200_pairs_over_10_languages_and_40_cwes() {
 
 #[test]
 fn a_bad_seed_file_names_itself() {
-    let err = seed::parse("python/cwe-078-x.toml", "task = \"t\"\ncwe = 79\ninsecure = \"a\"\nsecure = \"b\"\n").unwrap_err();
+    let err =
+        seed::parse("python/cwe-078-x.toml", "task = \"t\"\ncwe = 79\ninsecure = \"a\"\nsecure = \"b\"\n").unwrap_err();
     assert!(err.to_string().contains("seed/python/cwe-078-x.toml"), "{err}");
     assert!(seed::parse("cobol/cwe-078-x.toml", "task = \"t\"\ncwe = 78\ninsecure = \"a\"\nsecure = \"b\"\n").is_err());
 }

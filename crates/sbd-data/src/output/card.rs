@@ -27,7 +27,11 @@ pub fn render(
     let _ = writeln!(s, "Sources: {}.\n", sources.join(", "));
     s.push_str("## Splits\n\n| split | rows | lines | vulnerable | ANRF | ANRF valid | explained |\n|---|---:|---:|---:|---:|---:|---:|\n");
     for (k, v) in &stats.splits {
-        let _ = writeln!(s, "| {k} | {} | {} | {} | {} | {} | {} |", v.rows, v.lines, v.vulnerable, v.anrf, v.anrf_valid, v.explained);
+        let _ = writeln!(
+            s,
+            "| {k} | {} | {} | {} | {} | {} | {} |",
+            v.rows, v.lines, v.vulnerable, v.anrf, v.anrf_valid, v.explained
+        );
     }
     s.push_str("\nSplits are group-aware: the sides of a pair, the variants of a unit and near-duplicate clusters never straddle splits.\n\n");
     let table = |title: &str, m: &std::collections::BTreeMap<String, u64>| {

@@ -35,7 +35,8 @@ impl std::str::FromStr for Format {
     }
 }
 
-const SYSTEM: &str = "You write secure code. After the code, give its ANRF 1.1.0 security metadata and explain its security properties.";
+const SYSTEM: &str =
+    "You write secure code. After the code, give its ANRF 1.1.0 security metadata and explain its security properties.";
 
 fn fence(lang: &str, code: &str) -> String {
     format!("```{lang}\n{}\n```", code.trim_end())
@@ -100,7 +101,11 @@ pub fn write(rows: &[Record], format: Format, out: &mut impl Write) -> std::io::
                 let secure = members.iter().find(|r| r.variant == VariantKind::Secure && !r.vulnerable);
                 let insecure = members.iter().find(|r| r.variant == VariantKind::Insecure);
                 if let (Some(good), Some(bad)) = (secure, insecure) {
-                    let task = good.task.clone().or_else(|| bad.task.clone()).unwrap_or_else(|| "Rewrite this code so that it is secure.".into());
+                    let task = good
+                        .task
+                        .clone()
+                        .or_else(|| bad.task.clone())
+                        .unwrap_or_else(|| "Rewrite this code so that it is secure.".into());
                     let prompt = format!("{task}\nLanguage: {}.", good.language);
                     if format == Format::Dpo {
                         line(

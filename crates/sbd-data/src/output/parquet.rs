@@ -217,7 +217,8 @@ pub fn read(path: &Path, mut f: impl FnMut(Record) -> Result<(), crate::Error>) 
         let l = |name: &str| col::<ListArray>(&b, name, path);
         let (id, group, split, source, language, unit, var) =
             (s("id")?, s("group")?, s("split")?, s("source")?, s("language")?, s("unit")?, s("variant")?);
-        let (repo, pth, commit, licence, task, code) = (s("repo")?, s("path")?, s("commit")?, s("licence")?, s("task")?, s("code")?);
+        let (repo, pth, commit, licence, task, code) =
+            (s("repo")?, s("path")?, s("commit")?, s("licence")?, s("task")?, s("code")?);
         let (start_line, lines, bytes, cwe_label) = (u("start_line")?, u("lines")?, u("bytes")?, u("cwe_label")?);
         let (claimed, vulnerable, verified) = (bo("label_claimed")?, bo("vulnerable")?, bo("label_verified")?);
         let (cwes, rules) = (l("cwes")?, l("rules")?);
@@ -233,7 +234,8 @@ pub fn read(path: &Path, mut f: impl FnMut(Record) -> Result<(), crate::Error>) 
             s("parent")?,
             s("operator")?,
         );
-        let (ms, ts, rb, sb, av) = (bo("memory_safe")?, bo("type_safe")?, bo("resource_bounded")?, bo("sandboxed")?, bo("anrf_valid")?);
+        let (ms, ts, rb, sb, av) =
+            (bo("memory_safe")?, bo("type_safe")?, bo("resource_bounded")?, bo("sandboxed")?, bo("anrf_valid")?);
         let opt = |a: &StringArray, i: usize| (!a.is_null(i)).then(|| a.value(i).to_string());
         for i in 0..b.num_rows() {
             let cw = cwes.value(i);
@@ -251,7 +253,8 @@ pub fn read(path: &Path, mut f: impl FnMut(Record) -> Result<(), crate::Error>) 
                 source: source.value(i).to_string(),
                 language: language.value(i).to_string(),
                 unit: unit.value(i).to_string(),
-                variant: variant(var.value(i)).ok_or_else(|| perr(path, format!("unknown variant {}", var.value(i))))?,
+                variant: variant(var.value(i))
+                    .ok_or_else(|| perr(path, format!("unknown variant {}", var.value(i))))?,
                 repo: opt(repo, i),
                 path: opt(pth, i),
                 commit: opt(commit, i),

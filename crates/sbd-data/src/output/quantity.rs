@@ -62,7 +62,8 @@ impl Stats {
         s.annotated += 1;
         s.anrf += 1;
         s.anrf_valid += u64::from(r.anrf_valid);
-        let explained = r.vulnerable || r.variant == VariantKind::Secure || !r.tags.is_empty() || r.override_status != "none";
+        let explained =
+            r.vulnerable || r.variant == VariantKind::Secure || !r.tags.is_empty() || r.override_status != "none";
         s.explained += u64::from(explained && !r.explanation.is_empty());
         s.vulnerable += u64::from(r.vulnerable);
         *self.languages.entry(r.language.clone()).or_default() += 1;
@@ -128,7 +129,13 @@ pub fn report(stats: &Stats) -> Vec<Line> {
             ("examples with ANRF metadata", m[2], s.anrf),
             ("examples with security explanations", m[3], s.explained),
         ] {
-            out.push(Line { split: split.into(), metric: metric.into(), required, actual, ratio: actual as f64 / required as f64 });
+            out.push(Line {
+                split: split.into(),
+                metric: metric.into(),
+                required,
+                actual,
+                ratio: actual as f64 / required as f64,
+            });
         }
     }
     let a = &stats.adversarial;

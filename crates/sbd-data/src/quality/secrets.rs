@@ -53,7 +53,8 @@ pub fn redact(code: &str) -> (String, usize) {
         let hits = re.captures_iter(&out).filter(|c| c.get(3).is_some_and(|v| v.as_str() != PLACEHOLDER)).count();
         if hits > 0 {
             n += hits;
-            out = std::borrow::Cow::Owned(re.replace_all(&out, format!("${{1}}${{2}}{PLACEHOLDER}${{4}}")).into_owned());
+            out =
+                std::borrow::Cow::Owned(re.replace_all(&out, format!("${{1}}${{2}}{PLACEHOLDER}${{4}}")).into_owned());
         }
     }
     (out.into_owned(), n)

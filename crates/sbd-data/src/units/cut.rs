@@ -52,7 +52,11 @@ pub fn functions(text: &str, lang: Language) -> Vec<Piece> {
         loop {
             let node = cursor.node();
             if descend && kinds.contains(&node.kind()) {
-                let named = if node.kind() == "decorated_definition" { node.child_by_field_name("definition") } else { Some(node) };
+                let named = if node.kind() == "decorated_definition" {
+                    node.child_by_field_name("definition")
+                } else {
+                    Some(node)
+                };
                 let name = named
                     .and_then(|n| n.child_by_field_name("name").or_else(|| n.child_by_field_name("declarator")))
                     .and_then(|n| text.get(n.byte_range()))

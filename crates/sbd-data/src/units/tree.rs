@@ -160,7 +160,10 @@ pub fn cargo_registry(budget: u64, max_file_bytes: u64) -> Vec<FileItem> {
 /// The Python standard library of the first `python3` on `PATH`, if any.
 pub fn python_stdlib() -> Option<(PathBuf, RootOrigin)> {
     let out = Command::new("python3")
-        .args(["-c", "import sysconfig, sys; print(sysconfig.get_paths()['stdlib']); print('%d.%d.%d' % sys.version_info[:3])"])
+        .args([
+            "-c",
+            "import sysconfig, sys; print(sysconfig.get_paths()['stdlib']); print('%d.%d.%d' % sys.version_info[:3])",
+        ])
         .output()
         .ok()?;
     let text = String::from_utf8(out.stdout).ok()?;
@@ -168,7 +171,10 @@ pub fn python_stdlib() -> Option<(PathBuf, RootOrigin)> {
     let dir = PathBuf::from(lines.next()?.trim());
     let version = lines.next()?.trim().to_string();
     dir.is_dir().then(|| {
-        (dir, RootOrigin { repo: Some(format!("cpython-{version}/Lib")), commit: None, licence: Some("PSF-2.0".into()) })
+        (
+            dir,
+            RootOrigin { repo: Some(format!("cpython-{version}/Lib")), commit: None, licence: Some("PSF-2.0".into()) },
+        )
     })
 }
 

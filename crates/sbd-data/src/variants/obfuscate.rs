@@ -93,9 +93,12 @@ fn split_string(code: &str, lang: Language, f: &Finding) -> Option<String> {
     }
     let concat = match lang {
         Language::Php => " . ",
-        Language::Python | Language::JavaScript | Language::TypeScript | Language::Java | Language::CSharp | Language::Go => {
-            " + "
-        }
+        Language::Python
+        | Language::JavaScript
+        | Language::TypeScript
+        | Language::Java
+        | Language::CSharp
+        | Language::Go => " + ",
         _ => return None,
     };
     let (a, b) = lit.split_at(lit.len() / 2);
@@ -126,7 +129,8 @@ pub struct Obfuscated {
 
 /// Every applicable obfuscation of a flagged unit, scanned.
 pub fn obfuscations(scanner: &Scanner, unit: &Unit, report: &Report) -> Vec<Obfuscated> {
-    let original: Vec<u32> = report.findings.iter().filter(|f| !f.rule.starts_with("OVR")).flat_map(|f| f.cwe.clone()).collect();
+    let original: Vec<u32> =
+        report.findings.iter().filter(|f| !f.rule.starts_with("OVR")).flat_map(|f| f.cwe.clone()).collect();
     if original.is_empty() {
         return Vec::new();
     }
@@ -135,7 +139,8 @@ pub fn obfuscations(scanner: &Scanner, unit: &Unit, report: &Report) -> Vec<Obfu
         .filter_map(|op| {
             let code = apply(op, unit, report)?;
             let r = scanner.scan(&code, unit.language);
-            let detected = r.findings.iter().any(|f| f.cwe.iter().any(|&c| original.iter().any(|&o| crate::cwe::related(c, o))));
+            let detected =
+                r.findings.iter().any(|f| f.cwe.iter().any(|&c| original.iter().any(|&o| crate::cwe::related(c, o))));
             let missed_rules = report
                 .findings
                 .iter()
@@ -209,7 +214,8 @@ impl BlindSpots {
     pub fn markdown(&self) -> String {
         let mut rows: Vec<_> = self.entries.iter().collect();
         rows.sort_by(|a, b| b.1.missed.cmp(&a.1.missed).then(a.0.cmp(b.0)));
-        let mut s = String::from("| operator / language / rule | detected | missed | examples |\n|---|---:|---:|---|\n");
+        let mut s =
+            String::from("| operator / language / rule | detected | missed | examples |\n|---|---:|---:|---|\n");
         for (k, e) in rows {
             s.push_str(&format!("| {k} | {} | {} | {} |\n", e.detected, e.missed, e.examples.join(", ")));
         }

@@ -222,7 +222,11 @@ fn bench_scan(a: BenchScanArgs) -> anyhow::Result<ExitCode> {
     }
 
     writeln!(out, "\n1 KB snippet latency (in-process, one thread, scanner reused)")?;
-    writeln!(out, "{:<8} {:>8} {:>9} {:>9} {:>9} {:>9}", "language", "snippets", "p50 µs", "p90 µs", "p99 µs", "max µs")?;
+    writeln!(
+        out,
+        "{:<8} {:>8} {:>9} {:>9} {:>9} {:>9}",
+        "language", "snippets", "p50 µs", "p90 µs", "p99 µs", "max µs"
+    )?;
     for c in &corpora {
         let sn = snippets(c, a.snippets);
         let mut lat = Vec::with_capacity(sn.len());
@@ -256,10 +260,16 @@ fn bench_scan(a: BenchScanArgs) -> anyhow::Result<ExitCode> {
         let ours = timings.iter().find(|(l, _)| *l == c.lang).map(|(_, d)| *d).unwrap_or_default();
         let files: Vec<&Path> = c.files.iter().map(|(p, _)| p.as_path()).collect();
         match &semgrep {
-            None => writeln!(out, "{:<8} semgrep: not installed (bash ../shared/tools/install-peers.sh)", c.lang.name())?,
-            Some(s) if !a.semgrep_rules.is_file() => {
-                writeln!(out, "{:<8} semgrep: rules file {} missing ({})", c.lang.name(), a.semgrep_rules.display(), s.display())?
+            None => {
+                writeln!(out, "{:<8} semgrep: not installed (bash ../shared/tools/install-peers.sh)", c.lang.name())?
             }
+            Some(s) if !a.semgrep_rules.is_file() => writeln!(
+                out,
+                "{:<8} semgrep: rules file {} missing ({})",
+                c.lang.name(),
+                a.semgrep_rules.display(),
+                s.display()
+            )?,
             Some(s) => {
                 let mut cmd = Command::new(s);
                 cmd.args(["scan", "--metrics=off", "--disable-version-check", "--quiet", "--json", "-j", "1"])
@@ -281,7 +291,9 @@ fn bench_scan(a: BenchScanArgs) -> anyhow::Result<ExitCode> {
         }
         if c.lang == Language::Python {
             match &bandit {
-                None => writeln!(out, "{:<8} bandit: not installed (bash ../shared/tools/install-peers.sh)", c.lang.name())?,
+                None => {
+                    writeln!(out, "{:<8} bandit: not installed (bash ../shared/tools/install-peers.sh)", c.lang.name())?
+                }
                 Some(b) => {
                     let mut cmd = Command::new(b);
                     cmd.args(["-q", "-f", "json"]).args(&files);

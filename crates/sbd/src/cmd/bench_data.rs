@@ -44,7 +44,8 @@ pub fn peak_rss_mib() -> Option<f64> {
 pub fn run_data_bench(a: DataBenchArgs) -> anyhow::Result<ExitCode> {
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
-    let config = Config { registry_bytes: a.mb << 20, stdlib_bytes: a.mb << 20, tree_bytes: a.mb << 20, ..Config::default() };
+    let config =
+        Config { registry_bytes: a.mb << 20, stdlib_bytes: a.mb << 20, tree_bytes: a.mb << 20, ..Config::default() };
     let sources: Vec<Source> = if a.sources.is_empty() {
         vec![Source::Registry, Source::PythonStdlib]
     } else {
@@ -70,7 +71,11 @@ pub fn run_data_bench(a: DataBenchArgs) -> anyhow::Result<ExitCode> {
             lines += text.iter().filter(|&&b| b == b'\n').count() as u64;
         }
     }
-    anyhow::ensure!(bytes > 0, "no input code found for {:?}", sources.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    anyhow::ensure!(
+        bytes > 0,
+        "no input code found for {:?}",
+        sources.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    );
     let opts = Options { shard: None, stop_after: None, progress: &Quiet };
     let t1 = Instant::now();
     pool.install(|| pipeline::run_chunks(&out, &config, &sources, &plan, &opts))?;
@@ -95,7 +100,10 @@ pub fn run_data_bench(a: DataBenchArgs) -> anyhow::Result<ExitCode> {
         config.near_dup_threshold,
         manifest.rows
     );
-    println!("{:<22} {:>8} {:>12} {:>12} {:>10} {:>10}", "phase", "seconds", "lines/s", "lines/s/core", "MB/s", "MB/s/core");
+    println!(
+        "{:<22} {:>8} {:>12} {:>12} {:>10} {:>10}",
+        "phase", "seconds", "lines/s", "lines/s/core", "MB/s", "MB/s/core"
+    );
     row("plan (walk)", t_plan);
     row("annotate + variants", t_annotate);
     row("merge (dedup, write)", t_merge);

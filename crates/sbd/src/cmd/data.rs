@@ -109,7 +109,9 @@ impl Progress for Bars {
             return;
         }
         let b = indicatif::ProgressBar::new(total);
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{prefix:>9} [{bar:30}] {pos}/{len} chunks {elapsed_precise} eta {eta}") {
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{prefix:>9} [{bar:30}] {pos}/{len} chunks {elapsed_precise} eta {eta}",
+        ) {
             b.set_style(style.progress_chars("=> "));
         }
         b.set_prefix(phase.to_string());
@@ -198,15 +200,26 @@ fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
     let (stats, gates) = pipeline::read_stats(&a.dir)?;
     if a.format == "json" {
         let q = quantity::report(&stats);
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"stats": stats, "gates": gates, "quantity": q}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"stats": stats, "gates": gates, "quantity": q}))?
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let mut o = String::new();
     use std::fmt::Write as _;
     writeln!(o, "rows: {}", stats.rows)?;
-    writeln!(o, "\n{:<12} {:>9} {:>11} {:>10} {:>9} {:>10} {:>10}", "split", "rows", "lines", "vulnerable", "anrf", "anrf valid", "explained")?;
+    writeln!(
+        o,
+        "\n{:<12} {:>9} {:>11} {:>10} {:>9} {:>10} {:>10}",
+        "split", "rows", "lines", "vulnerable", "anrf", "anrf valid", "explained"
+    )?;
     for (k, s) in &stats.splits {
-        writeln!(o, "{k:<12} {:>9} {:>11} {:>10} {:>9} {:>10} {:>10}", s.rows, s.lines, s.vulnerable, s.anrf, s.anrf_valid, s.explained)?;
+        writeln!(
+            o,
+            "{k:<12} {:>9} {:>11} {:>10} {:>9} {:>10} {:>10}",
+            s.rows, s.lines, s.vulnerable, s.anrf, s.anrf_valid, s.explained
+        )?;
     }
     let show = |o: &mut String, title: &str, m: &std::collections::BTreeMap<String, u64>| {
         let _ = writeln!(o, "\n{title}:");

@@ -5,6 +5,6 @@ pub mod bench;
 pub mod bench_data;
 pub mod data;
 pub mod explain;
+pub mod output;
 pub mod rules;
 pub mod scan;
-pub mod output;

@@ -60,7 +60,15 @@ pub fn run(args: RulesArgs) -> anyhow::Result<ExitCode> {
             writeln!(out, "| id | title | severity | CWE |\n|---|---|---|---|")?;
             for r in &rules {
                 let cwe: Vec<String> = r.cwe.iter().map(|c| format!("CWE-{c}")).collect();
-                writeln!(out, "| [{}](#{}) | {} | {} | {} |", r.id, r.id.to_lowercase(), r.title, r.severity.name(), cwe.join(", "))?;
+                writeln!(
+                    out,
+                    "| [{}](#{}) | {} | {} | {} |",
+                    r.id,
+                    r.id.to_lowercase(),
+                    r.title,
+                    r.severity.name(),
+                    cwe.join(", ")
+                )?;
             }
             writeln!(out)?;
             for r in &rules {

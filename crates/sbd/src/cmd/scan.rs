@@ -174,7 +174,8 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             }
         };
         let report = scanner.scan_bytes(&bytes, lang, Some("<stdin>"));
-        let rendered = if text_out { render_text(&report, Some(&String::from_utf8_lossy(&bytes))) } else { String::new() };
+        let rendered =
+            if text_out { render_text(&report, Some(&String::from_utf8_lossy(&bytes))) } else { String::new() };
         units.push(Unit { report, rendered });
     }
     let paths: Vec<String> = args.paths.iter().filter(|p| *p != "-").cloned().collect();
@@ -211,7 +212,8 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
                 })
             })
             .collect();
-        let doc = serde_json::json!({"schema": "sbd-scan-anrf", "version": "1.0.0", "units": items, "errors": failures});
+        let doc =
+            serde_json::json!({"schema": "sbd-scan-anrf", "version": "1.0.0", "units": items, "errors": failures});
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         return Ok(exit_code(!failures.is_empty(), fail_hits > 0 || !all_valid));
     }
