@@ -6,7 +6,9 @@
 //! first fills the override fields of all three layers; each one adds an `Override` audit
 //! event), and the verification result (findings, facts, properties). A unit with an unsafe
 //! construct is valid ANRF only under a justified, approved override — the validator's rule
-//! S3/S4 — and stays `memory_safe: false` either way.
+//! S3/S4 — and stays `memory_safe: false` either way. Overrides are recorded as the unit's
+//! override only when no memory-safety finding remains active (every unsafe construct is
+//! covered); otherwise they are kept as audit events and the instance is invalid.
 use serde_json::{Map, Value, json};
 
 use sbd_anrf::builder::{EntityFacts, InstanceBuilder, OverrideFacts};
@@ -53,16 +55,26 @@ pub fn unit_anrf(report: &Report, timestamp: &str) -> sbd_anrf::Anrf {
             method.clone(),
         );
     }
-    let mut b = InstanceBuilder::new("sbd-scan", format!("{} unit {name}", report.language))
-        .at(timestamp)
-        .entity(entity);
+    let mut b =
+        InstanceBuilder::new("sbd-scan", format!("{} unit {name}", report.language)).at(timestamp).entity(entity);
     let valid: Vec<_> = report.overrides.iter().filter(|o| o.valid).collect();
-    if let Some(first) = valid.first() {
-        let justification = valid
-            .iter()
-            .filter_map(|o| o.justification.clone())
-            .collect::<Vec<_>>()
-            .join("; ");
+    // An override justifies the unit only when it covers every memory-safety finding: an
+    // unsafe construct outside any valid override leaves the unit without a justification.
+    let uncovered = report.findings.iter().any(|f| f.class == crate::report::Class::MemorySafety);
+    if uncovered {
+        for o in &valid {
+            b = b.audit(
+                AuditEventType::Modification,
+                &approval_time(o.approved.as_deref(), timestamp),
+                o.approver.as_deref().unwrap_or(""),
+                &format!(
+                    "sbd:allow({}) approved, but memory-safety findings remain outside every valid override",
+                    o.rules.join(", ")
+                ),
+            );
+        }
+    } else if let Some(first) = valid.first() {
+        let justification = valid.iter().filter_map(|o| o.justification.clone()).collect::<Vec<_>>().join("; ");
         let scope = match first.scope {
             OverrideScope::Statement | OverrideScope::Block => AnrfScope::Block,
             OverrideScope::Function => AnrfScope::Function,
@@ -99,27 +111,15 @@ pub fn unit_anrf(report: &Report, timestamp: &str) -> sbd_anrf::Anrf {
                 AuditEventType::Override,
                 &approval_time(o.approved.as_deref(), timestamp),
                 o.approver.as_deref().unwrap_or(""),
-                &format!(
-                    "override approved: {} — {}",
-                    o.rules.join(", "),
-                    o.justification.as_deref().unwrap_or("")
-                ),
+                &format!("override approved: {} — {}", o.rules.join(", "), o.justification.as_deref().unwrap_or("")),
             );
         }
     }
     let mut results = Map::new();
     results.insert("findings".into(), json!(report.findings.len()));
     results.insert("suppressed".into(), json!(report.suppressed.len()));
-    results.insert(
-        "rules".into(),
-        Value::Array(
-            report
-                .findings
-                .iter()
-                .map(|f| Value::String(f.rule.clone()))
-                .collect(),
-        ),
-    );
+    results
+        .insert("rules".into(), Value::Array(report.findings.iter().map(|f| Value::String(f.rule.clone())).collect()));
     results.insert("memory_safety_verified".into(), json!(p.memory_safe));
     results.insert("properties".into(), json!(p));
     b.verified(method, timestamp, results).build()

@@ -20,10 +20,7 @@ pub fn embedded_rules() -> Result<Vec<Rule>, RuleError> {
         }
         Ok(out)
     });
-    r.clone().map_err(|message| RuleError::Invalid {
-        path: "(embedded rules)".into(),
-        message,
-    })
+    r.clone().map_err(|message| RuleError::Invalid { path: "(embedded rules)".into(), message })
 }
 
 /// The embedded language files (taint configuration and fact detectors).
@@ -32,15 +29,10 @@ pub fn language_specs() -> Result<Vec<LanguageSpec>, RuleError> {
     let r = CACHE.get_or_init(|| {
         LANGUAGE_FILES
             .iter()
-            .map(|(path, text)| {
-                toml::from_str::<LanguageSpec>(text).map_err(|e| format!("{path}: {e}"))
-            })
+            .map(|(path, text)| toml::from_str::<LanguageSpec>(text).map_err(|e| format!("{path}: {e}")))
             .collect()
     });
-    r.clone().map_err(|message| RuleError::Invalid {
-        path: "(embedded language files)".into(),
-        message,
-    })
+    r.clone().map_err(|message| RuleError::Invalid { path: "(embedded language files)".into(), message })
 }
 
 /// Load every `*.toml` rule file under `dir` (recursively).
@@ -51,10 +43,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Rule>, RuleError> {
     let mut out: Vec<Rule> = Vec::new();
     for f in files {
         let path = f.display().to_string();
-        let text = std::fs::read_to_string(&f).map_err(|source| RuleError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(&f).map_err(|source| RuleError::Io { path: path.clone(), source })?;
         let rule = Rule::from_toml(&path, &text)?;
         if out.iter().any(|r| r.id == rule.id) {
             return Err(RuleError::Duplicate(rule.id));
@@ -68,10 +57,7 @@ fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>, depth: usize) -> Result<(
     if depth > 32 {
         return Ok(());
     }
-    let rd = std::fs::read_dir(dir).map_err(|source| RuleError::Io {
-        path: dir.display().to_string(),
-        source,
-    })?;
+    let rd = std::fs::read_dir(dir).map_err(|source| RuleError::Io { path: dir.display().to_string(), source })?;
     for e in rd.flatten() {
         let p = e.path();
         let Ok(ft) = e.file_type() else { continue };

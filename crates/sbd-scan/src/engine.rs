@@ -26,10 +26,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_bytes: 10 * 1024 * 1024,
-            parse_budget: Duration::from_secs(5),
-        }
+        Limits { max_bytes: 10 * 1024 * 1024, parse_budget: Duration::from_secs(5) }
     }
 }
 
@@ -39,17 +36,9 @@ pub enum ScanError {
     #[error(transparent)]
     Rule(#[from] RuleError),
     #[error("rule {rule}: query does not compile for {lang}: {message}")]
-    Query {
-        rule: String,
-        lang: Language,
-        message: String,
-    },
+    Query { rule: String, lang: Language, message: String },
     #[error("rule {rule}: bad regex `{regex}`: {message}")]
-    Regex {
-        rule: String,
-        regex: String,
-        message: String,
-    },
+    Regex { rule: String, regex: String, message: String },
     #[error("rule {rule}: {message}")]
     Invalid { rule: String, message: String },
     #[error("no rule matches the selection `{0}`")]
@@ -76,6 +65,24 @@ struct CConstraint {
     not_kind: Vec<String>,
     resolves_to: Vec<NamePat>,
     guarded: Option<bool>,
+    /// The constraint is on the matched node itself (`capture = "match"`).
+    on_match: bool,
+    /// The constraint is on this field of the matched node.
+    field: Option<String>,
+}
+
+impl CConstraint {
+    /// The node a field/`match` constraint looks at, given the matched node and, for query
+    /// rules, the node of the named capture.
+    fn target<'t>(&self, matched: Node<'t>, capture: Option<Node<'t>>) -> Option<Node<'t>> {
+        if let Some(f) = &self.field {
+            matched.child_by_field_name(f)
+        } else if self.on_match {
+            Some(matched)
+        } else {
+            capture
+        }
+    }
 }
 
 struct CSel {
@@ -101,8 +108,14 @@ struct LangEngine {
     match_capture: Option<u32>,
     taint: TaintConfig,
     facts: Vec<FactSpec>,
-    call_kinds: HashMap<u16, (&'static str, &'static str)>,
-    import_kinds: HashSet<u16>,
+    /// Indexed by node kind id: detectors whose query is just `(kind) @match`.
+    kind_index: Vec<Vec<usize>>,
+    /// Indexed by node kind id: (callee field, arguments field) of call-like kinds.
+    call_kinds: Vec<Option<(&'static str, &'static str)>>,
+    /// Indexed by node kind id: is it import-like?
+    import_kinds: Vec<bool>,
+    /// Indexed by node kind id: is it a comment?
+    comment_kinds: Vec<bool>,
     /// Builtin override checks active for this language: builtin name → rule index.
     builtins: HashMap<String, usize>,
 }
@@ -111,7 +124,9 @@ struct LangEngine {
 pub struct Scanner {
     rules: Vec<Rule>,
     known_ids: HashSet<String>,
-    langs: Vec<LangEngine>,
+    /// Compiled per language on first use (most processes scan one or two languages).
+    langs: Vec<std::sync::OnceLock<Result<LangEngine, String>>>,
+    specs: Vec<LanguageSpec>,
     limits: Limits,
 }
 
@@ -161,11 +176,8 @@ impl ScannerBuilder {
     }
 
     pub fn build(self) -> Result<Scanner, ScanError> {
-        let mut rules = if self.no_builtin_rules {
-            Vec::new()
-        } else {
-            catalog::embedded_rules()?
-        };
+        let mut rules = if self.no_builtin_rules { Vec::new() } else { catalog::embedded_rules()? };
+        let extra_langs: Vec<Language> = self.extra.iter().flat_map(|r| r.languages.iter().copied()).collect();
         for r in self.extra {
             rules.retain(|x| x.id != r.id);
             rules.push(r);
@@ -181,17 +193,16 @@ impl ScannerBuilder {
         rules.retain(|r| !self.ignore.iter().any(|s| id_matches(s, &r.id)));
         rules.sort_by(|a, b| a.id.cmp(&b.id));
         let specs = catalog::language_specs()?;
-        let mut langs = Vec::with_capacity(Language::ALL.len());
-        for lang in Language::ALL {
-            let spec = specs.iter().find(|s| s.language == lang);
-            langs.push(compile_language(lang, &rules, spec)?);
+        let langs = Language::ALL.iter().map(|_| std::sync::OnceLock::new()).collect();
+        let scanner = Scanner { rules, known_ids, langs, specs, limits: self.limits };
+        // Rules from outside the binary are checked now, for the languages they name.
+        let mut touched: Vec<Language> = extra_langs;
+        touched.sort();
+        touched.dedup();
+        for l in touched {
+            scanner.engine(l).map_err(|message| ScanError::Invalid { rule: format!("({l} rules)"), message })?;
         }
-        Ok(Scanner {
-            rules,
-            known_ids,
-            langs,
-            limits: self.limits,
-        })
+        Ok(scanner)
     }
 }
 
@@ -208,14 +219,7 @@ fn compile_regex(rule: &str, r: &Option<String>) -> Result<Option<Regex>, ScanEr
 }
 
 fn compile_sels(rule: &str, sels: &[NodeSel]) -> Result<Vec<CSel>, ScanError> {
-    sels.iter()
-        .map(|s| {
-            Ok(CSel {
-                kind: s.kind.clone(),
-                regex: compile_regex(rule, &s.regex)?,
-            })
-        })
-        .collect()
+    sels.iter().map(|s| Ok(CSel { kind: s.kind.clone(), regex: compile_regex(rule, &s.regex)? })).collect()
 }
 
 struct Pending {
@@ -224,12 +228,7 @@ struct Pending {
     constraint_captures: Vec<Option<String>>,
 }
 
-fn compile_matcher(
-    id: &str,
-    lang: Language,
-    m: &MatchSpec,
-    target: Target,
-) -> Result<Option<Pending>, ScanError> {
+fn compile_matcher(id: &str, lang: Language, m: &MatchSpec, target: Target) -> Result<Option<Pending>, ScanError> {
     let query = match &m.query {
         Some(q) => match q.for_language(lang) {
             Some(q) => Some(q.to_string()),
@@ -242,16 +241,16 @@ fn compile_matcher(
     for c in &m.constraints {
         constraints.push(compile_constraint(id, c)?);
         caps.push(c.capture.clone());
-        if query.is_none() && c.capture.is_some() {
+        if query.is_none() && c.capture.as_deref().is_some_and(|c| c != "match") {
             return Err(ScanError::Invalid {
                 rule: id.into(),
-                message: "`capture` constraints need a `query`".into(),
+                message: "only `capture = \"match\"` works without a `query`".into(),
             });
         }
-        if query.is_some() && c.capture.is_none() {
+        if query.is_some() && c.capture.is_none() && c.field.is_none() {
             return Err(ScanError::Invalid {
                 rule: id.into(),
-                message: "constraints of a `query` rule need `capture`".into(),
+                message: "constraints of a `query` rule need `capture` or `field`".into(),
             });
         }
     }
@@ -270,14 +269,37 @@ fn compile_matcher(
     }))
 }
 
+/// The node kinds of a query that is only `(kind) @match` or `[(a) (b) …] @match`.
+fn simple_kinds(q: &str) -> Option<Vec<&str>> {
+    let body = q.trim().strip_suffix("@match")?.trim();
+    let body = match body.strip_prefix('[') {
+        Some(b) => b.strip_suffix(']')?.trim(),
+        None => body,
+    };
+    let mut kinds = Vec::new();
+    for part in body.split(')') {
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        let k = part.strip_prefix('(')?.trim();
+        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return None;
+        }
+        kinds.push(k);
+    }
+    (!kinds.is_empty()).then_some(kinds)
+}
+
 fn compile_constraint(id: &str, c: &Constraint) -> Result<CConstraint, ScanError> {
     let targets = usize::from(c.arg.is_some())
         + usize::from(c.keyword.is_some())
-        + usize::from(c.capture.is_some());
+        + usize::from(c.capture.is_some())
+        + usize::from(c.field.is_some());
     if targets != 1 {
         return Err(ScanError::Invalid {
             rule: id.into(),
-            message: "each `where` needs exactly one of `arg`, `keyword`, `capture`".into(),
+            message: "each `where` needs exactly one of `arg`, `keyword`, `capture`, `field`".into(),
         });
     }
     Ok(CConstraint {
@@ -294,14 +316,12 @@ fn compile_constraint(id: &str, c: &Constraint) -> Result<CConstraint, ScanError
         not_kind: c.not_kind.clone(),
         resolves_to: c.resolves_to.iter().map(|s| NamePat::new(s)).collect(),
         guarded: c.guarded,
+        on_match: c.capture.as_deref() == Some("match"),
+        field: c.field.clone(),
     })
 }
 
-fn compile_language(
-    lang: Language,
-    rules: &[Rule],
-    spec: Option<&LanguageSpec>,
-) -> Result<LangEngine, ScanError> {
+fn compile_language(lang: Language, rules: &[Rule], spec: Option<&LanguageSpec>) -> Result<LangEngine, ScanError> {
     let grammar = lang.grammar();
     let mut pendings: Vec<(String, Pending)> = Vec::new();
     let mut builtins = HashMap::new();
@@ -328,23 +348,35 @@ fn compile_language(
     let mut query_src = String::new();
     let mut pattern_detector = Vec::new();
     let mut cap_names: Vec<(usize, Vec<Option<String>>)> = Vec::new();
+    let mut kind_index: Vec<Vec<usize>> = vec![Vec::new(); grammar.node_kind_count()];
+    // (start offset in the combined source, detector, rule id, its query)
+    let mut starts: Vec<(usize, usize, String, String)> = Vec::new();
     for (id, p) in pendings {
         let di = detectors.len();
-        if let Some(q) = &p.query {
-            let single = Query::new(&grammar, q).map_err(|e| ScanError::Query {
-                rule: id.clone(),
-                lang,
-                message: e.to_string(),
-            })?;
-            if single.capture_index_for_name("match").is_none() {
-                return Err(ScanError::Invalid {
-                    rule: id,
-                    message: format!("the {lang} query has no `@match` capture"),
-                });
+        let simple = p
+            .query
+            .as_deref()
+            .and_then(simple_kinds)
+            .filter(|_| p.constraint_captures.iter().all(|c| c.as_deref().is_none_or(|c| c == "match")));
+        if let Some(kinds) = simple {
+            // `(kind) @match` / `[(a) (b)] @match`: dispatched by node kind in the walk.
+            for k in kinds {
+                let id_ = grammar.id_for_node_kind(k, true);
+                if id_ == 0 {
+                    return Err(ScanError::Query {
+                        rule: id.clone(),
+                        lang,
+                        message: format!("unknown node kind `{k}`"),
+                    });
+                }
+                if let Some(slot) = kind_index.get_mut(id_ as usize) {
+                    slot.push(di);
+                }
             }
-            for _ in 0..single.pattern_count() {
-                pattern_detector.push(di);
-            }
+            detectors.push(p.detector);
+            continue;
+        } else if let Some(q) = &p.query {
+            starts.push((query_src.len(), di, id.clone(), q.clone()));
             query_src.push_str(q);
             query_src.push('\n');
             cap_names.push((di, p.constraint_captures.clone()));
@@ -355,17 +387,42 @@ fn compile_language(
         }
         detectors.push(p.detector);
     }
+    // One compile of the combined query; only on failure compile each rule's query to name
+    // the culprit.
     let query = if query_src.is_empty() {
         None
     } else {
-        Some(
-            Query::new(&grammar, &query_src).map_err(|e| ScanError::Query {
-                rule: "(combined)".into(),
-                lang,
-                message: e.to_string(),
-            })?,
-        )
+        match Query::new(&grammar, &query_src) {
+            Ok(q) => Some(q),
+            Err(e) => {
+                for (_, _, id, q) in &starts {
+                    if let Err(e) = Query::new(&grammar, q) {
+                        return Err(ScanError::Query { rule: id.clone(), lang, message: e.to_string() });
+                    }
+                }
+                return Err(ScanError::Query { rule: "(combined)".into(), lang, message: e.to_string() });
+            }
+        }
     };
+    if let Some(q) = &query {
+        let match_idx = q.capture_index_for_name("match");
+        for i in 0..q.pattern_count() {
+            let at = q.start_byte_for_pattern(i);
+            let Some(&(_, di, ref id, _)) = starts.iter().rev().find(|(s, ..)| *s <= at) else {
+                continue;
+            };
+            let has_match = match_idx.is_some_and(|m| {
+                q.capture_quantifiers(i).get(m as usize).is_some_and(|x| *x != tree_sitter::CaptureQuantifier::Zero)
+            });
+            if !has_match {
+                return Err(ScanError::Invalid {
+                    rule: id.clone(),
+                    message: format!("a pattern of the {lang} query has no `@match` capture"),
+                });
+            }
+            pattern_detector.push(di);
+        }
+    }
     if let Some(q) = &query {
         for (di, caps) in cap_names {
             for (ci, name) in caps.into_iter().enumerate() {
@@ -385,14 +442,25 @@ fn compile_language(
     let match_capture = query.as_ref().and_then(|q| q.capture_index_for_name("match"));
     let syntax = lang.syntax();
     let kid = |k: &str| grammar.id_for_node_kind(k, true);
-    let mut call_kinds = HashMap::new();
+    let kinds = grammar.node_kind_count();
+    let mut call_kinds = vec![None; kinds];
     for &(k, callee, args) in syntax.calls {
         let id = kid(k);
         if id != 0 {
-            call_kinds.insert(id, (callee, args));
+            if let Some(slot) = call_kinds.get_mut(id as usize) {
+                *slot = Some((callee, args));
+            }
         }
     }
-    let import_kinds = syntax.imports.iter().map(|k| kid(k)).filter(|&i| i != 0).collect();
+    let mut import_kinds = vec![false; kinds];
+    for k in syntax.imports {
+        let id = kid(k);
+        if id != 0
+            && let Some(slot) = import_kinds.get_mut(id as usize)
+        {
+            *slot = true;
+        }
+    }
     let taint = spec
         .map(|s| TaintConfig {
             sources: s.taint.sources.iter().map(|x| NamePat::new(x)).collect(),
@@ -401,7 +469,12 @@ fn compile_language(
             writers: s.taint.writers.iter().map(|x| NamePat::new(x)).collect(),
         })
         .unwrap_or_default();
+    let comment_kinds = (0..grammar.node_kind_count())
+        .map(|i| grammar.node_kind_for_id(i as u16).is_some_and(|k| k.contains("comment")))
+        .collect();
     Ok(LangEngine {
+        kind_index,
+        comment_kinds,
         detectors,
         call_index,
         query,
@@ -417,17 +490,15 @@ fn compile_language(
 
 /// The callee text of a call node (for calls without a single callee field, built from
 /// `object`/`scope` and `name`).
-pub(crate) fn callee_text(call: Node<'_>, callee_field: &str, src: &str) -> String {
+pub(crate) fn callee_text<'s>(call: Node<'_>, callee_field: &str, src: &'s str) -> std::borrow::Cow<'s, str> {
     if !callee_field.is_empty()
         && let Some(f) = call.child_by_field_name(callee_field)
     {
-        return node_text(f, src).to_string();
+        return std::borrow::Cow::Borrowed(node_text(f, src));
     }
     let name = call.child_by_field_name("name");
-    let recv = call
-        .child_by_field_name("object")
-        .or_else(|| call.child_by_field_name("scope"));
-    match (recv, name) {
+    let recv = call.child_by_field_name("object").or_else(|| call.child_by_field_name("scope"));
+    std::borrow::Cow::Owned(match (recv, name) {
         (Some(r), Some(n)) => format!("{}.{}", node_text(r, src), node_text(n, src)),
         (None, Some(n)) => node_text(n, src).to_string(),
         _ => {
@@ -438,7 +509,7 @@ pub(crate) fn callee_text(call: Node<'_>, callee_field: &str, src: &str) -> Stri
                 .map(|ch| node_text(ch, src).to_string())
                 .unwrap_or_default()
         }
-    }
+    })
 }
 
 struct Ctx<'a, 't> {
@@ -449,6 +520,9 @@ struct Ctx<'a, 't> {
     imports: &'a Imports,
     analysis: Analysis<'a, 't>,
 }
+
+/// Positional and keyword arguments of a call.
+type CallArgs<'t> = (Vec<Node<'t>>, Vec<(String, Node<'t>)>);
 
 fn unwrap_arg(n: Node<'_>) -> Node<'_> {
     if n.kind() == "argument" {
@@ -461,13 +535,8 @@ fn unwrap_arg(n: Node<'_>) -> Node<'_> {
 }
 
 impl<'a, 't> Ctx<'a, 't> {
-    fn args(&self, call: Node<'t>, args_field: &str) -> (Vec<Node<'t>>, Vec<(String, Node<'t>)>) {
-        let args = if args_field.is_empty() {
-            None
-        } else {
-            call.child_by_field_name(args_field)
-        }
-        .or_else(|| {
+    fn args(&self, call: Node<'t>, args_field: &str) -> CallArgs<'t> {
+        let args = if args_field.is_empty() { None } else { call.child_by_field_name(args_field) }.or_else(|| {
             let mut c = call.walk();
             call.named_children(&mut c).find(|c| c.kind() == "arguments")
         });
@@ -479,13 +548,7 @@ impl<'a, 't> Ctx<'a, 't> {
                 if a.kind().contains("comment") {
                     continue;
                 }
-                if let Some(&(_, nf, vf)) = self
-                    .lang
-                    .syntax()
-                    .keyword_args
-                    .iter()
-                    .find(|(k, _, _)| *k == a.kind())
-                {
+                if let Some(&(_, nf, vf)) = self.lang.syntax().keyword_args.iter().find(|(k, _, _)| *k == a.kind()) {
                     if let (Some(n), Some(v)) = (a.child_by_field_name(nf), a.child_by_field_name(vf)) {
                         kw.push((node_text(n, self.src).to_string(), v));
                     }
@@ -600,7 +663,9 @@ impl<'a, 't> Ctx<'a, 't> {
                 break;
             }
         }
-        let cmp = |t: &str| t.contains('<') || t.contains('>') || t.contains("min") || t.contains("sizeof") || t.contains("len");
+        let cmp = |t: &str| {
+            t.contains('<') || t.contains('>') || t.contains("min") || t.contains("sizeof") || t.contains("len")
+        };
         let word = |t: &str, w: &str| {
             t.match_indices(w).any(|(i, _)| {
                 let before = t[..i].chars().next_back();
@@ -614,7 +679,9 @@ impl<'a, 't> Ctx<'a, 't> {
         loop {
             let node = cursor.node();
             seen += 1;
-            if node.start_byte() >= n.start_byte() && !(node.start_byte() <= n.start_byte() && n.end_byte() <= node.end_byte()) {
+            if node.start_byte() >= n.start_byte()
+                && !(node.start_byte() <= n.start_byte() && n.end_byte() <= node.end_byte())
+            {
                 // after the node and not enclosing it
             } else if node.kind().starts_with("if") || node.kind().starts_with("while") {
                 if let Some(c) = node.child_by_field_name("condition") {
@@ -643,9 +710,7 @@ impl<'a, 't> Ctx<'a, 't> {
 
     fn sel_matches(&self, s: &CSel, n: Node<'_>) -> bool {
         (s.kind.is_empty() || s.kind.iter().any(|k| k == n.kind()))
-            && s.regex
-                .as_ref()
-                .is_none_or(|r| r.is_match(node_text(n, self.src)))
+            && s.regex.as_ref().is_none_or(|r| r.is_match(node_text(n, self.src)))
     }
 
     fn context_ok(&self, d: &Detector, n: Node<'t>) -> bool {
@@ -724,6 +789,11 @@ struct Hit {
 }
 
 fn shorten(s: &str, max: usize) -> String {
+    let mut cut = s.len().min(max * 4);
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let s = &s[..cut];
     let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if one_line.chars().count() <= max {
         one_line
@@ -747,6 +817,25 @@ impl Scanner {
     /// The embedded rules, default limits.
     pub fn new() -> Result<Scanner, ScanError> {
         Scanner::builder().build()
+    }
+
+    /// The compiled rules and facts of one language (compiled on first use).
+    fn engine(&self, lang: Language) -> Result<&LangEngine, String> {
+        let slot = &self.langs[lang.index()];
+        slot.get_or_init(|| {
+            let spec = self.specs.iter().find(|s| s.language == lang);
+            compile_language(lang, &self.rules, spec).map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+    }
+
+    /// Compile every language now; reports the first rule or fact that does not compile.
+    pub fn check(&self) -> Result<(), ScanError> {
+        for l in Language::ALL {
+            self.engine(l).map_err(|message| ScanError::Invalid { rule: format!("({l} rules)"), message })?;
+        }
+        Ok(())
     }
 
     /// The active rules, sorted by id.
@@ -779,12 +868,7 @@ impl Scanner {
         }
         let head = &bytes[..bytes.len().min(8192)];
         if head.contains(&0) {
-            return self.empty(
-                lang,
-                path,
-                bytes.len(),
-                "not scanned: binary content (NUL bytes)".into(),
-            );
+            return self.empty(lang, path, bytes.len(), "not scanned: binary content (NUL bytes)".into());
         }
         match std::str::from_utf8(bytes) {
             Ok(s) => self.scan_path(s, lang, path),
@@ -793,10 +877,7 @@ impl Scanner {
                 let mut r = self.scan_path(&text, lang, path);
                 r.notes.insert(
                     0,
-                    format!(
-                        "invalid UTF-8 at byte {}: decoded lossily (U+FFFD for bad bytes)",
-                        e.valid_up_to()
-                    ),
+                    format!("invalid UTF-8 at byte {}: decoded lossily (U+FFFD for bad bytes)", e.valid_up_to()),
                 );
                 r
             }
@@ -819,11 +900,7 @@ impl Scanner {
             },
             overrides: Vec::new(),
             notes: vec![note],
-            parse: ParseInfo {
-                error_nodes: 0,
-                wrapped_in: None,
-                bytes,
-            },
+            parse: ParseInfo { error_nodes: 0, wrapped_in: None, bytes },
         }
     }
 
@@ -839,11 +916,7 @@ impl Scanner {
                 lang,
                 path,
                 text.len(),
-                format!(
-                    "not scanned: {} bytes exceeds the size limit of {} bytes",
-                    text.len(),
-                    self.limits.max_bytes
-                ),
+                format!("not scanned: {} bytes exceeds the size limit of {} bytes", text.len(), self.limits.max_bytes),
             );
         }
         let parsed = PARSER.with(|p| {
@@ -870,14 +943,11 @@ impl Scanner {
         self.scan_parsed(lang, path, text.len(), &parsed)
     }
 
-    fn scan_parsed(
-        &self,
-        lang: Language,
-        path: Option<&str>,
-        bytes: usize,
-        parsed: &crate::parse::Parsed,
-    ) -> Report {
-        let engine = &self.langs[lang.index()];
+    fn scan_parsed(&self, lang: Language, path: Option<&str>, bytes: usize, parsed: &crate::parse::Parsed) -> Report {
+        let engine = match self.engine(lang) {
+            Ok(e) => e,
+            Err(e) => return self.empty(lang, path, bytes, format!("not scanned: rules failed to compile: {e}")),
+        };
         let src = parsed.text.as_str();
         let root = parsed.tree.root_node();
         let shift = parsed.shift;
@@ -886,6 +956,7 @@ impl Scanner {
         let mut imports = Imports::default();
         let mut comments: Vec<Node<'_>> = Vec::new();
         let mut calls: Vec<Node<'_>> = Vec::new();
+        let mut kind_hits: Vec<Node<'_>> = Vec::new();
         let mut first_code = src.len();
         let mut cursor = root.walk();
         let mut depth_notes = false;
@@ -893,12 +964,18 @@ impl Scanner {
         'walk: loop {
             let node = cursor.node();
             let kid = node.kind_id();
-            if engine.call_kinds.contains_key(&kid) {
+            if let Some(dets) = engine.kind_index.get(kid as usize)
+                && !dets.is_empty()
+                && node.start_byte() >= shift.bytes
+            {
+                kind_hits.push(node);
+            }
+            if engine.call_kinds.get(kid as usize).is_some_and(Option::is_some) {
                 calls.push(node);
-            } else if engine.import_kinds.contains(&kid) {
+            } else if engine.import_kinds.get(kid as usize).copied().unwrap_or(false) {
                 imports.add(lang, node, src);
             }
-            let is_comment = node.kind().contains("comment");
+            let is_comment = engine.comment_kinds.get(kid as usize).copied().unwrap_or(false);
             if is_comment {
                 if node_text(node, src).contains(overrides::MARKER) {
                     comments.push(node);
@@ -929,28 +1006,20 @@ impl Scanner {
         }
 
         let analysis = Analysis::new(src, lang.syntax(), &imports, &engine.taint, root);
-        let ctx = Ctx {
-            lang,
-            src,
-            shift,
-
-            imports: &imports,
-            analysis,
-        };
+        let ctx = Ctx { lang, src, shift, imports: &imports, analysis };
         let mut hits: Vec<Hit> = Vec::new();
 
         // Pass 2: calls.
         for call in &calls {
-            let Some(&(callee_field, args_field)) = engine.call_kinds.get(&call.kind_id()) else {
+            let Some(&Some((callee_field, args_field))) = engine.call_kinds.get(call.kind_id() as usize) else {
                 continue;
             };
             let ct = callee_text(*call, callee_field, src);
-            let norm = crate::resolve::normalize(&ct);
-            let last = norm.rsplit('.').next().unwrap_or(&norm);
-            let qualified = qualify(&ct, &imports);
-            let qlast = qualified.rsplit('.').next().unwrap_or(&qualified);
+            // Fast path: most calls name nothing any rule cares about. Look up the callee's
+            // last identifier (and, for a bare alias, what the import binds it to) before
+            // normalising and qualifying anything.
             let mut cands: Vec<usize> = Vec::new();
-            for key in [last, qlast] {
+            let mut add = |key: &str| {
                 if let Some(v) = engine.call_index.get(key) {
                     for &d in v {
                         if !cands.contains(&d) {
@@ -958,11 +1027,26 @@ impl Scanner {
                         }
                     }
                 }
+            };
+            match crate::resolve::last_identifier(&ct) {
+                Some((last, bare)) => {
+                    add(last);
+                    if bare && let Some(full) = imports.get(last) {
+                        add(full.rsplit('.').next().unwrap_or(full));
+                    }
+                }
+                None => {
+                    let norm = crate::resolve::normalize(&ct);
+                    add(norm.rsplit('.').next().unwrap_or(&norm));
+                    let q = qualify(&ct, &imports);
+                    add(q.rsplit('.').next().unwrap_or(&q));
+                }
             }
             if cands.is_empty() {
                 continue;
             }
-            let mut args: Option<(Vec<Node<'_>>, Vec<(String, Node<'_>)>)> = None;
+            let qualified = qualify(&ct, &imports);
+            let mut args: Option<CallArgs<'_>> = None;
             for di in cands {
                 let d = &engine.detectors[di];
                 if !d.calls.iter().any(|p| p.matches(&qualified)) {
@@ -975,7 +1059,7 @@ impl Scanner {
                     } else if let Some(k) = &c.keyword {
                         kw.iter().find(|(n, _)| n == k).map(|(_, v)| *v)
                     } else {
-                        None
+                        c.target(*call, None)
                     };
                     ctx.check_node(c, node)
                 });
@@ -983,14 +1067,38 @@ impl Scanner {
                     hits.push(Hit {
                         target: d.target,
                         span: Span::of(*call, &shift),
-                        callee: Some(qualified.clone()),
-                        text: shorten(node_text(*call, src), 80),
+                        callee: matches!(d.target, Target::Rule(_)).then(|| qualified.clone()),
+                        text: if matches!(d.target, Target::Rule(_)) {
+                            shorten(node_text(*call, src), 80)
+                        } else {
+                            String::new()
+                        },
                     });
                 }
             }
         }
 
-        // Pass 3: the combined structural query.
+        // Pass 3a: kind-dispatched structural rules.
+        for node in &kind_hits {
+            let Some(dets) = engine.kind_index.get(node.kind_id() as usize) else { continue };
+            for &di in dets {
+                let d = &engine.detectors[di];
+                if d.constraints.iter().all(|c| ctx.check_node(c, c.target(*node, None))) && ctx.context_ok(d, *node) {
+                    hits.push(Hit {
+                        target: d.target,
+                        span: Span::of(*node, &shift),
+                        callee: None,
+                        text: if matches!(d.target, Target::Rule(_)) {
+                            shorten(node_text(*node, src), 80)
+                        } else {
+                            String::new()
+                        },
+                    });
+                }
+            }
+        }
+
+        // Pass 3b: the combined structural query.
         if let Some(q) = &engine.query {
             let mut qc = QueryCursor::new();
             qc.set_match_limit(4096);
@@ -1000,11 +1108,7 @@ impl Scanner {
                 let Some(&di) = engine.pattern_detector.get(m.pattern_index) else {
                     continue;
                 };
-                let Some(node) = m
-                    .captures()
-                    .iter()
-                    .find(|c| Some(c.index) == engine.match_capture)
-                    .map(|c| c.node)
+                let Some(node) = m.captures().iter().find(|c| Some(c.index) == engine.match_capture).map(|c| c.node)
                 else {
                     continue;
                 };
@@ -1013,12 +1117,8 @@ impl Scanner {
                 }
                 let d = &engine.detectors[di];
                 let ok = d.constraints.iter().all(|c| {
-                    let n = m
-                        .captures()
-                        .iter()
-                        .find(|x| Some(x.index) == c.capture)
-                        .map(|x| x.node);
-                    ctx.check_node(c, n)
+                    let cap = m.captures().iter().find(|x| Some(x.index) == c.capture).map(|x| x.node);
+                    ctx.check_node(c, c.target(node, cap))
                 });
                 if !ok || !ctx.context_ok(d, node) {
                     continue;
@@ -1030,7 +1130,11 @@ impl Scanner {
                     target: d.target,
                     span: Span::of(node, &shift),
                     callee: None,
-                    text: shorten(node_text(node, src), 80),
+                    text: if matches!(d.target, Target::Rule(_)) {
+                        shorten(node_text(node, src), 80)
+                    } else {
+                        String::new()
+                    },
                 });
             }
         }
@@ -1062,8 +1166,7 @@ impl Scanner {
         for c in &comments {
             let text = node_text(*c, src);
             for ann in parse_annotations(text) {
-                let (scope, range) =
-                    scope_of(*c, src, first_code, syntax.functions, syntax.blocks);
+                let (scope, range) = scope_of(*c, src, first_code, syntax.functions, syntax.blocks);
                 let mut problems = Vec::new();
                 let mut bad_kinds: Vec<&str> = Vec::new();
                 if !ann.malformed.is_empty() {
@@ -1084,11 +1187,7 @@ impl Scanner {
                     problems.push("no approver".into());
                     bad_kinds.push("override-missing-approver");
                 }
-                let unknown: Vec<&String> = ann
-                    .rules
-                    .iter()
-                    .filter(|r| !self.known_ids.contains(r.as_str()))
-                    .collect();
+                let unknown: Vec<&String> = ann.rules.iter().filter(|r| !self.known_ids.contains(r.as_str())).collect();
                 if !unknown.is_empty() {
                     problems.push(format!(
                         "unknown rule{}: {}",
@@ -1107,9 +1206,7 @@ impl Scanner {
                         findings.push(f);
                     }
                 }
-                let line_of = |b: usize| {
-                    src[..b.min(src.len())].matches('\n').count() + 1
-                };
+                let line_of = |b: usize| src[..b.min(src.len())].matches('\n').count() + 1;
                 let covers = (
                     line_of(range.start.max(shift.bytes)).saturating_sub(shift.lines).max(1),
                     line_of(range.end).saturating_sub(shift.lines).max(1),
@@ -1139,9 +1236,7 @@ impl Scanner {
             let by = if f.class == Class::Override {
                 None
             } else {
-                ovs.iter().position(|(o, r)| {
-                    o.valid && o.rules.iter().any(|id| *id == f.rule) && r.contains(&abs)
-                })
+                ovs.iter().position(|(o, r)| o.valid && o.rules.contains(&f.rule) && r.contains(&abs))
             };
             match by {
                 Some(i) => {
@@ -1157,7 +1252,7 @@ impl Scanner {
         suppressed.sort_by_key(|f| (f.span.start_byte, f.rule.clone()));
         facts.sort_by_key(|f| (f.span.start_byte, f.name.clone()));
 
-        let properties = derive_properties(&active, &suppressed, &facts, &overrides);
+        let properties = derive_properties(lang, &active, &suppressed, &facts, &overrides);
         let mut notes = Vec::new();
         if parsed.error_nodes > 0 {
             notes.push(format!(
@@ -1178,19 +1273,12 @@ impl Scanner {
             properties,
             overrides,
             notes,
-            parse: ParseInfo {
-                error_nodes: parsed.error_nodes,
-                wrapped_in: parsed.wrapped_in.clone(),
-                bytes,
-            },
+            parse: ParseInfo { error_nodes: parsed.error_nodes, wrapped_in: parsed.wrapped_in.clone(), bytes },
         }
     }
 
     fn finding(&self, r: &Rule, span: Span, callee: Option<&str>, text: &str) -> Finding {
-        let message = r
-            .message
-            .replace("{callee}", callee.unwrap_or(text))
-            .replace("{text}", text);
+        let message = r.message.replace("{callee}", callee.unwrap_or(text)).replace("{text}", text);
         Finding {
             rule: r.id.clone(),
             title: r.title.clone(),
@@ -1209,14 +1297,17 @@ impl Scanner {
 
 /// Derive the unit's properties (documented in the crate docs).
 pub(crate) fn derive_properties(
+    lang: Language,
     active: &[Finding],
     suppressed: &[Finding],
     facts: &[Fact],
     overrides: &[Override],
 ) -> Properties {
     let all = || active.iter().chain(suppressed.iter());
-    let memory_safe = !all().any(|f| f.class == Class::MemorySafety)
-        && !facts.iter().any(|f| f.category == FactCategory::UnsafeConstruct);
+    // Unsafe-construct facts speak about memory-safe languages; in C and C++ they only bear
+    // on type safety, and memory safety is judged by the memory-safety rules.
+    let unsafe_construct = lang.is_memory_safe() && facts.iter().any(|f| f.category == FactCategory::UnsafeConstruct);
+    let memory_safe = !unsafe_construct && !all().any(|f| f.class == Class::MemorySafety);
     let type_safe = !all().any(|f| f.class == Class::TypeSafety) && !facts.iter().any(|f| f.type_unsafe);
     let resource_bounded = !all().any(|f| f.class == Class::ResourceBounds)
         && !facts.iter().any(|f| f.category == FactCategory::ResourceHazard);
@@ -1228,11 +1319,5 @@ pub(crate) fn derive_properties(
     } else {
         OverrideStatus::Invalid
     };
-    Properties {
-        memory_safe,
-        type_safe,
-        resource_bounded,
-        sandboxed,
-        override_status,
-    }
+    Properties { memory_safe, type_safe, resource_bounded, sandboxed, override_status }
 }

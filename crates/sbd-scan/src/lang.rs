@@ -140,7 +140,9 @@ impl fmt::Display for Language {
 
 /// The error for an unknown language name.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown language `{0}` (expected one of: c, cpp, rust, python, go, java, javascript, typescript, csharp, php)")]
+#[error(
+    "unknown language `{0}` (expected one of: c, cpp, rust, python, go, java, javascript, typescript, csharp, php)"
+)]
 pub struct UnknownLanguage(pub String);
 
 impl FromStr for Language {
@@ -172,11 +174,7 @@ pub(crate) struct DefKind {
 }
 
 const fn def(kind: &'static str, target: &'static str, value: &'static str) -> DefKind {
-    DefKind {
-        kind,
-        target,
-        value,
-    }
+    DefKind { kind, target, value }
 }
 
 /// Grammar facts for one language.
@@ -229,10 +227,7 @@ static SYNTAX: [Syntax; 10] = [
         keyword_args: &[],
         functions: C_FUNCS,
         params_field: "declarator",
-        defs: &[
-            def("init_declarator", "declarator", "value"),
-            def("assignment_expression", "left", "right"),
-        ],
+        defs: &[def("init_declarator", "declarator", "value"), def("assignment_expression", "left", "right")],
         idents: &["identifier"],
         strings: &["string_literal", "concatenated_string"],
         interpolations: &[],
@@ -249,17 +244,11 @@ static SYNTAX: [Syntax; 10] = [
     },
     // C++
     Syntax {
-        calls: &[
-            ("call_expression", "function", "arguments"),
-            ("new_expression", "type", "arguments"),
-        ],
+        calls: &[("call_expression", "function", "arguments"), ("new_expression", "type", "arguments")],
         keyword_args: &[],
         functions: C_FUNCS,
         params_field: "declarator",
-        defs: &[
-            def("init_declarator", "declarator", "value"),
-            def("assignment_expression", "left", "right"),
-        ],
+        defs: &[def("init_declarator", "declarator", "value"), def("assignment_expression", "left", "right")],
         idents: &["identifier"],
         strings: &["string_literal", "concatenated_string", "raw_string_literal"],
         interpolations: &[],
@@ -279,10 +268,7 @@ static SYNTAX: [Syntax; 10] = [
     },
     // Rust
     Syntax {
-        calls: &[
-            ("call_expression", "function", "arguments"),
-            ("macro_invocation", "macro", ""),
-        ],
+        calls: &[("call_expression", "function", "arguments"), ("macro_invocation", "macro", "")],
         keyword_args: &[],
         functions: &["function_item", "closure_expression"],
         params_field: "parameters",
@@ -361,23 +347,13 @@ static SYNTAX: [Syntax; 10] = [
             "type_switch_statement",
             "select_statement",
         ],
-        wrappers: &[
-            ("package sbd\nfunc sbdFragment() {\n", "\n}\n"),
-            ("package sbd\n", "\n"),
-        ],
+        wrappers: &[("package sbd\nfunc sbdFragment() {\n", "\n}\n"), ("package sbd\n", "\n")],
     },
     // Java
     Syntax {
-        calls: &[
-            ("method_invocation", "", "arguments"),
-            ("object_creation_expression", "type", "arguments"),
-        ],
+        calls: &[("method_invocation", "", "arguments"), ("object_creation_expression", "type", "arguments")],
         keyword_args: &[],
-        functions: &[
-            "method_declaration",
-            "constructor_declaration",
-            "lambda_expression",
-        ],
+        functions: &["method_declaration", "constructor_declaration", "lambda_expression"],
         params_field: "parameters",
         defs: &[
             def("variable_declarator", "name", "value"),
@@ -406,10 +382,7 @@ static SYNTAX: [Syntax; 10] = [
     },
     // JavaScript
     Syntax {
-        calls: &[
-            ("call_expression", "function", "arguments"),
-            ("new_expression", "constructor", "arguments"),
-        ],
+        calls: &[("call_expression", "function", "arguments"), ("new_expression", "constructor", "arguments")],
         keyword_args: &[],
         functions: JS_FUNCS,
         params_field: "parameters",
@@ -431,10 +404,7 @@ static SYNTAX: [Syntax; 10] = [
     },
     // TypeScript (parsed with the TSX grammar, a superset)
     Syntax {
-        calls: &[
-            ("call_expression", "function", "arguments"),
-            ("new_expression", "constructor", "arguments"),
-        ],
+        calls: &[("call_expression", "function", "arguments"), ("new_expression", "constructor", "arguments")],
         keyword_args: &[],
         functions: JS_FUNCS,
         params_field: "parameters",
@@ -461,12 +431,7 @@ static SYNTAX: [Syntax; 10] = [
             ("object_creation_expression", "type", "arguments"),
         ],
         keyword_args: &[],
-        functions: &[
-            "method_declaration",
-            "constructor_declaration",
-            "local_function_statement",
-            "lambda_expression",
-        ],
+        functions: &["method_declaration", "constructor_declaration", "local_function_statement", "lambda_expression"],
         params_field: "parameters",
         defs: &[
             def("variable_declarator", "name", ""),
@@ -474,12 +439,7 @@ static SYNTAX: [Syntax; 10] = [
             def("foreach_statement", "left", "right"),
         ],
         idents: &["identifier"],
-        strings: &[
-            "string_literal",
-            "verbatim_string_literal",
-            "raw_string_literal",
-            "interpolated_string_expression",
-        ],
+        strings: &["string_literal", "verbatim_string_literal", "raw_string_literal", "interpolated_string_expression"],
         interpolations: &["interpolation"],
         imports: &["using_directive"],
         blocks: &[
@@ -508,25 +468,12 @@ static SYNTAX: [Syntax; 10] = [
             ("object_creation_expression", "", "arguments"),
         ],
         keyword_args: &[],
-        functions: &[
-            "function_definition",
-            "method_declaration",
-            "anonymous_function",
-            "arrow_function",
-        ],
+        functions: &["function_definition", "method_declaration", "anonymous_function", "arrow_function"],
         params_field: "parameters",
-        defs: &[
-            def("assignment_expression", "left", "right"),
-            def("augmented_assignment_expression", "left", "right"),
-        ],
+        defs: &[def("assignment_expression", "left", "right"), def("augmented_assignment_expression", "left", "right")],
         idents: &["variable_name"],
         strings: &["encapsed_string", "string", "heredoc"],
-        interpolations: &[
-            "variable_name",
-            "subscript_expression",
-            "member_access_expression",
-            "expression",
-        ],
+        interpolations: &["variable_name", "subscript_expression", "member_access_expression", "expression"],
         imports: &["namespace_use_clause"],
         blocks: &[
             "if_statement",
@@ -562,10 +509,7 @@ mod tests {
             Language::detect(Path::new("script"), Some("#!/usr/bin/env python3\nprint(1)")),
             Some(Language::Python)
         );
-        assert_eq!(
-            Language::detect(Path::new("tool"), Some("#!/usr/bin/node\n")),
-            Some(Language::JavaScript)
-        );
+        assert_eq!(Language::detect(Path::new("tool"), Some("#!/usr/bin/node\n")), Some(Language::JavaScript));
         assert_eq!(Language::detect(Path::new("README"), Some("hello")), None);
     }
 

@@ -34,10 +34,10 @@
 //! # Properties
 //! Every [`Report`] carries [`Properties`], derived only from the report's own findings
 //! (active *and* suppressed) and facts:
-//! - `memory_safe`: no finding of class `MemorySafety` and no fact of category
-//!   `unsafe_construct`. A justified override suppresses the finding but does **not** make the
-//!   unit memory-safe. For C and C++, which guarantee nothing, `true` means only that no
-//!   memory-safety rule matched.
+//! - `memory_safe`: no finding of class `MemorySafety` and, in a memory-safe language (all
+//!   but C and C++), no fact of category `unsafe_construct`. A justified override suppresses
+//!   the finding but does **not** make the unit memory-safe. For C and C++, which guarantee
+//!   nothing, `true` means only that no memory-safety rule matched.
 //! - `type_safe`: no finding of class `TypeSafety` and no fact marked `type_unsafe`
 //!   (transmute, `reinterpret_cast`, `unsafe.Pointer`, `ctypes.cast`, …).
 //! - `resource_bounded`: no finding of class `ResourceBounds` and no `resource_hazard` fact.
@@ -68,6 +68,7 @@ pub mod overrides;
 mod parse;
 pub mod report;
 pub mod resolve;
+pub mod reward;
 pub mod rule;
 pub mod taint;
 
@@ -114,11 +115,7 @@ fn unreachable_report(lang: Language) -> Report {
         },
         overrides: Vec::new(),
         notes: Vec::new(),
-        parse: ParseInfo {
-            error_nodes: 0,
-            wrapped_in: None,
-            bytes: 0,
-        },
+        parse: ParseInfo { error_nodes: 0, wrapped_in: None, bytes: 0 },
     }
 }
 

@@ -37,23 +37,12 @@ fn line_window(src: &str, line: usize, col: usize) -> Option<(String, usize)> {
 /// Render one finding in compiler style, with the source line and a caret span.
 pub fn render_finding(out: &mut String, path: &str, src: Option<&str>, f: &Finding) {
     let s = &f.span;
-    let _ = writeln!(
-        out,
-        "{path}:{}:{}: {}[{}] {}",
-        s.start_line,
-        s.start_column,
-        f.severity.name(),
-        f.rule,
-        f.message
-    );
+    let _ =
+        writeln!(out, "{path}:{}:{}: {}[{}] {}", s.start_line, s.start_column, f.severity.name(), f.rule, f.message);
     let gutter = s.start_line.to_string().len();
     if let Some((line, shown_from)) = src.and_then(|t| line_window(t, s.start_line, s.start_column - 1)) {
         let col0 = (s.start_column - 1).saturating_sub(shown_from);
-        let end0 = if s.end_line == s.start_line {
-            (s.end_column - 1).saturating_sub(shown_from)
-        } else {
-            line.len()
-        };
+        let end0 = if s.end_line == s.start_line { (s.end_column - 1).saturating_sub(shown_from) } else { line.len() };
         let prefix: String = line
             .get(..col0.min(line.len()))
             .unwrap_or("")
@@ -100,11 +89,7 @@ pub fn render_text(report: &Report, src: Option<&str>) -> String {
             o.scope,
             o.covers_lines.0,
             o.covers_lines.1,
-            if o.valid {
-                format!(", suppressed {}", o.suppressed)
-            } else {
-                format!(": {}", o.problems.join("; "))
-            }
+            if o.valid { format!(", suppressed {}", o.suppressed) } else { format!(": {}", o.problems.join("; ")) }
         );
     }
     for n in &report.notes {
@@ -147,11 +132,8 @@ pub fn rule_markdown(r: &Rule) -> String {
     let lang = r.languages.first().map(|l| l.name()).unwrap_or("");
     let mut s = String::new();
     let _ = writeln!(s, "# {} — {}\n", r.id, r.title);
-    let cwe: Vec<String> = r
-        .cwe
-        .iter()
-        .map(|c| format!("[CWE-{c}](https://cwe.mitre.org/data/definitions/{c}.html)"))
-        .collect();
+    let cwe: Vec<String> =
+        r.cwe.iter().map(|c| format!("[CWE-{c}](https://cwe.mitre.org/data/definitions/{c}.html)")).collect();
     let langs: Vec<&str> = r.languages.iter().map(|l| l.name()).collect();
     let _ = writeln!(
         s,

@@ -1,5 +1,7 @@
-//! In-source overrides: `sbd:allow(RULE-ID[, RULE-ID…], justification="…", approver="…",
-//! approved="YYYY-MM-DD", ticket="…")` in any comment of the language.
+//! In-source overrides: a comment of the language that starts with `sbd:allow(RULE-ID[,
+//! RULE-ID…], justification="…", approver="…", approved="YYYY-MM-DD", ticket="…")`
+//! (`// sbd:allow(…)`, `# sbd:allow(…)`, `/* sbd:allow(…) */`). Text that only mentions the
+//! syntax later in a comment is not an annotation.
 //!
 //! Scope, from where the comment stands:
 //! - at the end of a line of code: that statement (from its first line to the comment's line);
@@ -31,17 +33,15 @@ pub(crate) struct Annotation {
 
 pub(crate) const MARKER: &str = "sbd:allow(";
 
-/// Parse every `sbd:allow(...)` in a comment's text.
+/// Parse the `sbd:allow(...)` that starts a comment (after the comment markers `//`, `#`,
+/// `/*`, `*`, `--` and doc markers `!`), if any. A comment that only mentions the syntax in
+/// passing (documentation such as this) is not an annotation.
 pub(crate) fn parse_annotations(comment: &str) -> Vec<Annotation> {
-    let mut out = Vec::new();
-    let mut rest = comment;
-    while let Some(i) = rest.find(MARKER) {
-        rest = &rest[i + MARKER.len()..];
-        let (ann, consumed) = parse_body(rest);
-        out.push(ann);
-        rest = &rest[consumed.min(rest.len())..];
+    let body = comment.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '/' | '*' | '#' | '!' | '-'));
+    match body.strip_prefix(MARKER) {
+        Some(rest) => vec![parse_body(rest).0],
+        None => Vec::new(),
     }
-    out
 }
 
 fn parse_body(s: &str) -> (Annotation, usize) {
@@ -64,9 +64,7 @@ fn parse_body(s: &str) -> (Annotation, usize) {
         }
         // a word: rule id or key
         let start = i;
-        while i < chars.len()
-            && (chars[i].1.is_alphanumeric() || chars[i].1 == '-' || chars[i].1 == '_')
-        {
+        while i < chars.len() && (chars[i].1.is_alphanumeric() || chars[i].1 == '-' || chars[i].1 == '_') {
             i += 1;
         }
         let word: String = chars[start..i].iter().map(|(_, c)| c).collect();
@@ -80,8 +78,7 @@ fn parse_body(s: &str) -> (Annotation, usize) {
             }
             let quote = chars.get(i).map(|c| c.1);
             if quote != Some('"') && quote != Some('\'') {
-                ann.malformed
-                    .push(format!("value of `{word}` must be a quoted string"));
+                ann.malformed.push(format!("value of `{word}` must be a quoted string"));
                 break;
             }
             i += 1;
@@ -108,8 +105,7 @@ fn parse_body(s: &str) -> (Annotation, usize) {
             };
             *slot = Some(value).filter(|v| !v.is_empty());
         } else if word.is_empty() {
-            ann.malformed
-                .push(format!("unexpected character `{}`", chars[i].1));
+            ann.malformed.push(format!("unexpected character `{}`", chars[i].1));
             break;
         } else {
             ann.rules.push(word);
@@ -155,17 +151,12 @@ pub(crate) fn scope_of(
     blocks: &[&str],
 ) -> (OverrideScope, std::ops::Range<usize>) {
     let start = comment.start_byte();
-    let line_start = src[..start.min(src.len())]
-        .rfind('\n')
-        .map(|i| i + 1)
-        .unwrap_or(0);
+    let line_start = src[..start.min(src.len())].rfind('\n').map(|i| i + 1).unwrap_or(0);
     let before = src.get(line_start..start).unwrap_or("");
     let trailing = !before.trim().is_empty();
     if trailing {
         // the statement that ends on this line
-        let stmt = comment
-            .prev_named_sibling()
-            .filter(|p| !p.kind().contains("comment"));
+        let stmt = comment.prev_named_sibling().filter(|p| !p.kind().contains("comment"));
         let from = stmt.map(|s| s.start_byte()).unwrap_or(line_start);
         let line_end = src[start..].find('\n').map(|i| start + i).unwrap_or(src.len());
         return (OverrideScope::Statement, from.min(line_start)..line_end);
@@ -185,23 +176,27 @@ pub(crate) fn scope_of(
             break;
         }
     }
+    // Python attaches a comment that precedes a body's first statement to the enclosing
+    // definition, before the indented `block`: the statement meant is the block's first.
+    if let Some(n) = next
+        && n.kind() == "block"
+        && !src.get(n.start_byte()..).is_some_and(|t| t.starts_with('{'))
+    {
+        let mut c = n.walk();
+        next = n.named_children(&mut c).find(|ch| !ch.kind().contains("comment")).or(next);
+    }
     match next {
         Some(n) => {
             let k = n.kind();
             let is_fn = functions.contains(&k)
                 || k == "decorated_definition"
-                    && n.child_by_field_name("definition")
-                        .is_some_and(|d| functions.contains(&d.kind()))
+                    && n.child_by_field_name("definition").is_some_and(|d| functions.contains(&d.kind()))
                 || k.contains("function")
                 || k.contains("method")
                 || (k == "declaration" && n.child_by_field_name("body").is_some());
             let scope = if is_fn {
                 OverrideScope::Function
-            } else if blocks.contains(&k)
-                || k.contains("class")
-                || k.contains("impl")
-                || k.contains("unsafe")
-            {
+            } else if blocks.contains(&k) || k.contains("class") || k.contains("impl") || k.contains("unsafe") {
                 OverrideScope::Block
             } else {
                 OverrideScope::Statement
@@ -241,6 +236,14 @@ mod tests {
         assert!(a[0].malformed.iter().any(|m| m.contains("no rule")));
         let a = parse_annotations(r#"# sbd:allow(PY001, colour="red")"#);
         assert!(a[0].malformed.iter().any(|m| m.contains("unknown key")));
+    }
+
+    #[test]
+    fn only_a_leading_annotation_counts() {
+        assert!(parse_annotations("/// One `sbd:allow(…)` annotation.").is_empty());
+        assert!(parse_annotations("// TODO: sbd:allow(C001, justification=\"x\", approver=\"y\")").is_empty());
+        assert_eq!(parse_annotations("/* sbd:allow(C001, justification=\"x\", approver=\"y\") */").len(), 1);
+        assert_eq!(parse_annotations("#sbd:allow(PY001, justification='x', approver='y')").len(), 1);
     }
 
     #[test]

@@ -25,25 +25,13 @@ pub(crate) enum ParseFailure {
     Grammar(String),
 }
 
-fn parse_once(
-    parser: &mut Parser,
-    text: &str,
-    deadline: Instant,
-) -> Result<Tree, ParseFailure> {
+fn parse_once(parser: &mut Parser, text: &str, deadline: Instant) -> Result<Tree, ParseFailure> {
     let bytes = text.as_bytes();
     let mut cb = |_: &tree_sitter::ParseState| {
-        if Instant::now() >= deadline {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
+        if Instant::now() >= deadline { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
     };
     let opts = tree_sitter::ParseOptions::new().progress_callback(&mut cb);
-    let tree = parser.parse_with_options(
-        &mut |i, _| bytes.get(i..).unwrap_or(&[]),
-        None,
-        Some(opts),
-    );
+    let tree = parser.parse_with_options(&mut |i, _| bytes.get(i..).unwrap_or(&[]), None, Some(opts));
     parser.reset();
     tree.ok_or(ParseFailure::Budget(Duration::ZERO))
 }
@@ -74,17 +62,25 @@ pub(crate) fn count_errors(tree: &Tree) -> usize {
     }
 }
 
+/// Does the tree have an ERROR node at the top level (what a fragment that needs a wrapper
+/// produces)? Errors nested inside items (a macro the grammar does not understand) are not
+/// fixed by wrapping.
+fn top_level_error(tree: &Tree) -> bool {
+    let root = tree.root_node();
+    if root.is_error() {
+        return true;
+    }
+    let mut c = root.walk();
+    root.children(&mut c).any(|ch| ch.is_error() || ch.is_missing())
+}
+
+/// Units above this size are never retried inside a wrapper.
+pub(crate) const MAX_WRAPPED_BYTES: usize = 64 * 1024;
+
 /// Parse `text` as `lang`; when it has syntax errors, also try the language's fragment
 /// wrappers and keep whichever yields the fewest error nodes.
-pub(crate) fn parse(
-    parser: &mut Parser,
-    lang: Language,
-    text: &str,
-    budget: Duration,
-) -> Result<Parsed, ParseFailure> {
-    parser
-        .set_language(&lang.grammar())
-        .map_err(|e| ParseFailure::Grammar(e.to_string()))?;
+pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Duration) -> Result<Parsed, ParseFailure> {
+    parser.set_language(&lang.grammar()).map_err(|e| ParseFailure::Grammar(e.to_string()))?;
     let deadline = Instant::now() + budget;
     let budget_err = |_| ParseFailure::Budget(budget);
 
@@ -97,10 +93,7 @@ pub(crate) fn parse(
         return Ok(Parsed {
             text: wrapped,
             tree,
-            shift: Shift {
-                bytes: prefix.len(),
-                lines: 1,
-            },
+            shift: Shift { bytes: prefix.len(), lines: 1 },
             wrapped_in: Some("<?php".into()),
             error_nodes,
         });
@@ -108,14 +101,13 @@ pub(crate) fn parse(
 
     let tree = parse_once(parser, text, deadline).map_err(budget_err)?;
     let errors = count_errors(&tree);
-    let mut best = Parsed {
-        text: text.to_string(),
-        tree,
-        shift: Shift::default(),
-        wrapped_in: None,
-        error_nodes: errors,
-    };
-    if errors == 0 {
+    let mut best =
+        Parsed { text: text.to_string(), tree, shift: Shift::default(), wrapped_in: None, error_nodes: errors };
+    // Wrappers are for fragments (model output); a whole file that has a syntax error is
+    // not improved by wrapping it in a function, and re-parsing it would double the cost.
+    // Small units (model output) always get the wrappers tried; larger ones only when the
+    // error is at the top level.
+    if errors == 0 || text.len() > MAX_WRAPPED_BYTES || (text.len() > 4096 && !top_level_error(&best.tree)) {
         return Ok(best);
     }
     for (prefix, suffix) in lang.syntax().wrappers {
@@ -128,10 +120,7 @@ pub(crate) fn parse(
             best = Parsed {
                 text: wrapped,
                 tree,
-                shift: Shift {
-                    bytes: prefix.len(),
-                    lines: prefix.matches('\n').count(),
-                },
+                shift: Shift { bytes: prefix.len(), lines: prefix.matches('\n').count() },
                 wrapped_in: Some(prefix.trim().to_string()),
                 error_nodes: e,
             };

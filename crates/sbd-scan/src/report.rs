@@ -39,9 +39,7 @@ impl std::str::FromStr for Severity {
             "medium" => Ok(Severity::Medium),
             "high" => Ok(Severity::High),
             "critical" => Ok(Severity::Critical),
-            _ => Err(format!(
-                "unknown severity `{s}` (expected info, low, medium, high or critical)"
-            )),
+            _ => Err(format!("unknown severity `{s}` (expected info, low, medium, high or critical)")),
         }
     }
 }

@@ -176,10 +176,7 @@ impl Imports {
 
     /// `const cp = require("child_process")`, `const { exec: run } = require("child_process")`.
     fn js_require(&mut self, node: Node<'_>, src: &str) {
-        let (Some(name), Some(value)) = (
-            node.child_by_field_name("name"),
-            node.child_by_field_name("value"),
-        ) else {
+        let (Some(name), Some(value)) = (node.child_by_field_name("name"), node.child_by_field_name("value")) else {
             return;
         };
         let v = node_text(value, src);
@@ -214,17 +211,11 @@ impl Imports {
             return;
         }
         let join = |p: &str, s: &str| {
-            if p.is_empty() {
-                s.to_string()
-            } else {
-                format!("{p}::{s}")
-            }
+            if p.is_empty() { s.to_string() } else { format!("{p}::{s}") }
         };
         if let Some(open) = tree.find('{') {
             let head = tree[..open].trim_end_matches("::");
-            let inner = tree
-                .get(open + 1..tree.len().saturating_sub(1))
-                .unwrap_or("");
+            let inner = tree.get(open + 1..tree.len().saturating_sub(1)).unwrap_or("");
             let base = join(prefix, head);
             for item in split_top(inner) {
                 self.rust_use(&base, item, depth + 1);
@@ -239,11 +230,7 @@ impl Imports {
         if path.ends_with('*') {
             return;
         }
-        let full = if path == "self" {
-            prefix.to_string()
-        } else {
-            join(prefix, path)
-        };
+        let full = if path == "self" { prefix.to_string() } else { join(prefix, path) };
         let last = full.rsplit("::").next().unwrap_or(&full).to_string();
         self.bind(alias.unwrap_or(&last), &full);
     }
@@ -285,9 +272,7 @@ fn quoted(text: &str) -> Option<&str> {
 }
 
 fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+    !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$')
 }
 
 /// Text of a node (empty on a bad range).
@@ -320,9 +305,7 @@ pub fn normalize(text: &str) -> String {
         let c = bytes[i];
         match c {
             b'(' | b'[' | b'<' => depth += 1,
-            b')' | b']' | b'>' if depth > 0 && !(c == b'>' && i > 0 && bytes[i - 1] == b'-') => {
-                depth -= 1
-            }
+            b')' | b']' | b'>' if depth > 0 && !(c == b'>' && i > 0 && bytes[i - 1] == b'-') => depth -= 1,
             _ if depth > 0 => {}
             b':' if bytes.get(i + 1) == Some(&b':') => {
                 if !out.is_empty() {
@@ -364,6 +347,26 @@ fn utf8_len(first: u8) -> usize {
         0xe0..=0xef => 3,
         _ => 4,
     }
+}
+
+/// The last identifier of a callee text without allocating, and whether the text is only
+/// that identifier (a bare name that an import may alias). `None` when the text does not end
+/// in an identifier (generic arguments, a call, a subscript): use [`normalize`] then.
+pub fn last_identifier(text: &str) -> Option<(&str, bool)> {
+    let t = text.trim_end().trim_end_matches('!');
+    let is_id = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    let start = t.char_indices().rev().take_while(|(_, c)| is_id(*c)).last().map(|(i, _)| i)?;
+    let last = &t[start..];
+    let head = t[..start].trim_start();
+    let bare = head.is_empty();
+    if !bare && head.contains(['(', '[', '<', '"', '\'']) && !head.ends_with(['.', ':', '>', '\\']) {
+        return None;
+    }
+    if head.contains('(') || head.contains('[') {
+        // a chain such as `a().b`: the last segment is still `b`
+        return Some((last, false));
+    }
+    Some((last, bare))
 }
 
 /// Resolve a callee text to its qualified dotted name through `imports`.
@@ -408,24 +411,19 @@ impl NamePat {
             NamePat::Exact(s) => name == s,
             NamePat::Suffix(s) => {
                 name == s
-                    || (name.ends_with(s.as_str())
-                        && name.as_bytes().get(name.len() - s.len() - 1) == Some(&b'.'))
+                    || (name.ends_with(s.as_str()) && name.as_bytes().get(name.len() - s.len() - 1) == Some(&b'.'))
             }
         }
     }
 
     /// Prefix match on segment boundaries (for taint sources like `request.args`).
     pub fn matches_prefix(&self, name: &str) -> bool {
-        let boundary = |full: &str, p: &str| {
-            full.starts_with(p) && matches!(full.as_bytes().get(p.len()), None | Some(b'.'))
-        };
+        let boundary =
+            |full: &str, p: &str| full.starts_with(p) && matches!(full.as_bytes().get(p.len()), None | Some(b'.'));
         match self {
             NamePat::Exact(s) => boundary(name, s),
             NamePat::Suffix(s) => {
-                boundary(name, s)
-                    || name
-                        .match_indices(&format!(".{s}"))
-                        .any(|(i, _)| boundary(&name[i + 1..], s))
+                boundary(name, s) || name.match_indices(&format!(".{s}")).any(|(i, _)| boundary(&name[i + 1..], s))
             }
         }
     }

@@ -18,7 +18,8 @@
 //! # or: query = "(unsafe_block) @match"     # a tree-sitter query; `@match` is reported
 //! # or: query = { c = "...", cpp = "..." }  # one query per language
 //! [[match.where]]                           # constraints, all must hold
-//! arg = 0                                   # or keyword = "shell", or capture = "x"
+//! arg = 0                                   # or keyword = "shell", capture = "x",
+//!                                           # field = "right" (of the matched node)
 //! tainted = true                            # also: literal, constant, regex, not_regex,
 //!                                           # kind, not_kind, present, resolves_to
 //! [[match.not_inside]]                      # also inside, has, not_has
@@ -146,9 +147,12 @@ pub struct Constraint {
     /// Keyword argument name (calls, Python).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyword: Option<String>,
-    /// Query capture name, without `@`.
+    /// Query capture name, without `@` (`match` is the matched node, for any rule).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capture: Option<String>,
+    /// A field (named child) of the matched node, e.g. `operand`, `right`, `function`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
     /// Whether the argument/capture exists at all (default: must exist).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub present: Option<bool>,
@@ -257,39 +261,21 @@ pub enum RuleError {
 }
 
 /// Builtin matchers the engine implements itself.
-pub const BUILTINS: &[&str] = &[
-    "override-missing-justification",
-    "override-missing-approver",
-    "override-unknown-rule",
-    "override-malformed",
-];
+pub const BUILTINS: &[&str] =
+    &["override-missing-justification", "override-missing-approver", "override-unknown-rule", "override-malformed"];
 
 impl Rule {
     /// Parse and check one rule file.
     pub fn from_toml(path: &str, text: &str) -> Result<Rule, RuleError> {
-        let rule: Rule = toml::from_str(text).map_err(|source| RuleError::Toml {
-            path: path.to_string(),
-            source,
-        })?;
+        let rule: Rule = toml::from_str(text).map_err(|source| RuleError::Toml { path: path.to_string(), source })?;
         rule.check(path)?;
         Ok(rule)
     }
 
     fn check(&self, path: &str) -> Result<(), RuleError> {
-        let bad = |message: String| RuleError::Invalid {
-            path: path.to_string(),
-            message,
-        };
-        if self.id.is_empty()
-            || !self
-                .id
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
-        {
-            return Err(bad(format!(
-                "rule id `{}` must be upper-case letters, digits and dashes",
-                self.id
-            )));
+        let bad = |message: String| RuleError::Invalid { path: path.to_string(), message };
+        if self.id.is_empty() || !self.id.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-') {
+            return Err(bad(format!("rule id `{}` must be upper-case letters, digits and dashes", self.id)));
         }
         if self.languages.is_empty() {
             return Err(bad("a rule needs at least one language".into()));
@@ -298,25 +284,17 @@ impl Rule {
             return Err(bad("a rule needs at least one CWE id".into()));
         }
         let m = &self.matcher;
-        let kinds = usize::from(!m.calls.is_empty())
-            + usize::from(m.query.is_some())
-            + usize::from(m.builtin.is_some());
+        let kinds =
+            usize::from(!m.calls.is_empty()) + usize::from(m.query.is_some()) + usize::from(m.builtin.is_some());
         if kinds != 1 {
-            return Err(bad(
-                "`match` needs exactly one of `calls`, `query` or `builtin`".into(),
-            ));
+            return Err(bad("`match` needs exactly one of `calls`, `query` or `builtin`".into()));
         }
         if let Some(b) = &m.builtin
             && !BUILTINS.contains(&b.as_str())
         {
             return Err(bad(format!("unknown builtin `{b}`")));
         }
-        for d in [
-            &self.docs.what,
-            &self.docs.why,
-            &self.docs.example,
-            &self.docs.use_instead,
-        ] {
+        for d in [&self.docs.what, &self.docs.why, &self.docs.example, &self.docs.use_instead] {
             if d.trim().is_empty() {
                 return Err(bad("every documentation section must be filled in".into()));
             }

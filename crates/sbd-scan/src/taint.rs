@@ -37,9 +37,31 @@ pub(crate) struct TaintConfig {
 
 /// Calls that build strings: constant arguments give a constant result.
 const BUILDERS: &[&str] = &[
-    "format", "join", "Sprintf", "sprintf", "snprintf", "concat", "str", "String", "toString",
-    "replace", "lower", "upper", "strip", "trim", "toLowerCase", "toUpperCase", "Join",
-    "to_string", "to_owned", "into", "String.format", "format!", "append", "Concat", "implode",
+    "format",
+    "join",
+    "Sprintf",
+    "sprintf",
+    "snprintf",
+    "concat",
+    "str",
+    "String",
+    "toString",
+    "replace",
+    "lower",
+    "upper",
+    "strip",
+    "trim",
+    "toLowerCase",
+    "toUpperCase",
+    "Join",
+    "to_string",
+    "to_owned",
+    "into",
+    "String.format",
+    "format!",
+    "append",
+    "Concat",
+    "implode",
 ];
 
 const MAX_DEPTH: usize = 40;
@@ -108,8 +130,7 @@ impl<'a, 't> Analysis<'a, 't> {
 
     fn has_interpolation(&self, n: Node<'_>) -> bool {
         let mut c = n.walk();
-        n.named_children(&mut c)
-            .any(|ch| self.syntax.interpolations.contains(&ch.kind()))
+        n.named_children(&mut c).any(|ch| self.syntax.interpolations.contains(&ch.kind()))
     }
 
     /// The taint of expression `n`.
@@ -129,9 +150,7 @@ impl<'a, 't> Analysis<'a, 't> {
             let mut t = Taint::Constant;
             let mut c = n.walk();
             for ch in n.named_children(&mut c) {
-                if self.syntax.interpolations.contains(&ch.kind()) {
-                    t = t.max(self.eval_depth(ch, depth + 1));
-                } else if self.syntax.strings.contains(&ch.kind()) {
+                if self.syntax.interpolations.contains(&ch.kind()) || self.syntax.strings.contains(&ch.kind()) {
                     t = t.max(self.eval_depth(ch, depth + 1));
                 }
             }
@@ -147,9 +166,7 @@ impl<'a, 't> Analysis<'a, 't> {
             }
             return self.variable(name, n, depth);
         }
-        if let Some(&(_, callee_field, args_field)) =
-            self.syntax.calls.iter().find(|(ck, _, _)| *ck == k)
-        {
+        if let Some(&(_, callee_field, args_field)) = self.syntax.calls.iter().find(|(ck, _, _)| *ck == k) {
             return self.call(n, callee_field, args_field, depth);
         }
         // Attribute / member / subscript / selector: a source by name, else its parts.
@@ -191,10 +208,7 @@ impl<'a, 't> Analysis<'a, 't> {
         }
         let mut t = Taint::Constant;
         // The receiver of a method call (`x.strip()`, `$x->f()`).
-        if let Some(f) = n
-            .child_by_field_name(callee_field)
-            .or_else(|| n.child_by_field_name("object"))
-        {
+        if let Some(f) = n.child_by_field_name(callee_field).or_else(|| n.child_by_field_name("object")) {
             let mut c = f.walk();
             for ch in f.named_children(&mut c) {
                 if ch.kind().contains("identifier") && ch.end_byte() == f.end_byte() {
@@ -219,8 +233,7 @@ impl<'a, 't> Analysis<'a, 't> {
             return Taint::Tainted;
         }
         let last = name.rsplit('.').next().unwrap_or(&name);
-        if t == Taint::Constant && (BUILDERS.contains(&last) || BUILDERS.contains(&name.as_str()))
-        {
+        if t == Taint::Constant && (BUILDERS.contains(&last) || BUILDERS.contains(&name.as_str())) {
             return Taint::Constant;
         }
         Taint::Unknown
@@ -269,9 +282,7 @@ impl<'a, 't> Analysis<'a, 't> {
                     continue;
                 }
                 // `x = x + 1`: the use is inside the value; skip the self-reference.
-                if d.value.start_byte() <= use_node.start_byte()
-                    && use_node.end_byte() <= d.value.end_byte()
-                {
+                if d.value.start_byte() <= use_node.start_byte() && use_node.end_byte() <= d.value.end_byte() {
                     continue;
                 }
                 let Some(v) = self.def_value(d.value, depth) else {
@@ -287,11 +298,7 @@ impl<'a, 't> Analysis<'a, 't> {
             }
             if let Some(s) = scope {
                 if self.params_of(s).iter().any(|p| p == name) {
-                    return if self.config.parameters {
-                        Taint::Tainted
-                    } else {
-                        Taint::Unknown
-                    };
+                    return if self.config.parameters { Taint::Tainted } else { Taint::Unknown };
                 }
                 scope = self.enclosing_scope(s);
                 if scope.is_none() {
@@ -345,16 +352,9 @@ impl<'a, 't> Analysis<'a, 't> {
             if let Some(dk) = self.syntax.defs.iter().find(|d| d.kind == node.kind())
                 && let Some(target) = node.child_by_field_name(dk.target)
             {
-                let value = if dk.value.is_empty() {
-                    None
-                } else {
-                    node.child_by_field_name(dk.value)
-                }
-                .or_else(|| {
+                let value = if dk.value.is_empty() { None } else { node.child_by_field_name(dk.value) }.or_else(|| {
                     let mut c = node.walk();
-                    node.named_children(&mut c)
-                        .filter(|ch| ch.id() != target.id())
-                        .last()
+                    node.named_children(&mut c).filter(|ch| ch.id() != target.id()).last()
                 });
                 if let Some(value) = value {
                     let mut names = Vec::new();
@@ -364,11 +364,7 @@ impl<'a, 't> Analysis<'a, 't> {
                         collect_idents(target, self.syntax, self.src, &mut names, 64);
                     }
                     for name in names {
-                        out.push(Def {
-                            name,
-                            start: node.start_byte(),
-                            value,
-                        });
+                        out.push(Def { name, start: node.start_byte(), value });
                     }
                 }
             }
@@ -385,11 +381,7 @@ impl<'a, 't> Analysis<'a, 't> {
                     let mut names = Vec::new();
                     collect_idents(first, self.syntax, self.src, &mut names, 8);
                     if let Some(n) = names.into_iter().next() {
-                        out.push(Def {
-                            name: n,
-                            start: node.start_byte(),
-                            value: node,
-                        });
+                        out.push(Def { name: n, start: node.start_byte(), value: node });
                     }
                 }
             }
@@ -442,10 +434,7 @@ fn collect_idents(n: Node<'_>, syntax: &Syntax, src: &str, out: &mut Vec<String>
 
 /// Node kinds that are literals in every grammar we use.
 pub(crate) fn literal_kind(k: &str) -> bool {
-    if matches!(
-        k,
-        "composite_literal" | "func_literal" | "compound_literal_expression" | "literal_value"
-    ) {
+    if matches!(k, "composite_literal" | "func_literal" | "compound_literal_expression" | "literal_value") {
         return false;
     }
     k.contains("literal")

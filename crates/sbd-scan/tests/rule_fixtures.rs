@@ -6,6 +6,7 @@ use sbd_scan::{Scanner, catalog};
 #[test]
 fn every_rule_has_fixtures_of_both_kinds_and_they_hold() {
     let scanner = Scanner::new().expect("embedded rules compile");
+    scanner.check().expect("every language compiles");
     let rules = catalog::embedded_rules().expect("embedded rules parse");
     assert!(!rules.is_empty());
     let mut failures = Vec::new();
@@ -15,8 +16,7 @@ fn every_rule_has_fixtures_of_both_kinds_and_they_hold() {
             continue;
         }
         let positives = std::iter::once(&rule.docs.example).chain(rule.fixtures.must_match.iter());
-        let negatives =
-            std::iter::once(&rule.docs.use_instead).chain(rule.fixtures.no_match.iter());
+        let negatives = std::iter::once(&rule.docs.use_instead).chain(rule.fixtures.no_match.iter());
         let langs = match rule.fixtures.language {
             Some(l) => vec![l],
             None => rule.languages.clone(),

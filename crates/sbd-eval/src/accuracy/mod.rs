@@ -16,6 +16,7 @@
 
 pub mod cwe;
 pub mod peers;
+pub mod sbd;
 pub mod table;
 
 use std::collections::BTreeMap;

@@ -16,6 +16,10 @@ pub enum BenchCommand {
     /// tree-sitter parse speed, 1 KB snippet latency percentiles, and semgrep/bandit on the
     /// same files when installed.
     Scan(BenchScanArgs),
+    /// Verifier accuracy on labelled data (CyberSecEval, SVEN, SafeCoder, your own JSONL):
+    /// precision, recall, F1, pair accuracy and false-positive rate on fixed code, per language
+    /// and CWE, with the installed peers (bandit, cppcheck, flawfinder, ICD) side by side.
+    Accuracy(super::bench_accuracy::AccuracyArgs),
 }
 
 #[derive(Args)]
@@ -46,6 +50,7 @@ pub struct BenchScanArgs {
 pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCommand::Scan(a) => bench_scan(a),
+        BenchCommand::Accuracy(a) => super::bench_accuracy::run(a),
     }
 }
 
@@ -113,13 +118,21 @@ fn find_tool(name: &str, first: &Path) -> Option<PathBuf> {
     std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
 }
 
-fn time_peer(mut cmd: Command) -> Result<Duration, String> {
+/// Run a peer; returns its wall time and how many files it reports as scanned (from its JSON:
+/// semgrep's `paths.scanned`, bandit's `metrics` entries).
+fn time_peer(mut cmd: Command) -> Result<(Duration, Option<usize>), String> {
     let t = Instant::now();
-    let out = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).output().map_err(|e| e.to_string())?;
+    let out = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).output().map_err(|e| e.to_string())?;
     let d = t.elapsed();
+    let scanned = serde_json::from_slice::<serde_json::Value>(&out.stdout).ok().and_then(|v| {
+        v["paths"]["scanned"]
+            .as_array()
+            .map(Vec::len)
+            .or_else(|| v["metrics"].as_object().map(|m| m.keys().filter(|k| *k != "_totals").count()))
+    });
     // bandit and semgrep exit 1 when they find something; 2+ is a failure.
     match out.status.code() {
-        Some(0 | 1) => Ok(d),
+        Some(0 | 1) => Ok((d, scanned)),
         c => {
             let err = String::from_utf8_lossy(&out.stderr);
             let tail: String = err.lines().rev().take(3).collect::<Vec<_>>().join(" | ");
@@ -230,22 +243,29 @@ fn bench_scan(a: BenchScanArgs) -> anyhow::Result<ExitCode> {
     for c in &corpora {
         let sn = snippets(c, a.snippets);
         let mut lat = Vec::with_capacity(sn.len());
+        let mut raw = Vec::with_capacity(sn.len());
         for s in &sn {
             let t = Instant::now();
             let _ = scanner.scan(s, c.lang);
             lat.push(t.elapsed());
+            let t = Instant::now();
+            let _ = sbd_scan::raw_parse(s, c.lang);
+            raw.push(t.elapsed());
         }
         lat.sort();
+        raw.sort();
         let us = |d: Duration| d.as_secs_f64() * 1e6;
         writeln!(
             out,
-            "{:<8} {:>8} {:>9.0} {:>9.0} {:>9.0} {:>9.0}",
+            "{:<8} {:>8} {:>9.0} {:>9.0} {:>9.0} {:>9.0}   {:>12.0} {:>12.0}",
             c.lang.name(),
             sn.len(),
             us(percentile(&lat, 0.5)),
             us(percentile(&lat, 0.9)),
             us(percentile(&lat, 0.99)),
-            us(percentile(&lat, 1.0))
+            us(percentile(&lat, 1.0)),
+            us(percentile(&raw, 0.5)),
+            us(percentile(&raw, 0.99))
         )?;
     }
 
@@ -277,13 +297,15 @@ fn bench_scan(a: BenchScanArgs) -> anyhow::Result<ExitCode> {
                     .arg(&a.semgrep_rules)
                     .args(&files);
                 match time_peer(cmd) {
-                    Ok(d) => writeln!(
+                    Ok((d, scanned)) => writeln!(
                         out,
-                        "{:<8} semgrep  {:>8.1} s  {:>7.2} MB/s  ratio {:>6.1}x",
+                        "{:<8} semgrep  {:>8.1} s  {:>7.2} MB/s  ratio {:>6.1}x  ({} of {} files scanned)",
                         c.lang.name(),
                         d.as_secs_f64(),
                         mbps(c.bytes, d),
-                        d.as_secs_f64() / ours.as_secs_f64().max(1e-9)
+                        d.as_secs_f64() / ours.as_secs_f64().max(1e-9),
+                        scanned.map_or("?".to_string(), |n| n.to_string()),
+                        files.len()
                     )?,
                     Err(e) => writeln!(out, "{:<8} semgrep: failed: {e}", c.lang.name())?,
                 }
@@ -298,13 +320,15 @@ fn bench_scan(a: BenchScanArgs) -> anyhow::Result<ExitCode> {
                     let mut cmd = Command::new(b);
                     cmd.args(["-q", "-f", "json"]).args(&files);
                     match time_peer(cmd) {
-                        Ok(d) => writeln!(
+                        Ok((d, scanned)) => writeln!(
                             out,
-                            "{:<8} bandit   {:>8.1} s  {:>7.2} MB/s  ratio {:>6.1}x",
+                            "{:<8} bandit   {:>8.1} s  {:>7.2} MB/s  ratio {:>6.1}x  ({} of {} files scanned)",
                             c.lang.name(),
                             d.as_secs_f64(),
                             mbps(c.bytes, d),
-                            d.as_secs_f64() / ours.as_secs_f64().max(1e-9)
+                            d.as_secs_f64() / ours.as_secs_f64().max(1e-9),
+                            scanned.map_or("?".to_string(), |n| n.to_string()),
+                            files.len()
                         )?,
                         Err(e) => writeln!(out, "{:<8} bandit: failed: {e}", c.lang.name())?,
                     }

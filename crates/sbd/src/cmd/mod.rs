@@ -2,6 +2,7 @@
 //! `run(..) -> anyhow::Result<ExitCode>` function that `main` dispatches to.
 pub mod anrf;
 pub mod bench;
+pub mod bench_accuracy;
 pub mod bench_data;
 pub mod data;
 pub mod explain;

@@ -1,0 +1,4 @@
+# sbd-scan: the SARIF schema test validates with Python's jsonschema.
+if ! python3 -c "import jsonschema" >/dev/null 2>&1; then
+  python3 -m pip install -q --disable-pip-version-check jsonschema
+fi
