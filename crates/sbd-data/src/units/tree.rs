@@ -85,11 +85,14 @@ pub fn licence(root: &Path) -> Option<String> {
     None
 }
 
-/// The origin of a tree: git metadata where there is a work tree, the licence otherwise too.
+/// The origin of a tree: git metadata where there is a work tree, and the licence of the
+/// tree or of its closest ancestor that names one (a crate inside a workspace).
 pub fn origin(root: &Path) -> RootOrigin {
     let commit = git(root, &["rev-parse", "HEAD"]);
     let repo = commit.as_ref().and_then(|_| git(root, &["remote", "get-url", "origin"]));
-    RootOrigin { repo, commit, licence: licence(root) }
+    let abs = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let licence = abs.ancestors().take(4).find_map(licence);
+    RootOrigin { repo, commit, licence }
 }
 
 /// Files of `root` with a verifier language, sorted by path, until `budget` bytes are
@@ -208,4 +211,32 @@ pub fn units(item: &FileItem, source: &str, whole_files: bool) -> Result<Vec<Uni
             Some(base(format!("{file_id}#{name}@{}", p.start_line), code, "function", p.start_line))
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn licence_from_manifest_or_licence_file_and_sorted_budgeted_listing() {
+        let d = std::env::temp_dir().join(format!("sbd-data-tree-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("a/src")).unwrap();
+        std::fs::write(d.join("a/Cargo.toml"), "[package]\nname = \"a\"\nlicense = \"MIT OR Apache-2.0\"\n").unwrap();
+        std::fs::write(d.join("LICENSE"), "Apache License\nVersion 2.0, January 2004\n").unwrap();
+        assert_eq!(licence(&d.join("a")).as_deref(), Some("MIT OR Apache-2.0"));
+        assert_eq!(licence(&d).as_deref(), Some("Apache-2.0"));
+        assert_eq!(origin(&d.join("a/src")).licence.as_deref(), Some("MIT OR Apache-2.0"));
+        std::fs::write(d.join("a/src/b.rs"), "fn b() {}\n").unwrap();
+        std::fs::write(d.join("a/src/a.py"), "def a():\n    pass\n").unwrap();
+        std::fs::write(d.join("a/src/notes.txt"), "not code").unwrap();
+        let all = list(&d, &RootOrigin::default(), u64::MAX, 1 << 20);
+        let rels: Vec<&str> = all.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(rels, ["a/src/a.py", "a/src/b.rs"]);
+        assert_eq!(list(&d, &RootOrigin::default(), 1, 1 << 20).len(), 1, "the budget stops the walk");
+        let units = units(&all[1], "tree", false).unwrap();
+        assert_eq!(units.len(), 1);
+        assert_eq!(units[0].id, "tree/a/src/b.rs#b@1");
+        let _ = std::fs::remove_dir_all(&d);
+    }
 }
