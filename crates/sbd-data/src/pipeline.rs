@@ -841,15 +841,24 @@ impl Validation {
 /// Checks a dataset directory: shards readable with the schema, row counts and digest match
 /// the manifest, ids unique, each row in the split its file says, no group in two splits,
 /// `anrf_valid` equal to the validator's verdict, ANRF consistent with the row, tags inside
-/// the code.
+/// the code, and no near-duplicates (MinHash + LSH at the build's threshold) across splits.
 pub fn validate(dir: &Path) -> Result<Validation, Error> {
     let mut v = Validation::default();
     let mut ids = std::collections::HashSet::new();
     let mut group_split: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     let mut per_file: BTreeMap<String, u64> = BTreeMap::new();
     let mut digest = Digest::default();
+    let threshold = read_manifest(dir)?.config.near_dup_threshold;
+    let mut lsh = dedup::Lsh::new(threshold);
+    let mut lsh_split: Vec<String> = Vec::new();
     let m = for_each_row(dir, |file, r| {
         v.rows += 1;
+        let sig = dedup::signature(&r.code);
+        if lsh.query(&sig).iter().any(|(i, _)| lsh_split[*i as usize] != r.split) {
+            v.problem("near-duplicate across splits", &r.id);
+        }
+        lsh.insert(sig);
+        lsh_split.push(r.split.clone());
         *per_file.entry(file.path.clone()).or_default() += 1;
         digest.add(&r);
         if !ids.insert(dedup::hash64(r.id.as_bytes())) {
