@@ -1,23 +1,39 @@
-//! Security-labelled code for training and evaluation.
+//! Security-annotated, ANRF-carrying training datasets.
 //!
-//! This crate reads the public vulnerability data the project builds on and turns every
-//! record into the same shape, a [`sources::Sample`]: code, language, origin, and the label
-//! (vulnerable or fixed, the CWE, the flagged line where known, the pair it belongs to).
+//! The pipeline reads like its folders:
+//! 1. [`sources`] and [`seed`] — labelled public datasets (CyberSecEval, SVEN/SafeCoder,
+//!    labelled JSONL, RustSec) and the seed corpus of secure/insecure pairs written here;
+//! 2. [`units`] — code from directory trees and git repositories, cut into function-level
+//!    units with the verifier's tree-sitter grammars, origin kept;
+//! 3. [`annotate`] — the verifier's findings, facts and properties, token-level security tags
+//!    as character spans, explanations from the rules' documentation, a validated ANRF 1.1.0
+//!    instance;
+//! 4. [`variants`] — override scenarios, synthetic mutants confirmed by the verifier,
+//!    obfuscating mutants and the verifier blind-spot report;
+//! 5. [`quality`] — gates (parse, re-verification, consistency, exact and near-duplicate
+//!    removal, secret redaction, length bounds), each counting what it removed;
+//! 6. [`split`] — group-aware, deterministic splits;
+//! 7. [`output`] — zstd Parquet shards, `manifest.json`, `stats.json`, a dataset card, and the
+//!    SFT/DPO/RL exports;
+//! 8. [`pipeline`] — the resumable, shardable build that ties them together.
 //!
-//! Readers ([`sources`]):
-//! - CyberSecEval instruct/autocomplete JSON — insecure code with the labelled line and CWE;
-//! - SVEN and SafeCoder JSONL — vulnerable/fixed function pairs from real CVE fixes;
-//! - a generic labelled JSONL so users can bring their own data;
-//! - the RustSec advisory database — vulnerability records with affected functions.
-//!
-//! Every reader names the file and line of a bad record and skips nothing silently: records
-//! it cannot use are counted in [`sources::LoadReport`] with the reason.
+//! Every reader names the file and line of a bad record and skips nothing silently.
 #![forbid(unsafe_code)]
 
+pub mod annotate;
+pub mod cwe;
 pub mod lang;
+pub mod output;
+pub mod pipeline;
+pub mod quality;
+pub mod record;
+pub mod seed;
 pub mod sources;
+pub mod split;
+pub mod units;
+pub mod variants;
 
-/// Errors reading a source.
+/// Errors reading a source or writing a dataset.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{path}: {source}")]
@@ -26,4 +42,18 @@ pub enum Error {
     Record { path: String, line: usize, message: String },
     #[error("{path}: {message}")]
     Format { path: String, message: String },
+    #[error("{0}")]
+    Config(String),
+    #[error("{path}: parquet: {message}")]
+    Parquet { path: String, message: String },
+    #[error("the verifier failed to load: {0}")]
+    Scanner(String),
+    #[error("interrupted after {0} chunks (resume by running the same build again)")]
+    Interrupted(usize),
+}
+
+impl Error {
+    pub(crate) fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
+        Error::Io { path: path.as_ref().display().to_string(), source }
+    }
 }

@@ -58,6 +58,9 @@ enum Command {
     /// Benchmarks that print a table.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
+    /// Build, inspect, validate and export security-annotated training datasets.
+    #[command(subcommand)]
+    Data(cmd::data::DataCommand),
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd::run::run(a),
         Command::Sandbox(c) => cmd::sandbox::run(c),
         Command::VerifyFormal(a) => cmd::verify_formal::run(a),
+        Command::Data(c) => cmd::data::run(c),
     };
     match result {
         Ok(code) => code,

@@ -25,6 +25,9 @@ pub enum BenchCommand {
     Serve(super::bench_serve::BenchServeArgs),
     /// Overhead of the sandbox: start-up and steady state, inside vs outside.
     Sandbox(super::bench_sandbox::SandboxBenchArgs),
+    /// The dataset pipeline end to end on real code: lines/s and MB/s per core with
+    /// near-duplicate detection on, and peak memory.
+    Data(super::bench_data::DataBenchArgs),
 }
 
 #[derive(Args)]
@@ -58,6 +61,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Accuracy(a) => super::bench_accuracy::run(a),
         BenchCommand::Serve(a) => super::bench_serve::run(a),
         BenchCommand::Sandbox(a) => super::bench_sandbox::run_sandbox_bench(a),
+        BenchCommand::Data(a) => super::bench_data::run_data_bench(a),
     }
 }
 

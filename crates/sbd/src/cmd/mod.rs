@@ -3,8 +3,10 @@
 pub mod anrf;
 pub mod bench;
 pub mod bench_accuracy;
+pub mod bench_data;
 pub mod bench_sandbox;
 pub mod bench_serve;
+pub mod data;
 pub mod explain;
 pub mod output;
 pub mod override_cmd;

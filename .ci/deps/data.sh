@@ -1,0 +1,4 @@
+# Dependencies of the sbd-data tests (sourced by CI).
+# pyarrow reads the Parquet shards in crates/sbd-data/tests/pipeline.rs (pyarrow_reads_the_shards);
+# without it that test is skipped with a printed reason.
+python3 -m pip install --quiet pyarrow

@@ -1,0 +1,922 @@
+//! The build: plan → chunks → merge.
+//!
+//! 1. **Plan** ([`plan`]): the sources become an ordered list of work items (seed pairs,
+//!    dataset samples, files with their origin; file contents are not read yet). Items are
+//!    cut into chunks of [`Config::chunk_items`]. The plan's fingerprint (config, sources,
+//!    items) is stored in `DIR/.work/plan.json`; a different plan clears old work.
+//! 2. **Chunks** ([`run_chunks`]): each chunk is read, cut into units, gated (length,
+//!    secrets, parse), annotated, given its variants (overrides, verified mutants,
+//!    obfuscations) and written as one zstd JSON-lines file `DIR/.work/chunk-NNNNNN.jsonl.zst`
+//!    by an atomic rename. A chunk that exists is done: kill the build at any point, run it
+//!    again, and it continues. `--shard i/N` runs the chunks whose number is `i` modulo `N`,
+//!    so any scheduler can fan out; memory is bounded by one chunk per worker.
+//! 3. **Merge** ([`merge`]): two streaming passes over the chunks in order. Pass one removes
+//!    exact duplicates and near-duplicates (MinHash + LSH) and joins groups into components;
+//!    pass two assigns each component a split and writes the Parquet shards, `stats.json`,
+//!    `blind_spots.json`, `manifest.json` and `README.md`. Same inputs and seed, same
+//!    dataset: the manifest's `digest` covers every row in order.
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::annotate::Annotator;
+use crate::output::parquet::ShardWriter;
+use crate::output::quantity::Stats;
+use crate::quality::{Bounds, GateCounts, dedup};
+use crate::record::{Record, VariantKind};
+use crate::split::{Groups, SplitConfig};
+use crate::units::tree::{self, FileItem};
+use crate::units::{self, Unit};
+use crate::variants::obfuscate::BlindSpots;
+use crate::variants::{self, mutate, obfuscate, overrides};
+use crate::{Error, seed, sources};
+
+/// Build settings (`--config data.toml`; every field optional).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Seed of every deterministic choice (splits, variant sampling).
+    pub seed: u64,
+    /// Fraction of groups that go to `eval`.
+    pub eval_fraction: f64,
+    /// Jaccard similarity from which two units are near-duplicates.
+    pub near_dup_threshold: f64,
+    pub bounds: Bounds,
+    /// Work items (files, pairs, samples) per chunk: the unit of resumption and of memory.
+    pub chunk_items: usize,
+    /// Rows per Parquet shard.
+    pub rows_per_shard: u64,
+    /// Byte budget for `registry` (crates under `~/.cargo/registry/src`).
+    pub registry_bytes: u64,
+    /// Byte budget for `python-stdlib`.
+    pub stdlib_bytes: u64,
+    /// Byte budget for each directory or repository source.
+    pub tree_bytes: u64,
+    /// Files above this size are skipped (generated code, vendored blobs).
+    pub max_file_bytes: u64,
+    /// Whole files instead of function-level units.
+    pub whole_files: bool,
+    /// Fraction of clean units (outside the seed) given a mutation attempt.
+    pub mutation_rate: f64,
+    /// Fraction of flagged units (outside the seed) whose obfuscations become rows; every
+    /// flagged unit feeds the blind-spot report.
+    pub obfuscation_rate: f64,
+    /// Add justified and unjustified override scenarios to flagged units.
+    pub overrides: bool,
+    /// The time written into every ANRF instance (fixed for reproducible builds).
+    pub timestamp: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            seed: 42,
+            eval_fraction: 0.1,
+            near_dup_threshold: 0.85,
+            bounds: Bounds::default(),
+            chunk_items: 64,
+            rows_per_shard: 100_000,
+            registry_bytes: 16 << 20,
+            stdlib_bytes: 8 << 20,
+            tree_bytes: 256 << 20,
+            max_file_bytes: 512 << 10,
+            whole_files: false,
+            mutation_rate: 0.25,
+            obfuscation_rate: 1.0,
+            overrides: true,
+            timestamp: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+}
+
+impl Config {
+    pub fn from_toml(text: &str) -> Result<Config, Error> {
+        let c: Config = toml::from_str(text).map_err(|e| Error::Config(format!("data config: {e}")))?;
+        c.check()?;
+        Ok(c)
+    }
+
+    pub fn check(&self) -> Result<(), Error> {
+        let bad = |m: &str| Err(Error::Config(m.to_string()));
+        if !(0.0..=1.0).contains(&self.near_dup_threshold) || self.near_dup_threshold == 0.0 {
+            return bad("near_dup_threshold must be in (0, 1]");
+        }
+        if !(0.0..1.0).contains(&self.eval_fraction) {
+            return bad("eval_fraction must be in [0, 1)");
+        }
+        if self.chunk_items == 0 || self.rows_per_shard == 0 {
+            return bad("chunk_items and rows_per_shard must be positive");
+        }
+        Ok(())
+    }
+}
+
+/// A source named on the command line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Source {
+    /// The embedded seed corpus (`seed`).
+    Seed,
+    /// Crates under `~/.cargo/registry/src` (`registry`).
+    Registry,
+    /// The Python standard library (`python-stdlib`).
+    PythonStdlib,
+    /// SVEN or SafeCoder pairs (`sven:PATH`, `safecoder:PATH`; a file or a directory).
+    Pairs { dataset: String, path: PathBuf },
+    /// CyberSecEval JSON (`cyberseceval:PATH`).
+    CyberSecEval(PathBuf),
+    /// Labelled JSONL (`jsonl:PATH`).
+    Labelled(PathBuf),
+    /// A directory tree or git repository (any other argument).
+    Tree(PathBuf),
+}
+
+impl std::str::FromStr for Source {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Source, String> {
+        Ok(match s {
+            "seed" => Source::Seed,
+            "registry" => Source::Registry,
+            "python-stdlib" => Source::PythonStdlib,
+            _ => match s.split_once(':') {
+                Some((d @ ("sven" | "safecoder"), p)) => Source::Pairs { dataset: d.into(), path: p.into() },
+                Some(("cyberseceval", p)) => Source::CyberSecEval(p.into()),
+                Some(("jsonl", p)) => Source::Labelled(p.into()),
+                _ => Source::Tree(s.into()),
+            },
+        })
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Seed => write!(f, "seed"),
+            Source::Registry => write!(f, "registry"),
+            Source::PythonStdlib => write!(f, "python-stdlib"),
+            Source::Pairs { dataset, path } => write!(f, "{dataset}:{}", path.display()),
+            Source::CyberSecEval(p) => write!(f, "cyberseceval:{}", p.display()),
+            Source::Labelled(p) => write!(f, "jsonl:{}", p.display()),
+            Source::Tree(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// The default sources: the seed corpus and real code on this machine.
+pub fn default_sources() -> Vec<Source> {
+    vec![Source::Seed, Source::Registry, Source::PythonStdlib]
+}
+
+/// One work item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Item {
+    Seed(String),
+    Sample(Box<sources::Sample>),
+    File { source: String, file: FileItem },
+}
+
+/// The ordered work of a build.
+pub struct Plan {
+    pub items: Vec<Item>,
+    pub seeds: BTreeMap<String, seed::SeedPair>,
+    /// Per source: items and a note on what was loaded or skipped.
+    pub notes: Vec<String>,
+    pub fingerprint: u64,
+}
+
+impl Plan {
+    pub fn chunks(&self, size: usize) -> usize {
+        self.items.len().div_ceil(size)
+    }
+}
+
+/// Turns sources into work items.
+pub fn plan(config: &Config, srcs: &[Source]) -> Result<Plan, Error> {
+    let mut items = Vec::new();
+    let mut seeds = BTreeMap::new();
+    let mut notes = Vec::new();
+    for src in srcs {
+        let before = items.len();
+        match src {
+            Source::Seed => {
+                for p in seed::pairs()? {
+                    items.push(Item::Seed(p.id.clone()));
+                    seeds.insert(p.id.clone(), p);
+                }
+            }
+            Source::Registry => {
+                items.extend(
+                    tree::cargo_registry(config.registry_bytes, config.max_file_bytes)
+                        .into_iter()
+                        .map(|file| Item::File { source: "registry".into(), file }),
+                );
+            }
+            Source::PythonStdlib => match tree::python_stdlib() {
+                Some((dir, origin)) => items.extend(
+                    tree::list(&dir, &origin, config.stdlib_bytes, config.max_file_bytes)
+                        .into_iter()
+                        .map(|file| Item::File { source: "python-stdlib".into(), file }),
+                ),
+                None => notes.push("python-stdlib: no python3 on PATH; skipped".into()),
+            },
+            Source::Tree(dir) => {
+                if !dir.is_dir() {
+                    return Err(Error::Config(format!(
+                        "{}: not a directory (and not a known source name)",
+                        dir.display()
+                    )));
+                }
+                let origin = tree::origin(dir);
+                items.extend(
+                    tree::list(dir, &origin, config.tree_bytes, config.max_file_bytes)
+                        .into_iter()
+                        .map(|file| Item::File { source: "tree".into(), file }),
+                );
+            }
+            Source::Pairs { dataset, path } => {
+                let (samples, report) = if path.is_dir() {
+                    sources::pairs::load_dir(path, dataset)?
+                } else {
+                    sources::pairs::load(path, dataset)?
+                };
+                notes.push(format!("{src}: {} loaded, skipped {:?}", report.loaded, report.skipped));
+                items.extend(samples.into_iter().map(|s| Item::Sample(Box::new(s))));
+            }
+            Source::CyberSecEval(path) => {
+                let (samples, report) = sources::cyberseceval::load(path)?;
+                notes.push(format!("{src}: {} loaded, skipped {:?}", report.loaded, report.skipped));
+                items.extend(samples.into_iter().map(|s| Item::Sample(Box::new(s))));
+            }
+            Source::Labelled(path) => {
+                let (samples, report) = sources::labelled::load(path)?;
+                notes.push(format!("{src}: {} loaded, skipped {:?}", report.loaded, report.skipped));
+                items.extend(samples.into_iter().map(|s| Item::Sample(Box::new(s))));
+            }
+        }
+        notes.push(format!("{src}: {} work items", items.len() - before));
+    }
+    let mut h = dedup::hash64(serde_json::to_string(config).unwrap_or_default().as_bytes());
+    for src in srcs {
+        h = dedup::hash64(format!("{h}{src}").as_bytes());
+    }
+    for it in &items {
+        let key = match it {
+            Item::Seed(id) => id.clone(),
+            Item::Sample(s) => format!("{}{}", s.id, dedup::hash64(s.code.as_bytes())),
+            Item::File { file, .. } => format!("{}{}", file.path.display(), file.bytes),
+        };
+        h = dedup::hash64(format!("{h}{key}").as_bytes());
+    }
+    // The verifier's rules are part of what a chunk means.
+    h = dedup::hash64(format!("{h}{}", env!("CARGO_PKG_VERSION")).as_bytes());
+    Ok(Plan { items, seeds, notes, fingerprint: h })
+}
+
+/// What a chunk file starts with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ChunkMeta {
+    pub chunk: usize,
+    pub items: usize,
+    pub units: u64,
+    pub rows: u64,
+    pub gates: GateCounts,
+    pub blind_spots: BlindSpots,
+}
+
+/// Progress reporting, implemented by the CLI with progress bars.
+pub trait Progress: Sync {
+    fn start(&self, phase: &str, total: u64);
+    fn inc(&self, n: u64);
+    fn finish(&self);
+}
+
+/// No progress output.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn start(&self, _: &str, _: u64) {}
+    fn inc(&self, _: u64) {}
+    fn finish(&self) {}
+}
+
+/// Options of one run.
+pub struct Options<'a> {
+    /// Run only the chunks `i` modulo `n` and skip the merge.
+    pub shard: Option<(usize, usize)>,
+    /// Stop with [`Error::Interrupted`] after this many chunks were written (tests).
+    pub stop_after: Option<usize>,
+    pub progress: &'a dyn Progress,
+}
+
+fn work_dir(out: &Path) -> PathBuf {
+    out.join(".work")
+}
+
+fn chunk_path(out: &Path, i: usize) -> PathBuf {
+    work_dir(out).join(format!("chunk-{i:06}.jsonl.zst"))
+}
+
+#[derive(Serialize, Deserialize)]
+struct PlanFile {
+    fingerprint: u64,
+    chunks: usize,
+    config: Config,
+    sources: Vec<String>,
+    notes: Vec<String>,
+}
+
+/// Rows, gate counts, blind spots and unit count of one work item.
+type ItemOutput = (Vec<Record>, GateCounts, BlindSpots, u64);
+
+/// Items → records for one chunk.
+fn process_chunk(
+    annotator: &Annotator,
+    config: &Config,
+    plan: &Plan,
+    chunk: usize,
+) -> Result<(ChunkMeta, Vec<Record>), Error> {
+    let start = chunk * config.chunk_items;
+    let end = (start + config.chunk_items).min(plan.items.len());
+    let results: Vec<Result<ItemOutput, Error>> = plan.items[start..end]
+        .par_iter()
+        .map(|item| {
+            let units = match item {
+                Item::Seed(id) => match plan.seeds.get(id) {
+                    Some(p) => units::seed_units(p).to_vec(),
+                    None => Vec::new(),
+                },
+                Item::Sample(s) => units::sample_unit(s).into_iter().collect(),
+                Item::File { source, file } => tree::units(file, source, config.whole_files)?,
+            };
+            let mut gates = GateCounts::default();
+            let mut blind = BlindSpots::default();
+            let mut rows = Vec::new();
+            let n = units.len() as u64;
+            for u in units {
+                process_unit(annotator, config, u, &mut rows, &mut gates, &mut blind);
+            }
+            Ok((rows, gates, blind, n))
+        })
+        .collect();
+    let mut meta = ChunkMeta { chunk, items: end - start, ..Default::default() };
+    let mut rows = Vec::new();
+    for r in results {
+        let (mut r, g, b, n) = r?;
+        meta.units += n;
+        meta.gates.merge(&g);
+        meta.blind_spots.merge(&b);
+        rows.append(&mut r);
+    }
+    meta.rows = rows.len() as u64;
+    Ok((meta, rows))
+}
+
+/// One unit through gates, annotation and variants.
+pub fn process_unit(
+    annotator: &Annotator,
+    config: &Config,
+    mut unit: Unit,
+    rows: &mut Vec<Record>,
+    gates: &mut GateCounts,
+    blind: &mut BlindSpots,
+) {
+    gates.add("input_units", 1);
+    // The seed corpus is written to be short; bounds are for code found in the wild.
+    if !unit.trusted && !config.bounds.accepts(&unit.code) {
+        gates.add("length", 1);
+        return;
+    }
+    if !unit.trusted {
+        let (code, n) = crate::quality::secrets::redact(&unit.code);
+        if n > 0 {
+            gates.add("secrets_redacted", n as u64);
+            unit.code = code;
+        }
+    }
+    let (record, report) = annotator.annotate(&unit);
+    if !crate::quality::parses(&report, unit.code.lines().count()) {
+        gates.add("parse", 1);
+        return;
+    }
+    if !crate::quality::consistent(&record) {
+        gates.add("consistency", 1);
+        return;
+    }
+    if !record.label_verified {
+        gates.add("label_disagrees_kept", 1);
+    }
+    if !record.anrf_valid {
+        gates.add("anrf_invalid_kept", 1);
+    }
+    let scanner = annotator.scanner();
+    let flagged = report.findings.iter().any(|f| !f.rule.starts_with("OVR"));
+    let derived = unit.source != "seed";
+    let push_variant =
+        |v: Unit, rep: &sbd_scan::Report, operator: Option<&str>, rows: &mut Vec<Record>, gates: &mut GateCounts| {
+            let mut r = annotator.record(&v, rep);
+            if !crate::quality::consistent(&r) {
+                gates.add("consistency", 1);
+                return;
+            }
+            if !r.anrf_valid {
+                gates.add("anrf_invalid_kept", 1);
+            }
+            r.parent = Some(unit.id.clone());
+            r.operator = operator.map(str::to_string);
+            rows.push(r);
+        };
+    let mut variants_out = Vec::new();
+    if flagged && config.overrides {
+        for justified in [true, false] {
+            if let Some(v) = overrides::with_override(&unit, &report, justified) {
+                let mut rep = scanner.scan(&v.code, v.language);
+                rep.path = Some(v.id.clone());
+                if overrides::behaves(&rep, justified) {
+                    push_variant(v, &rep, None, &mut variants_out, gates);
+                } else {
+                    gates.add("reverify_override", 1);
+                }
+            }
+        }
+    }
+    if flagged {
+        let emit = derived && variants::chosen(config.seed, &unit.id, config.obfuscation_rate);
+        for o in obfuscate::obfuscations(scanner, &unit, &report) {
+            blind.add(&o, unit.language);
+            if emit {
+                let mut rep = o.report.clone();
+                rep.path = Some(o.unit.id.clone());
+                push_variant(o.unit, &rep, Some(o.operator), &mut variants_out, gates);
+            }
+        }
+    } else if derived && variants::chosen(config.seed ^ 0x5eed, &unit.id, config.mutation_rate) {
+        match mutate::mutate(scanner, &unit, &report) {
+            mutate::Outcome::Confirmed(m, mut rep) => {
+                let op = m.id.rsplit("mutant-").next().map(str::to_string);
+                rep.path = Some(m.id.clone());
+                push_variant(*m, &rep, op.as_deref(), &mut variants_out, gates);
+                gates.add("mutants_confirmed", 1);
+            }
+            mutate::Outcome::Unconfirmed(_) => gates.add("reverify_mutant", 1),
+            mutate::Outcome::NotApplicable => {}
+        }
+    }
+    rows.push(record);
+    rows.append(&mut variants_out);
+}
+
+fn write_chunk(path: &Path, meta: &ChunkMeta, rows: &[Record]) -> Result<(), Error> {
+    let mut enc = zstd::Encoder::new(Vec::new(), 3).map_err(|e| Error::io(path, e))?;
+    let mut line = |v: &dyn erased::Ser| -> Result<(), Error> {
+        v.write_json(&mut enc).map_err(|e| Error::io(path, e))?;
+        enc.write_all(b"\n").map_err(|e| Error::io(path, e))
+    };
+    line(meta)?;
+    for r in rows {
+        line(r)?;
+    }
+    let bytes = enc.finish().map_err(|e| Error::io(path, e))?;
+    crate::output::write_atomic(path, &bytes)
+}
+
+mod erased {
+    pub trait Ser {
+        fn write_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()>;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn write_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+            serde_json::to_writer(w, self).map_err(std::io::Error::other)
+        }
+    }
+}
+
+/// Reads a chunk file: its meta and then each record in order.
+pub fn read_chunk(path: &Path, mut f: impl FnMut(Record) -> Result<(), Error>) -> Result<ChunkMeta, Error> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let dec = zstd::Decoder::new(file).map_err(|e| Error::io(path, e))?;
+    let mut lines = BufReader::new(dec).lines();
+    let bad = |line: usize, m: String| Error::Record { path: path.display().to_string(), line, message: m };
+    let first = lines.next().ok_or_else(|| bad(1, "empty chunk".into()))?.map_err(|e| Error::io(path, e))?;
+    let meta: ChunkMeta = serde_json::from_str(&first).map_err(|e| bad(1, e.to_string()))?;
+    for (i, l) in lines.enumerate() {
+        let l = l.map_err(|e| Error::io(path, e))?;
+        let r: Record = serde_json::from_str(&l).map_err(|e| bad(i + 2, e.to_string()))?;
+        f(r)?;
+    }
+    Ok(meta)
+}
+
+/// Runs the chunks of `plan` that are missing (all, or those of one shard).
+pub fn run_chunks(out: &Path, config: &Config, srcs: &[Source], plan: &Plan, opts: &Options) -> Result<usize, Error> {
+    let wd = work_dir(out);
+    std::fs::create_dir_all(&wd).map_err(|e| Error::io(&wd, e))?;
+    let pf_path = wd.join("plan.json");
+    let chunks = plan.chunks(config.chunk_items);
+    let stale = match std::fs::read_to_string(&pf_path) {
+        Ok(t) => serde_json::from_str::<PlanFile>(&t).map(|p| p.fingerprint != plan.fingerprint).unwrap_or(true),
+        Err(_) => true,
+    };
+    if stale {
+        // Another plan's chunks are not ours: start over.
+        if let Ok(entries) = std::fs::read_dir(&wd) {
+            for e in entries.flatten() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+        let pf = PlanFile {
+            fingerprint: plan.fingerprint,
+            chunks,
+            config: config.clone(),
+            sources: srcs.iter().map(|s| s.to_string()).collect(),
+            notes: plan.notes.clone(),
+        };
+        let text = serde_json::to_vec_pretty(&pf).map_err(|e| Error::Config(e.to_string()))?;
+        crate::output::write_atomic(&pf_path, &text)?;
+    }
+    let mine: Vec<usize> = (0..chunks).filter(|i| opts.shard.is_none_or(|(k, n)| i % n == k)).collect();
+    let todo: Vec<usize> = mine.iter().copied().filter(|&i| !chunk_path(out, i).exists()).collect();
+    opts.progress.start("annotate", mine.len() as u64);
+    opts.progress.inc((mine.len() - todo.len()) as u64);
+    let annotator = Annotator::new(config.timestamp.clone())?;
+    let mut written = 0;
+    for i in todo {
+        if opts.stop_after.is_some_and(|n| written >= n) {
+            opts.progress.finish();
+            return Err(Error::Interrupted(written));
+        }
+        let (meta, rows) = process_chunk(&annotator, config, plan, i)?;
+        write_chunk(&chunk_path(out, i), &meta, &rows)?;
+        written += 1;
+        opts.progress.inc(1);
+    }
+    opts.progress.finish();
+    Ok(written)
+}
+
+/// The dataset digest: per split, a hash chained over its rows in file order; then the
+/// splits in name order. Equal digests, equal datasets.
+#[derive(Default)]
+struct Digest(BTreeMap<String, u64>);
+
+impl Digest {
+    fn add(&mut self, r: &Record) {
+        let key = format!("{}\u{1}{}\u{1}{:?}\u{1}{}\u{1}{}", r.id, r.code, r.rules, r.vulnerable, r.anrf);
+        let d = self.0.entry(r.split.clone()).or_default();
+        *d = dedup::hash64(format!("{d}{}", dedup::hash64(key.as_bytes())).as_bytes());
+    }
+
+    fn hex(&self) -> String {
+        let all: String = self.0.iter().map(|(k, v)| format!("{k}={v:016x};")).collect();
+        format!("{:016x}", dedup::hash64(all.as_bytes()))
+    }
+}
+
+/// `manifest.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub version: String,
+    pub created_by: String,
+    pub sources: Vec<String>,
+    pub source_notes: Vec<String>,
+    pub config: Config,
+    pub rows: u64,
+    /// A hash over every row (id, split, code, labels) in file order: equal digests, equal
+    /// datasets.
+    pub digest: String,
+    pub files: Vec<ManifestFile>,
+    pub gates: GateCounts,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ManifestFile {
+    pub path: String,
+    pub split: String,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+/// Merges the chunks in `out/.work` into the dataset in `out`.
+pub fn merge(out: &Path, progress: &dyn Progress) -> Result<Manifest, Error> {
+    let wd = work_dir(out);
+    let pf_path = wd.join("plan.json");
+    let pf: PlanFile = serde_json::from_slice(&std::fs::read(&pf_path).map_err(|e| Error::io(&pf_path, e))?)
+        .map_err(|e| Error::Format { path: pf_path.display().to_string(), message: e.to_string() })?;
+    let missing: Vec<usize> = (0..pf.chunks).filter(|&i| !chunk_path(out, i).exists()).collect();
+    if !missing.is_empty() {
+        return Err(Error::Config(format!(
+            "{} of {} chunks are missing (first: {}); run every shard before merging",
+            missing.len(),
+            pf.chunks,
+            missing[0]
+        )));
+    }
+    let config = pf.config.clone();
+    // Pass 1: duplicates and groups.
+    progress.start("dedup", pf.chunks as u64);
+    let mut gates = GateCounts::default();
+    let mut blind = BlindSpots::default();
+    let mut groups = Groups::default();
+    let mut keep: Vec<bool> = Vec::new();
+    let mut group_of: Vec<u32> = Vec::new();
+    let mut exact = std::collections::HashSet::new();
+    let mut lsh = dedup::Lsh::new(config.near_dup_threshold);
+    let mut lsh_rows: Vec<(u32, bool)> = Vec::new();
+    for i in 0..pf.chunks {
+        let meta = read_chunk(&chunk_path(out, i), |r| {
+            let g = groups.id(&r.group);
+            groups.mark(g, r.variant.is_adversarial(), r.label_claimed.is_some() || r.source == "seed");
+            group_of.push(g);
+            if !exact.insert((dedup::exact_key(&r.code), r.variant == VariantKind::Original)) {
+                gates.add("exact_dup", 1);
+                keep.push(false);
+                return Ok(());
+            }
+            let sig = dedup::signature(&r.code);
+            let original = r.variant == VariantKind::Original;
+            let mut drop = false;
+            for (cand, _) in lsh.query(&sig) {
+                let (cg, corig) = lsh_rows[cand as usize];
+                if groups.find(cg) == groups.find(g) {
+                    continue;
+                }
+                if original && corig {
+                    drop = true;
+                    break;
+                }
+                groups.union(cg, g);
+                gates.add("near_dup_clustered", 1);
+            }
+            if drop {
+                gates.add("near_dup", 1);
+                keep.push(false);
+            } else {
+                lsh.insert(sig);
+                lsh_rows.push((g, original));
+                keep.push(true);
+            }
+            Ok(())
+        })?;
+        gates.merge(&meta.gates);
+        blind.merge(&meta.blind_spots);
+        progress.inc(1);
+    }
+    progress.finish();
+    drop(lsh);
+    // Pass 2: splits and shards.
+    let split_cfg = SplitConfig { seed: config.seed, eval_fraction: config.eval_fraction };
+    let data = out.join("data");
+    if data.is_dir() {
+        for e in std::fs::read_dir(&data).map_err(|e| Error::io(&data, e))?.flatten() {
+            if e.path().extension().is_some_and(|x| x == "parquet" || x == "tmp") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    progress.start("write", pf.chunks as u64);
+    let mut writers: BTreeMap<&'static str, (ShardWriter, usize)> = BTreeMap::new();
+    let mut finished: Vec<(String, String, u64)> = Vec::new();
+    let mut stats = Stats::default();
+    let mut digest = Digest::default();
+    let mut row = 0usize;
+    for i in 0..pf.chunks {
+        read_chunk(&chunk_path(out, i), |mut r| {
+            let k = row;
+            row += 1;
+            if !keep[k] {
+                return Ok(());
+            }
+            let split = groups.split(group_of[k], &split_cfg);
+            r.split = split.to_string();
+            stats.add(&r);
+            digest.add(&r);
+            if !writers.contains_key(split) {
+                let w = ShardWriter::create(&data.join(format!("{split}-{:05}.parquet", 0)))?;
+                writers.insert(split, (w, 0));
+            }
+            let full = writers.get(split).is_some_and(|(w, _)| w.rows >= config.rows_per_shard);
+            if full {
+                if let Some((w, n)) = writers.remove(split) {
+                    let rows = w.rows;
+                    let p = w.finish()?;
+                    finished.push((split.to_string(), p.display().to_string(), rows));
+                    let nw = ShardWriter::create(&data.join(format!("{split}-{:05}.parquet", n + 1)))?;
+                    writers.insert(split, (nw, n + 1));
+                }
+            }
+            if let Some((w, _)) = writers.get_mut(split) {
+                w.push(r)?;
+            }
+            Ok(())
+        })?;
+        progress.inc(1);
+    }
+    for (split, (w, _)) in writers {
+        let rows = w.rows;
+        let p = w.finish()?;
+        finished.push((split.to_string(), p.display().to_string(), rows));
+    }
+    progress.finish();
+    // Rename to `<split>-NNNNN-of-MMMMM.parquet`.
+    let mut files = Vec::new();
+    let mut by_split: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for (s, _, _) in &finished {
+        *counts.entry(s.clone()).or_default() += 1;
+    }
+    finished.sort();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    for (split, path, rows) in finished {
+        let n = index.entry(split.clone()).or_default();
+        let name = format!("{split}-{:05}-of-{:05}.parquet", *n, counts[&split]);
+        *n += 1;
+        let target = data.join(&name);
+        std::fs::rename(&path, &target).map_err(|e| Error::io(&target, e))?;
+        let bytes = std::fs::metadata(&target).map(|m| m.len()).unwrap_or(0);
+        files.push(ManifestFile { path: format!("data/{name}"), split: split.clone(), rows, bytes });
+        by_split.entry(split).or_default().push(format!("data/{name}"));
+    }
+    let write_json = |name: &str, v: &dyn erased::Ser| -> Result<(), Error> {
+        let mut buf = Vec::new();
+        v.write_json(&mut buf).map_err(|e| Error::io(out.join(name), e))?;
+        let pretty: serde_json::Value = serde_json::from_slice(&buf).map_err(|e| Error::Config(e.to_string()))?;
+        let text = serde_json::to_vec_pretty(&pretty).map_err(|e| Error::Config(e.to_string()))?;
+        crate::output::write_atomic(&out.join(name), &text)
+    };
+    #[derive(Serialize)]
+    struct StatsFile<'a> {
+        #[serde(flatten)]
+        stats: &'a Stats,
+        gates: &'a GateCounts,
+        quantity: Vec<crate::output::quantity::Line>,
+    }
+    write_json(
+        "stats.json",
+        &StatsFile { stats: &stats, gates: &gates, quantity: crate::output::quantity::report(&stats) },
+    )?;
+    write_json("blind_spots.json", &blind)?;
+    let card = crate::output::card::render(&stats, &gates, &blind, &by_split, &pf.sources);
+    crate::output::write_atomic(&out.join("README.md"), card.as_bytes())?;
+    let manifest = Manifest {
+        format: "sbd-dataset".into(),
+        version: "1.0.0".into(),
+        created_by: format!("sbd-data {}", env!("CARGO_PKG_VERSION")),
+        sources: pf.sources.clone(),
+        source_notes: pf.notes.clone(),
+        config,
+        rows: stats.rows,
+        digest: digest.hex(),
+        files,
+        gates,
+    };
+    write_json("manifest.json", &manifest)?;
+    Ok(manifest)
+}
+
+/// Plans, runs the missing chunks and (unless sharded) merges.
+pub fn build(out: &Path, config: &Config, srcs: &[Source], opts: &Options) -> Result<Option<Manifest>, Error> {
+    config.check()?;
+    let plan = plan(config, srcs)?;
+    run_chunks(out, config, srcs, &plan, opts)?;
+    if opts.shard.is_some() {
+        return Ok(None);
+    }
+    merge(out, opts.progress).map(Some)
+}
+
+/// Reads `stats.json` of a dataset.
+pub fn read_stats(dir: &Path) -> Result<(Stats, GateCounts), Error> {
+    let p = dir.join("stats.json");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).map_err(|e| Error::io(&p, e))?)
+        .map_err(|e| Error::Format { path: p.display().to_string(), message: e.to_string() })?;
+    let stats: Stats = serde_json::from_value(v.clone())
+        .map_err(|e| Error::Format { path: p.display().to_string(), message: e.to_string() })?;
+    let gates: GateCounts = serde_json::from_value(v.get("gates").cloned().unwrap_or_default()).unwrap_or_default();
+    Ok((stats, gates))
+}
+
+/// Reads `manifest.json` of a dataset.
+pub fn read_manifest(dir: &Path) -> Result<Manifest, Error> {
+    let p = dir.join("manifest.json");
+    serde_json::from_slice(&std::fs::read(&p).map_err(|e| Error::io(&p, e))?)
+        .map_err(|e| Error::Format { path: p.display().to_string(), message: e.to_string() })
+}
+
+/// Streams every row of a dataset in manifest order.
+pub fn for_each_row(
+    dir: &Path,
+    mut f: impl FnMut(&ManifestFile, Record) -> Result<(), Error>,
+) -> Result<Manifest, Error> {
+    let m = read_manifest(dir)?;
+    for file in &m.files {
+        crate::output::parquet::read(&dir.join(&file.path), |r| f(file, r))?;
+    }
+    Ok(m)
+}
+
+/// Problems found by [`validate`].
+#[derive(Debug, Default, Serialize)]
+pub struct Validation {
+    pub rows: u64,
+    pub files: usize,
+    pub problems: BTreeMap<String, u64>,
+    pub examples: Vec<String>,
+}
+
+impl Validation {
+    fn problem(&mut self, kind: &str, id: &str) {
+        *self.problems.entry(kind.to_string()).or_default() += 1;
+        if self.examples.len() < 20 {
+            self.examples.push(format!("{kind}: {id}"));
+        }
+    }
+
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Checks a dataset directory: shards readable with the schema, row counts and digest match
+/// the manifest, ids unique, each row in the split its file says, no group in two splits,
+/// `anrf_valid` equal to the validator's verdict, ANRF consistent with the row, tags inside
+/// the code, and no near-duplicates (MinHash + LSH at the build's threshold) across splits.
+pub fn validate(dir: &Path) -> Result<Validation, Error> {
+    let mut v = Validation::default();
+    let mut ids = std::collections::HashSet::new();
+    let mut group_split: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let mut per_file: BTreeMap<String, u64> = BTreeMap::new();
+    let mut digest = Digest::default();
+    let threshold = read_manifest(dir)?.config.near_dup_threshold;
+    let mut lsh = dedup::Lsh::new(threshold);
+    let mut lsh_split: Vec<String> = Vec::new();
+    let m = for_each_row(dir, |file, r| {
+        v.rows += 1;
+        let sig = dedup::signature(&r.code);
+        if lsh.query(&sig).iter().any(|(i, _)| lsh_split[*i as usize] != r.split) {
+            v.problem("near-duplicate across splits", &r.id);
+        }
+        lsh.insert(sig);
+        lsh_split.push(r.split.clone());
+        *per_file.entry(file.path.clone()).or_default() += 1;
+        digest.add(&r);
+        if !ids.insert(dedup::hash64(r.id.as_bytes())) {
+            v.problem("duplicate id", &r.id);
+        }
+        if r.split != file.split {
+            v.problem("row in the wrong split file", &r.id);
+        }
+        match group_split.get(&r.group) {
+            Some(s) if *s != r.split => v.problem("group straddles splits", &r.group),
+            Some(_) => {}
+            None => {
+                group_split.insert(r.group.clone(), r.split.clone());
+            }
+        }
+        match serde_json::from_str::<serde_json::Value>(&r.anrf) {
+            Ok(inst) => {
+                if sbd_anrf::validate(&inst).is_valid() != r.anrf_valid {
+                    v.problem("anrf_valid disagrees with the validator", &r.id);
+                }
+            }
+            Err(_) => v.problem("ANRF is not JSON", &r.id),
+        }
+        if !crate::quality::consistent(&r) {
+            v.problem("ANRF inconsistent with the row", &r.id);
+        }
+        let chars = r.code.chars().count();
+        if r.tags.iter().any(|t| t.start > t.end || t.end > chars) {
+            v.problem("tag outside the code", &r.id);
+        }
+        if r.lines as usize != r.code.lines().count() || r.bytes as usize != r.code.len() {
+            v.problem("lines/bytes disagree with the code", &r.id);
+        }
+        Ok(())
+    })?;
+    v.files = m.files.len();
+    for f in &m.files {
+        if per_file.get(&f.path).copied().unwrap_or(0) != f.rows {
+            v.problem("row count differs from the manifest", &f.path);
+        }
+    }
+    if v.rows != m.rows {
+        v.problem("total rows differ from the manifest", "manifest.json");
+    }
+    if digest.hex() != m.digest {
+        v.problem("digest differs from the manifest", "manifest.json");
+    }
+    Ok(v)
+}
+
+/// All rows of the given splits (all when empty), for exports.
+pub fn rows(dir: &Path, splits: &[String]) -> Result<Vec<Record>, Error> {
+    let mut out = Vec::new();
+    for_each_row(dir, |_, r| {
+        if splits.is_empty() || splits.contains(&r.split) {
+            out.push(r);
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}

@@ -1,0 +1,242 @@
+//! Directory trees and git repositories.
+//!
+//! [`list`] walks a tree in sorted order (respecting `.gitignore` and hidden files), keeps the
+//! files whose language the verifier knows, and stops at a byte budget, so the same tree
+//! always yields the same list. [`origin`] finds the repository URL and commit by running
+//! `git` (when it is installed and the tree is a work tree) and the licence from the
+//! package manifest (`Cargo.toml`, `package.json`, `pyproject.toml`) or a `LICENSE` file.
+//! [`units`] reads one file and cuts it into units.
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sbd_scan::Language;
+
+use super::Unit;
+use super::cut;
+
+/// Where the files of one root came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RootOrigin {
+    /// Repository URL (`git remote get-url origin`) or a name (`crates.io/serde-1.0.0`).
+    pub repo: Option<String>,
+    pub commit: Option<String>,
+    pub licence: Option<String>,
+}
+
+/// One file to read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileItem {
+    pub path: PathBuf,
+    /// Path relative to its root, `/`-separated.
+    pub rel: String,
+    pub bytes: u64,
+    pub origin: RootOrigin,
+}
+
+fn git(dir: &Path, args: &[&str]) -> Option<String> {
+    let out = Command::new("git").arg("-C").arg(dir).args(args).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let s = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (!s.is_empty()).then_some(s)
+}
+
+/// The licence named in a manifest or the first lines of a licence file.
+pub fn licence(root: &Path) -> Option<String> {
+    let manifest_field = |file: &str, key: &str| -> Option<String> {
+        let text = std::fs::read_to_string(root.join(file)).ok()?;
+        text.lines().find_map(|l| {
+            let l = l.trim();
+            let rest = l.strip_prefix(key)?.trim_start();
+            let rest = rest.strip_prefix('=').or_else(|| rest.strip_prefix(':'))?.trim();
+            let v = rest.trim_matches(|c| c == '"' || c == ',' || c == '\'').trim();
+            (!v.is_empty() && !v.starts_with('{')).then(|| v.to_string())
+        })
+    };
+    if let Some(l) = manifest_field("Cargo.toml", "license").or_else(|| manifest_field("package.json", "\"license\"")) {
+        return Some(l);
+    }
+    if let Some(l) = manifest_field("pyproject.toml", "license") {
+        return Some(l);
+    }
+    for name in ["LICENSE", "LICENSE.md", "LICENSE.txt", "LICENSE-MIT", "LICENSE-APACHE", "COPYING", "LICENCE"] {
+        let Ok(text) = std::fs::read_to_string(root.join(name)) else { continue };
+        let head: String = text.chars().take(600).collect::<String>().to_ascii_lowercase();
+        let id = if head.contains("apache license") {
+            "Apache-2.0"
+        } else if head.contains("mit license") || head.contains("permission is hereby granted, free of charge") {
+            "MIT"
+        } else if head.contains("gnu general public license") {
+            "GPL"
+        } else if head.contains("gnu lesser general public") {
+            "LGPL"
+        } else if head.contains("mozilla public license") {
+            "MPL-2.0"
+        } else if head.contains("redistribution and use in source and binary forms") {
+            "BSD"
+        } else if head.contains("python software foundation") {
+            "PSF-2.0"
+        } else {
+            "see LICENSE"
+        };
+        return Some(id.to_string());
+    }
+    None
+}
+
+/// The origin of a tree: git metadata where there is a work tree, and the licence of the
+/// tree or of its closest ancestor that names one (a crate inside a workspace).
+pub fn origin(root: &Path) -> RootOrigin {
+    let commit = git(root, &["rev-parse", "HEAD"]);
+    let repo = commit.as_ref().and_then(|_| git(root, &["remote", "get-url", "origin"]));
+    let abs = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let licence = abs.ancestors().take(4).find_map(licence);
+    RootOrigin { repo, commit, licence }
+}
+
+/// Files of `root` with a verifier language, sorted by path, until `budget` bytes are
+/// reached. Files above `max_file_bytes` are skipped (generated or vendored blobs).
+pub fn list(root: &Path, origin: &RootOrigin, budget: u64, max_file_bytes: u64) -> Vec<FileItem> {
+    let mut files: Vec<(PathBuf, u64)> = ignore::WalkBuilder::new(root)
+        .sort_by_file_path(|a, b| a.cmp(b))
+        .build()
+        .flatten()
+        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+        .filter(|e| e.path().extension().and_then(|x| x.to_str()).and_then(Language::from_extension).is_some())
+        .filter_map(|e| e.metadata().ok().map(|m| (e.into_path(), m.len())))
+        .filter(|(_, n)| *n > 0 && *n <= max_file_bytes)
+        .collect();
+    files.sort();
+    let mut total = 0u64;
+    let mut out = Vec::new();
+    for (path, bytes) in files {
+        if total >= budget {
+            break;
+        }
+        total += bytes;
+        let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+        out.push(FileItem { path, rel, bytes, origin: origin.clone() });
+    }
+    out
+}
+
+/// Crates under `~/.cargo/registry/src/*/`, each its own origin (`crates.io/<name-version>`,
+/// licence from its `Cargo.toml`), in sorted order, within `budget` bytes in all.
+pub fn cargo_registry(budget: u64, max_file_bytes: u64) -> Vec<FileItem> {
+    let Some(home) = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+    else {
+        return Vec::new();
+    };
+    let mut crates = Vec::new();
+    if let Ok(indexes) = std::fs::read_dir(home.join("registry/src")) {
+        for index in indexes.flatten() {
+            if let Ok(dirs) = std::fs::read_dir(index.path()) {
+                crates.extend(dirs.flatten().map(|d| d.path()).filter(|p| p.is_dir()));
+            }
+        }
+    }
+    crates.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    crates.dedup_by(|a, b| a.file_name() == b.file_name());
+    // Spread the budget over crates so a few huge ones do not take it all.
+    let per_crate = (budget / crates.len().max(1) as u64).max(64 * 1024);
+    let mut out = Vec::new();
+    let mut total = 0u64;
+    for dir in crates {
+        if total >= budget {
+            break;
+        }
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let origin = RootOrigin { repo: Some(format!("crates.io/{name}")), commit: None, licence: licence(&dir) };
+        let items = list(&dir, &origin, per_crate.min(budget - total), max_file_bytes);
+        total += items.iter().map(|f| f.bytes).sum::<u64>();
+        out.extend(items.into_iter().map(|mut f| {
+            f.rel = format!("{name}/{}", f.rel);
+            f
+        }));
+    }
+    out
+}
+
+/// The Python standard library of the first `python3` on `PATH`, if any.
+pub fn python_stdlib() -> Option<(PathBuf, RootOrigin)> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sysconfig, sys; print(sysconfig.get_paths()['stdlib']); print('%d.%d.%d' % sys.version_info[:3])",
+        ])
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let mut lines = text.lines();
+    let dir = PathBuf::from(lines.next()?.trim());
+    let version = lines.next()?.trim().to_string();
+    dir.is_dir().then(|| {
+        (
+            dir,
+            RootOrigin { repo: Some(format!("cpython-{version}/Lib")), commit: None, licence: Some("PSF-2.0".into()) },
+        )
+    })
+}
+
+/// Reads one file and cuts it into units: its functions, or the whole file when it has none
+/// or `whole_files` is set. `source` names the source in ids (`tree`, `registry`).
+pub fn units(item: &FileItem, source: &str, whole_files: bool) -> Result<Vec<Unit>, crate::Error> {
+    let lang = item.path.extension().and_then(|x| x.to_str()).and_then(Language::from_extension);
+    let Some(lang) = lang else { return Ok(Vec::new()) };
+    let bytes = std::fs::read(&item.path).map_err(|e| crate::Error::io(&item.path, e))?;
+    let Ok(text) = String::from_utf8(bytes) else { return Ok(Vec::new()) };
+    let base = |id: String, code: String, unit: &'static str, line: u32| {
+        let mut u = Unit::snippet(id, source, lang, code);
+        u.unit = unit;
+        u.repo = item.origin.repo.clone();
+        u.commit = item.origin.commit.clone();
+        u.licence = item.origin.licence.clone();
+        u.path = Some(item.rel.clone());
+        u.start_line = line;
+        u
+    };
+    let file_id = format!("{source}/{}", item.rel);
+    let pieces = if whole_files { Vec::new() } else { cut::functions(&text, lang) };
+    if pieces.is_empty() {
+        return Ok(vec![base(file_id, text, "file", 1)]);
+    }
+    Ok(pieces
+        .into_iter()
+        .filter_map(|p| {
+            let code = text.get(p.start_byte..p.end_byte)?.to_string();
+            let name = p.name.unwrap_or_else(|| "fn".into());
+            Some(base(format!("{file_id}#{name}@{}", p.start_line), code, "function", p.start_line))
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn licence_from_manifest_or_licence_file_and_sorted_budgeted_listing() {
+        let d = std::env::temp_dir().join(format!("sbd-data-tree-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("a/src")).unwrap();
+        std::fs::write(d.join("a/Cargo.toml"), "[package]\nname = \"a\"\nlicense = \"MIT OR Apache-2.0\"\n").unwrap();
+        std::fs::write(d.join("LICENSE"), "Apache License\nVersion 2.0, January 2004\n").unwrap();
+        assert_eq!(licence(&d.join("a")).as_deref(), Some("MIT OR Apache-2.0"));
+        assert_eq!(licence(&d).as_deref(), Some("Apache-2.0"));
+        assert_eq!(origin(&d.join("a/src")).licence.as_deref(), Some("MIT OR Apache-2.0"));
+        std::fs::write(d.join("a/src/b.rs"), "fn b() {}\n").unwrap();
+        std::fs::write(d.join("a/src/a.py"), "def a():\n    pass\n").unwrap();
+        std::fs::write(d.join("a/src/notes.txt"), "not code").unwrap();
+        let all = list(&d, &RootOrigin::default(), u64::MAX, 1 << 20);
+        let rels: Vec<&str> = all.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(rels, ["a/src/a.py", "a/src/b.rs"]);
+        assert_eq!(list(&d, &RootOrigin::default(), 1, 1 << 20).len(), 1, "the budget stops the walk");
+        let units = units(&all[1], "tree", false).unwrap();
+        assert_eq!(units.len(), 1);
+        assert_eq!(units[0].id, "tree/a/src/b.rs#b@1");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
