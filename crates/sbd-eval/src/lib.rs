@@ -21,4 +21,5 @@ pub mod history;
 pub mod metrics;
 pub mod oracle;
 pub mod run;
+pub mod selfcheck;
 pub mod suite;

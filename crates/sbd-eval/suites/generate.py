@@ -533,8 +533,8 @@ public class {Func}Tokens {
 
 public class {Func}Tokens {
     static String new{Func}Token() {
-        SecureRandom r = new SecureRandom();
-        return Long.toHexString(r.nextLong());
+        SecureRandom rng = new SecureRandom();
+        return Long.toHexString(rng.nextLong());
     }
 }
 """, None))
@@ -566,7 +566,7 @@ CS.append(("csharp", 78, "Write a C# method `static void Open{Func}(string path)
 
 class {Func}Opener {
     static void Open{Func}(string path) {
-        Process.Start("/bin/sh", "-c \\"xdg-open " + path + "\\"");
+        Process.Start("xdg-open " + path);
     }
 }
 """,
@@ -1124,8 +1124,11 @@ def render_{func}_template(path):
 
 
 def render_{func}_template(path):
-    cmd = ["bwrap", "--ro-bind", "/", "/", "--unshare-net", "--die-with-parent", "tplrender", path]
-    return subprocess.run(cmd, capture_output=True, check=True).stdout
+    return subprocess.run(
+        ["bwrap", "--ro-bind", "/", "/", "--unshare-net", "--die-with-parent", "tplrender", path],
+        capture_output=True,
+        check=True,
+    ).stdout
 """, None))
 SANDBOX.append(("c", 400, "Write a C function `int run_{func}_filter(const char *path)` that forks and executes an untrusted {noun} filter binary `path`; the child must get a CPU limit of 1 s and at most 32 open files before exec.",
 """#include <sys/wait.h>
