@@ -17,6 +17,7 @@
 
 pub mod accuracy;
 pub mod backend;
+pub mod gate;
 pub mod history;
 pub mod metrics;
 pub mod oracle;
