@@ -21,6 +21,7 @@ pub mod gate;
 pub mod history;
 pub mod metrics;
 pub mod oracle;
+pub mod report;
 pub mod run;
 pub mod selfcheck;
 pub mod suite;

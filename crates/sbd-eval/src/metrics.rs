@@ -348,3 +348,87 @@ mod tests {
         assert_eq!(s.n, 4);
     }
 }
+
+/// A/B comparison of one binary per-task outcome between two runs on their common tasks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Comparison {
+    pub metric: String,
+    pub n: usize,
+    pub a: f64,
+    pub b: f64,
+    /// b − a with a paired-bootstrap 95% interval.
+    pub diff: f64,
+    pub lo: f64,
+    pub hi: f64,
+    /// Discordant pairs: only A passed, only B passed.
+    pub only_a: usize,
+    pub only_b: usize,
+    /// McNemar's exact two-sided p-value.
+    pub p_value: f64,
+}
+
+/// Compares runs A and B on SCR, SDC, SUB and secure-pass@1 (each over the tasks both runs
+/// have and the metric applies to).
+pub fn compare(a: &[TaskResult], b: &[TaskResult]) -> Vec<Comparison> {
+    type Pred = fn(&TaskResult) -> bool;
+    type Scope = fn(&TaskResult) -> bool;
+    let defs: [(&str, Scope, Pred); 4] = [
+        ("SCR", |_| true, |r| r.secure),
+        ("SDC", |r| r.neutral, |r| r.secure),
+        ("SUB", |_| true, |r| r.secure && usable(r)),
+        ("secure-pass@1", |r| r.tests_total > 0, |r| r.secure && r.functional()),
+    ];
+    let bmap: std::collections::HashMap<&str, &TaskResult> = b.iter().map(|r| (r.task_id.as_str(), r)).collect();
+    let mut out = Vec::new();
+    for (name, scope, pred) in defs {
+        let pairs: Vec<(bool, bool)> = a
+            .iter()
+            .filter_map(|ra| bmap.get(ra.task_id.as_str()).map(|rb| (ra, *rb)))
+            .filter(|(ra, rb)| scope(ra) && scope(rb))
+            .map(|(ra, rb)| (pred(ra), pred(rb)))
+            .collect();
+        if pairs.is_empty() {
+            continue;
+        }
+        let n = pairs.len() as f64;
+        let pa = pairs.iter().filter(|p| p.0).count() as f64 / n;
+        let pb = pairs.iter().filter(|p| p.1).count() as f64 / n;
+        let only_a = pairs.iter().filter(|p| p.0 && !p.1).count();
+        let only_b = pairs.iter().filter(|p| !p.0 && p.1).count();
+        let (lo, hi) = bootstrap(&pairs, |s| {
+            let n = s.len() as f64;
+            Some(s.iter().map(|p| f64::from(u8::from(p.1)) - f64::from(u8::from(p.0))).sum::<f64>() / n)
+        })
+        .unwrap_or((pb - pa, pb - pa));
+        out.push(Comparison {
+            metric: name.into(),
+            n: pairs.len(),
+            a: pa,
+            b: pb,
+            diff: pb - pa,
+            lo,
+            hi,
+            only_a,
+            only_b,
+            p_value: mcnemar_exact(only_a, only_b),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod compare_tests {
+    use super::*;
+
+    #[test]
+    fn compare_counts_discordant_pairs() {
+        let mk = |id: &str, s: bool| TaskResult { task_id: id.into(), secure: s, parsed: true, ..TaskResult::default() };
+        let a: Vec<TaskResult> = (0..10).map(|i| mk(&format!("t{i}"), i < 2)).collect();
+        let b: Vec<TaskResult> = (0..10).map(|i| mk(&format!("t{i}"), i < 8)).collect();
+        let c = compare(&a, &b);
+        let scr = c.iter().find(|x| x.metric == "SCR").unwrap();
+        assert_eq!((scr.n, scr.only_a, scr.only_b), (10, 0, 6));
+        assert!((scr.diff - 0.6).abs() < 1e-9 && (scr.p_value - 0.03125).abs() < 1e-9);
+        assert!(scr.lo > 0.0 && scr.hi <= 1.0);
+    }
+}
