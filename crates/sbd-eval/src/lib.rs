@@ -20,6 +20,7 @@ pub mod backend;
 pub mod gate;
 pub mod history;
 pub mod metrics;
+pub mod monitor;
 pub mod oracle;
 pub mod report;
 pub mod run;
