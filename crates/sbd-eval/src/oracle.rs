@@ -61,9 +61,12 @@ pub struct TaskResult {
     pub explanation_names_weakness: bool,
     /// Length of the answer's code relative to the secure reference (deletion detector).
     pub code_ratio: Option<f64>,
-    /// Wall time of generation (all rounds), and of the first round alone.
-    pub latency_ms: u64,
-    pub first_latency_ms: u64,
+    /// Wall time of plain generation (the first answer) and of the whole verify-and-repair
+    /// loop (generation, verification, repair rounds), in microseconds.
+    pub latency_us: u64,
+    pub first_latency_us: u64,
+    /// Repair rounds allowed (`--repair`).
+    pub repair_budget: u32,
     /// Verify-and-repair rounds used, and whether the first answer was already secure.
     pub repair_rounds: u32,
     pub secure_first: bool,

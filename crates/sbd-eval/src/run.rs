@@ -135,7 +135,7 @@ pub fn read_summary(path: &Path) -> Result<(RunSummary, PathBuf), RunError> {
 pub fn evaluate_task(backend: &dyn Backend, task: &Task, opts: &RunOptions) -> Result<TaskResult, BackendError> {
     let start = Instant::now();
     let first = backend.complete(&Request { task, mode: opts.mode, repair: None, round: 0 })?;
-    let first_latency = start.elapsed().as_millis() as u64;
+    let first_latency = start.elapsed().as_micros() as u64;
     let mut result = judge(task, &first, opts.oracle);
     let secure_first = result.secure;
     let mut rounds = 0;
@@ -154,8 +154,9 @@ pub fn evaluate_task(backend: &dyn Backend, task: &Task, opts: &RunOptions) -> R
     }
     result.secure_first = secure_first;
     result.repair_rounds = rounds;
-    result.first_latency_ms = first_latency.max(1);
-    result.latency_ms = (start.elapsed().as_millis() as u64).max(result.first_latency_ms);
+    result.repair_budget = opts.repair;
+    result.first_latency_us = first_latency.max(1);
+    result.latency_us = (start.elapsed().as_micros() as u64).max(result.first_latency_us);
     Ok(result)
 }
 
