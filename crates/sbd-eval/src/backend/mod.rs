@@ -6,6 +6,8 @@
 //! prefix) and, in verify-and-repair rounds, the previous answer with the verifier's findings
 //! and explanations — and returns the completion text.
 
+pub mod openai;
+
 use std::collections::HashMap;
 use std::path::Path;
 
