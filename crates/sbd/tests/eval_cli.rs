@@ -104,3 +104,22 @@ fn monitor_ingest() {
     assert!(t.contains("ingested 2 generations") && t.contains("\"compliance_rate\": 0.5"), "{t}");
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn openai_backend_needs_a_model_and_reports_connection_failures() {
+    let d = tmp("openai");
+    let o = sbd(&d, &["eval", "run", "--suite", "securebench", "--backend", "openai", "--no-db"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("needs --model"), "{}", text(&o));
+    // Nothing listens on port 9 of localhost: retries, then a clear error.
+    let o = sbd(
+        &d,
+        &[
+            "eval", "run", "--suite", "securebench", "--limit", "1", "--backend", "openai", "--model", "m",
+            "--base-url", "http://127.0.0.1:9/v1", "--retries", "0", "--timeout", "2", "--no-db", "-o", "r",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("gave up after 1 attempts"), "{}", text(&o));
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
+use sbd_eval::backend::openai::{Api, OpenAi, OpenAiConfig};
 use sbd_eval::backend::{Backend, Mode, References, Replay, Which, references_jsonl};
 use sbd_eval::gate::{Policy, evaluate};
 use sbd_eval::history::History;
@@ -57,6 +58,19 @@ impl From<WhichArg> for Which {
     }
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    Openai,
+    Replay,
+    References,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ApiArg {
+    Chat,
+    Completions,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 pub enum ModeArg {
     Instruct,
@@ -69,6 +83,38 @@ pub struct RunArgs {
     /// or a CyberSecEval .json file (repeatable, or comma-separated).
     #[arg(long, required = true, value_delimiter = ',')]
     suite: Vec<String>,
+    /// Backend: `openai` (any OpenAI-compatible server; see --base-url, --model), `replay`
+    /// (with --replay) or `references` (with --references).
+    #[arg(long, value_enum)]
+    backend: Option<BackendArg>,
+    /// OpenAI-compatible base URL.
+    #[arg(long, env = "OPENAI_BASE_URL", default_value = "https://api.openai.com/v1")]
+    base_url: String,
+    /// Model name for the openai backend.
+    #[arg(long, env = "SBD_EVAL_MODEL")]
+    model: Option<String>,
+    /// API key for the openai backend.
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Endpoint: chat (/chat/completions) or completions (/completions).
+    #[arg(long, value_enum, default_value = "chat")]
+    api: ApiArg,
+    /// Stream responses (server-sent events).
+    #[arg(long)]
+    stream: bool,
+    /// Seconds per HTTP request.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+    /// Retries per request (connection errors, timeouts, 5xx, 429 with Retry-After).
+    #[arg(long, default_value_t = 4)]
+    retries: u32,
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f64,
+    #[arg(long, default_value_t = 1024)]
+    max_tokens: u32,
+    /// Response cache directory (default: RUN/cache); requests already answered are not resent.
+    #[arg(long)]
+    cache: Option<PathBuf>,
     /// Replay completions from JSONL (`{"task_id", "completion", "round"?}` per line).
     #[arg(long, value_name = "FILE", conflicts_with = "references")]
     replay: Option<PathBuf>,
@@ -201,16 +247,45 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<ExitCode> {
     if tasks.is_empty() {
         bail!("the suites have no tasks");
     }
-    let backend: Box<dyn Backend> = match (&a.replay, a.references) {
-        (Some(p), _) => Box::new(Replay::open(p)?),
-        (None, Some(w)) => Box::new(References(w.into())),
-        (None, None) => bail!("choose a backend: --replay FILE or --references secure|insecure"),
-    };
     let suite_name = a.suite.join(",");
     let started = now_utc();
     let dir = a.out.clone().unwrap_or_else(|| {
         PathBuf::from("eval-runs").join(format!("{}-{}", started.replace([':', '-'], ""), suite_name.replace([',', '/'], "+")))
     });
+    let kind = match (a.backend, &a.replay, a.references) {
+        (Some(k), _, _) => k,
+        (None, Some(_), _) => BackendArg::Replay,
+        (None, None, Some(_)) => BackendArg::References,
+        (None, None, None) => {
+            bail!("choose a backend: --backend openai --model M, --replay FILE or --references secure|insecure")
+        }
+    };
+    let backend: Box<dyn Backend> = match kind {
+        BackendArg::Replay => match &a.replay {
+            Some(p) => Box::new(Replay::open(p)?),
+            None => bail!("--backend replay needs --replay FILE"),
+        },
+        BackendArg::References => match a.references {
+            Some(w) => Box::new(References(w.into())),
+            None => bail!("--backend references needs --references secure|insecure"),
+        },
+        BackendArg::Openai => {
+            let Some(model) = &a.model else { bail!("--backend openai needs --model (or SBD_EVAL_MODEL)") };
+            let mut cfg = OpenAiConfig::new(&a.base_url, model);
+            cfg.api_key = a.api_key.clone();
+            cfg.api = match a.api {
+                ApiArg::Chat => Api::Chat,
+                ApiArg::Completions => Api::Completions,
+            };
+            cfg.stream = a.stream;
+            cfg.timeout = std::time::Duration::from_secs(a.timeout.max(1));
+            cfg.max_retries = a.retries;
+            cfg.temperature = a.temperature;
+            cfg.max_tokens = a.max_tokens;
+            cfg.cache_dir = Some(a.cache.clone().unwrap_or_else(|| dir.join("cache")));
+            Box::new(OpenAi::new(cfg))
+        }
+    };
     let opts = RunOptions {
         mode: match a.mode {
             ModeArg::Instruct => Mode::Instruct,
