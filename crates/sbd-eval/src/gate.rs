@@ -217,20 +217,18 @@ pub fn junit(result: &GateResult, suite_name: &str) -> String {
         out.push_str(&format!("    <testcase classname=\"sbd.gate\" name=\"{}\">", xml_escape(&c.name)));
         match (&v.status, &v.metric) {
             (Status::Pass, _) => {}
-            (Status::NotMeasured, _) => out.push_str(&format!(
-                "<skipped message=\"{} not measured by this run\"/>",
-                xml_escape(&c.metric)
-            )),
+            (Status::NotMeasured, _) => {
+                out.push_str(&format!("<skipped message=\"{} not measured by this run\"/>", xml_escape(&c.metric)))
+            }
             (Status::Fail, Some(m)) => out.push_str(&format!(
                 "<failure message=\"{} = {} (needs {bound} on {})\"/>",
                 xml_escape(&c.metric),
                 xml_escape(&describe(m)),
                 c.on
             )),
-            (Status::Fail, None) => out.push_str(&format!(
-                "<failure message=\"{} required but not measured\"/>",
-                xml_escape(&c.metric)
-            )),
+            (Status::Fail, None) => {
+                out.push_str(&format!("<failure message=\"{} required but not measured\"/>", xml_escape(&c.metric)))
+            }
         }
         out.push_str("</testcase>\n");
     }

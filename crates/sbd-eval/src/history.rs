@@ -279,7 +279,16 @@ impl History {
         tx.execute(
             "INSERT INTO eval_runs (id, suite, backend, started_at, finished_at, repair, tests_run, tasks)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![run.id, run.suite, run.backend, run.started_at, run.finished_at, run.repair, run.tests_run, run.tasks as i64],
+            params![
+                run.id,
+                run.suite,
+                run.backend,
+                run.started_at,
+                run.finished_at,
+                run.repair,
+                run.tests_run,
+                run.tasks as i64
+            ],
         )
         .map_err(e)?;
         for r in results {
@@ -292,7 +301,8 @@ impl History {
             )
             .map_err(e)?;
         }
-        let scopes = std::iter::once(("all".to_string(), &run.metrics)).chain(run.per_suite.iter().map(|(s, m)| (s.clone(), m)));
+        let scopes =
+            std::iter::once(("all".to_string(), &run.metrics)).chain(run.per_suite.iter().map(|(s, m)| (s.clone(), m)));
         for (scope, metrics) in scopes {
             for m in metrics {
                 tx.execute(
@@ -403,7 +413,13 @@ mod tests {
         drop(h);
         // Evaluation runs round-trip and feed the trend query.
         let mut h = History::open(&path).unwrap();
-        let r = crate::oracle::TaskResult { task_id: "t1".into(), suite: "s".into(), language: "c".into(), secure: true, ..Default::default() };
+        let r = crate::oracle::TaskResult {
+            task_id: "t1".into(),
+            suite: "s".into(),
+            language: "c".into(),
+            secure: true,
+            ..Default::default()
+        };
         let run = crate::run::RunSummary {
             id: "r1".into(),
             suite: "s".into(),

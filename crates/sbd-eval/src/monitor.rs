@@ -58,7 +58,13 @@ mod tests {
         .unwrap();
         let e = event(&g, "2026-01-01T00:00:00Z").unwrap();
         assert!(!e.compliant && e.findings[0].0 == "PY001" && e.explanation_names_weakness);
-        let g = Generation { received_at: None, model: None, language: "cobol".into(), completion: String::new(), explanation: None };
+        let g = Generation {
+            received_at: None,
+            model: None,
+            language: "cobol".into(),
+            completion: String::new(),
+            explanation: None,
+        };
         assert!(event(&g, "t").is_none());
     }
 }

@@ -42,7 +42,10 @@ pub fn markdown(run: &RunSummary, results: &[TaskResult], gate: Option<&GateResu
         s.push_str(&format!("| {} | {} | {} |\n", m.name, value_ci(m), m.n));
     }
     if let Some(g) = gate {
-        s.push_str(&format!("\n### Gate: {}\n\n| criterion | metric | needs | measured | result |\n|---|---|---|---|---|\n", if g.pass { "PASS" } else { "FAIL" }));
+        s.push_str(&format!(
+            "\n### Gate: {}\n\n| criterion | metric | needs | measured | result |\n|---|---|---|---|---|\n",
+            if g.pass { "PASS" } else { "FAIL" }
+        ));
         for v in &g.verdicts {
             let c = &v.criterion;
             let needs = c.min.map(|x| format!("≥ {x}")).or(c.max.map(|x| format!("≤ {x}"))).unwrap_or_default();
@@ -117,13 +120,18 @@ fn trend(name: &str, pts: &[&MetricPoint]) -> String {
         w - pad
     );
     let n = pts.len().max(2) - 1;
-    let xy = |i: usize, v: f64| (pad + (w - 2.0 * pad) * i as f64 / n as f64, h - pad - (h - 2.0 * pad) * v.clamp(0.0, 1.0));
+    let xy =
+        |i: usize, v: f64| (pad + (w - 2.0 * pad) * i as f64 / n as f64, h - pad - (h - 2.0 * pad) * v.clamp(0.0, 1.0));
     let mut path = String::new();
     for (i, p) in pts.iter().enumerate() {
         if let Some(v) = p.value {
             let (x, y) = xy(i, v);
             path.push_str(&format!("{}{x:.1},{y:.1} ", if path.is_empty() { "M" } else { "L" }));
-            s.push_str(&format!("<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3\" fill=\"#1565c0\"><title>{} {} {v:.4}</title></circle>", esc(&p.run_id), esc(&p.finished_at)));
+            s.push_str(&format!(
+                "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3\" fill=\"#1565c0\"><title>{} {} {v:.4}</title></circle>",
+                esc(&p.run_id),
+                esc(&p.finished_at)
+            ));
         }
     }
     s.push_str(&format!("<path d=\"{path}\" fill=\"none\" stroke=\"#1565c0\"/></svg>"));
@@ -153,7 +161,13 @@ pub fn html(run: &RunSummary, results: &[TaskResult], gate: Option<&GateResult>,
                 Status::Fail => "FAIL",
                 Status::NotMeasured => "n/a",
             };
-            body.push_str(&format!("<tr class=\"{st}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{st}</td></tr>", esc(&c.name), esc(&c.metric), esc(&needs), esc(&measured)));
+            body.push_str(&format!(
+                "<tr class=\"{st}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{st}</td></tr>",
+                esc(&c.name),
+                esc(&c.metric),
+                esc(&needs),
+                esc(&measured)
+            ));
         }
         body.push_str("</table>");
     }
@@ -167,7 +181,13 @@ pub fn html(run: &RunSummary, results: &[TaskResult], gate: Option<&GateResult>,
     body.push_str(&bars("Metrics (95% Wilson intervals)", &props));
     body.push_str("<table><tr><th>metric</th><th>value [95% CI]</th><th>n</th><th>interval</th></tr>");
     for m in &run.metrics {
-        body.push_str(&format!("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&m.name), value_ci(m), m.n, esc(&m.interval)));
+        body.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&m.name),
+            value_ci(m),
+            m.n,
+            esc(&m.interval)
+        ));
     }
     body.push_str("</table>");
     let grouped = |key: &dyn Fn(&TaskResult) -> String| -> Vec<(String, f64, f64, f64, usize)> {
@@ -224,8 +244,22 @@ mod tests {
     #[test]
     fn html_and_markdown_are_self_contained() {
         let rs = vec![
-            TaskResult { task_id: "a".into(), suite: "s".into(), language: "c".into(), cwe: Some(120), secure: true, ..Default::default() },
-            TaskResult { task_id: "b".into(), suite: "s".into(), language: "python".into(), cwe: Some(89), rules: vec!["PY003".into()], ..Default::default() },
+            TaskResult {
+                task_id: "a".into(),
+                suite: "s".into(),
+                language: "c".into(),
+                cwe: Some(120),
+                secure: true,
+                ..Default::default()
+            },
+            TaskResult {
+                task_id: "b".into(),
+                suite: "s".into(),
+                language: "python".into(),
+                cwe: Some(89),
+                rules: vec!["PY003".into()],
+                ..Default::default()
+            },
         ];
         let run = RunSummary {
             id: "r<1>".into(),

@@ -104,11 +104,7 @@ pub fn read_results(dir: &Path) -> Result<Vec<TaskResult>, RunError> {
             // A line cut off by a kill is the last one; anything else is corruption.
             Err(_) if i + 1 == text.lines().count() => break,
             Err(e) => {
-                return Err(RunError::Format {
-                    path: path.display().to_string(),
-                    line: i + 1,
-                    message: e.to_string(),
-                });
+                return Err(RunError::Format { path: path.display().to_string(), line: i + 1, message: e.to_string() });
             }
         }
     }
@@ -143,7 +139,8 @@ pub fn evaluate_task(backend: &dyn Backend, task: &Task, opts: &RunOptions) -> R
         while rounds < opts.repair {
             let Some(feedback) = repair_feedback(task, &result) else { break };
             rounds += 1;
-            let req = Request { task, mode: opts.mode, repair: Some((result.completion.clone(), feedback)), round: rounds };
+            let req =
+                Request { task, mode: opts.mode, repair: Some((result.completion.clone(), feedback)), round: rounds };
             let next = match backend.complete(&req) {
                 Ok(c) => c,
                 Err(BackendError::Missing(_)) => break,
@@ -244,7 +241,8 @@ pub fn run_tasks(
     };
     done.extend(new);
     // Keep the suite's order.
-    let order: std::collections::HashMap<&str, usize> = tasks.iter().enumerate().map(|(i, t)| (t.id.as_str(), i)).collect();
+    let order: std::collections::HashMap<&str, usize> =
+        tasks.iter().enumerate().map(|(i, t)| (t.id.as_str(), i)).collect();
     done.sort_by_key(|r| order.get(r.task_id.as_str()).copied().unwrap_or(usize::MAX));
     let complete = done.len() >= tasks.len();
     Ok((done, complete))
@@ -319,7 +317,8 @@ mod tests {
                 cancel.store(true, Ordering::Relaxed);
             }
         };
-        let (rs, complete) = run_tasks(&References(Which::Secure), &tasks, &dir, &opts, &cancel, &stop_after_5).unwrap();
+        let (rs, complete) =
+            run_tasks(&References(Which::Secure), &tasks, &dir, &opts, &cancel, &stop_after_5).unwrap();
         assert!(!complete && rs.len() == 5, "{}", rs.len());
         // Simulate a kill mid-write.
         let p = dir.join("results.jsonl");
@@ -328,9 +327,13 @@ mod tests {
         drop(f);
         let cancel = AtomicBool::new(false);
         let resumed = RunOptions { resume: true, ..RunOptions::default() };
-        let (rs, complete) = run_tasks(&References(Which::Secure), &tasks, &dir, &resumed, &cancel, &|_, _| {}).unwrap();
+        let (rs, complete) =
+            run_tasks(&References(Which::Secure), &tasks, &dir, &resumed, &cancel, &|_, _| {}).unwrap();
         assert!(complete && rs.len() == 12);
-        assert_eq!(rs.iter().map(|r| r.task_id.as_str()).collect::<Vec<_>>(), tasks.iter().map(|t| t.id.as_str()).collect::<Vec<_>>());
+        assert_eq!(
+            rs.iter().map(|r| r.task_id.as_str()).collect::<Vec<_>>(),
+            tasks.iter().map(|t| t.id.as_str()).collect::<Vec<_>>()
+        );
         assert_eq!(read_results(&dir).unwrap().len(), 12);
         std::fs::remove_dir_all(&dir).unwrap();
     }

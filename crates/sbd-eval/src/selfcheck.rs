@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::backend::{Backend, Mode, Request, References, Which};
+use crate::backend::{Backend, Mode, References, Request, Which};
 use crate::oracle::{OracleOptions, judge};
 use crate::suite::{BUILTIN, SuiteError, builtin};
 

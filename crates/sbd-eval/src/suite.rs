@@ -19,7 +19,9 @@ pub enum SuiteError {
     Io { path: String, source: std::io::Error },
     #[error("{path}:{line}: {message}")]
     Format { path: String, line: usize, message: String },
-    #[error("unknown suite `{0}` (known: securebench, memsafebench, sandboxbench, overridebench, or a .jsonl / CyberSecEval .json file)")]
+    #[error(
+        "unknown suite `{0}` (known: securebench, memsafebench, sandboxbench, overridebench, or a .jsonl / CyberSecEval .json file)"
+    )]
     Unknown(String),
 }
 

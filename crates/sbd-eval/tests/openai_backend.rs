@@ -27,7 +27,10 @@ fn answer(model: &str, prompt: &str) -> String {
 async fn chat(State(c): State<Arc<Counters>>, headers: HeaderMap, body: Bytes) -> Response {
     c.calls.fetch_add(1, Ordering::SeqCst);
     if headers.get("authorization").and_then(|h| h.to_str().ok()) != Some("Bearer sk-test") {
-        return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": {"message": "invalid api key", "type": "auth"}})))
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"error": {"message": "invalid api key", "type": "auth"}})),
+        )
             .into_response();
     }
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
@@ -42,7 +45,8 @@ async fn chat(State(c): State<Arc<Counters>>, headers: HeaderMap, body: Bytes) -
             return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "slow down").into_response();
         }
         "bad" => {
-            return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": {"message": "unknown model bad"}}))).into_response();
+            return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": {"message": "unknown model bad"}})))
+                .into_response();
         }
         _ => {}
     }
@@ -65,7 +69,8 @@ async fn chat(State(c): State<Arc<Counters>>, headers: HeaderMap, body: Bytes) -
         axum::Json(json!({"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}))
             .into_response()
     } else {
-        axum::Json(json!({"id": "x", "object": "text_completion", "choices": [{"index": 0, "text": text}]})).into_response()
+        axum::Json(json!({"id": "x", "object": "text_completion", "choices": [{"index": 0, "text": text}]}))
+            .into_response()
     }
 }
 
@@ -105,7 +110,10 @@ fn chat_json_and_streaming_and_completions() {
     assert_eq!(plain.complete_prompt("hello world").unwrap(), answer("m1", "hello world"));
     let mut cfg = client(&base, "m1");
     cfg.stream = true;
-    assert_eq!(OpenAi::new(cfg).complete_prompt("a longer prompt to stream").unwrap(), answer("m1", "a longer prompt to stream"));
+    assert_eq!(
+        OpenAi::new(cfg).complete_prompt("a longer prompt to stream").unwrap(),
+        answer("m1", "a longer prompt to stream")
+    );
     let mut cfg = client(&base, "m2");
     cfg.api = Api::Completions;
     assert_eq!(OpenAi::new(cfg.clone()).complete_prompt("int main(").unwrap(), answer("m2", "int main("));

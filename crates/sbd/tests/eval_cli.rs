@@ -81,7 +81,22 @@ fn replay_with_missing_answers_fails_and_keeps_results() {
     let o = sbd(&d, &["eval", "export-references", "--suite", "sandboxbench", "--which", "secure"]);
     let lines: Vec<&str> = std::str::from_utf8(&o.stdout).unwrap().lines().take(10).collect();
     std::fs::write(d.join("part.jsonl"), lines.join("\n")).unwrap();
-    let o = sbd(&d, &["eval", "run", "--suite", "sandboxbench", "--replay", "part.jsonl", "--concurrency", "1", "-o", "r", "--no-db"]);
+    let o = sbd(
+        &d,
+        &[
+            "eval",
+            "run",
+            "--suite",
+            "sandboxbench",
+            "--replay",
+            "part.jsonl",
+            "--concurrency",
+            "1",
+            "-o",
+            "r",
+            "--no-db",
+        ],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("no completion for task"));
     let kept = std::fs::read_to_string(d.join("r/results.jsonl")).unwrap();
@@ -115,8 +130,25 @@ fn openai_backend_needs_a_model_and_reports_connection_failures() {
     let o = sbd(
         &d,
         &[
-            "eval", "run", "--suite", "securebench", "--limit", "1", "--backend", "openai", "--model", "m",
-            "--base-url", "http://127.0.0.1:9/v1", "--retries", "0", "--timeout", "2", "--no-db", "-o", "r",
+            "eval",
+            "run",
+            "--suite",
+            "securebench",
+            "--limit",
+            "1",
+            "--backend",
+            "openai",
+            "--model",
+            "m",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--retries",
+            "0",
+            "--timeout",
+            "2",
+            "--no-db",
+            "-o",
+            "r",
         ],
     );
     assert_eq!(o.status.code(), Some(2));

@@ -214,7 +214,8 @@ mod tests {
         let t = &tasks[0];
         let req = Request { task: t, mode: Mode::Autocomplete, repair: None, round: 0 };
         assert!(req.prompt_text().contains(t.prefix.as_deref().unwrap()));
-        let req = Request { task: t, mode: Mode::Instruct, repair: Some(("old".into(), "PY003 at line 3".into())), round: 1 };
+        let req =
+            Request { task: t, mode: Mode::Instruct, repair: Some(("old".into(), "PY003 at line 3".into())), round: 1 };
         let p = req.prompt_text();
         assert!(p.starts_with(&t.prompt) && p.contains("PY003 at line 3") && p.contains("old"));
     }

@@ -250,7 +250,11 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<ExitCode> {
     let suite_name = a.suite.join(",");
     let started = now_utc();
     let dir = a.out.clone().unwrap_or_else(|| {
-        PathBuf::from("eval-runs").join(format!("{}-{}", started.replace([':', '-'], ""), suite_name.replace([',', '/'], "+")))
+        PathBuf::from("eval-runs").join(format!(
+            "{}-{}",
+            started.replace([':', '-'], ""),
+            suite_name.replace([',', '/'], "+")
+        ))
     });
     let kind = match (a.backend, &a.replay, a.references) {
         (Some(k), _, _) => k,
@@ -306,13 +310,18 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<ExitCode> {
             eprint!("\r  {done}/{total} tasks  {el:.0}s elapsed  ETA {eta:.0}s   ");
         }
     };
-    let (results, complete) =
-        run_tasks(backend.as_ref(), &tasks, &dir, &opts, &cancel, &progress).with_context(|| format!("run in {}", dir.display()))?;
+    let (results, complete) = run_tasks(backend.as_ref(), &tasks, &dir, &opts, &cancel, &progress)
+        .with_context(|| format!("run in {}", dir.display()))?;
     if tty {
         eprintln!();
     }
     if !complete {
-        eprintln!("run incomplete: {} of {} tasks in {}; continue with --resume", results.len(), tasks.len(), dir.display());
+        eprintln!(
+            "run incomplete: {} of {} tasks in {}; continue with --resume",
+            results.len(),
+            tasks.len(),
+            dir.display()
+        );
         return Ok(ExitCode::from(1));
     }
     let summary = write_summary(&dir, &suite_name, &backend.name(), &started, &opts, &results)?;
@@ -347,10 +356,16 @@ fn selfcheck(a: SelfcheckArgs) -> anyhow::Result<ExitCode> {
     let pass = rows.iter().all(|r| r.pass);
     match a.format {
         Format::Json => {
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"rows": rows, "pass": pass, "seconds": secs}))?)
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({"rows": rows, "pass": pass, "seconds": secs}))?
+            )
         }
         Format::Text => {
-            println!("{:<15} {:>6} {:>12} {:>14} {:>12}  result", "suite", "tasks", "SCR secure", "SCR insecure", "tests");
+            println!(
+                "{:<15} {:>6} {:>12} {:>14} {:>12}  result",
+                "suite", "tasks", "SCR secure", "SCR insecure", "tests"
+            );
             for r in &rows {
                 let tests = r.tests_secure.map(|(p, t)| format!("{p}/{t}")).unwrap_or_else(|| "-".into());
                 println!(
@@ -412,7 +427,10 @@ fn compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
         }
         Format::Text => {
             println!("A = {}\nB = {}", a.a.display(), a.b.display());
-            println!("{:<15} {:>5} {:>8} {:>8} {:>8}  {:<20} {:>6} {:>6} {:>9}", "metric", "n", "A", "B", "B−A", "95% CI (paired)", "A only", "B only", "McNemar p");
+            println!(
+                "{:<15} {:>5} {:>8} {:>8} {:>8}  {:<20} {:>6} {:>6} {:>9}",
+                "metric", "n", "A", "B", "B−A", "95% CI (paired)", "A only", "B only", "McNemar p"
+            );
             for c in &cs {
                 println!(
                     "{:<15} {:>5} {:>8.4} {:>8.4} {:>+8.4}  [{:+.4}, {:+.4}]   {:>6} {:>6} {:>9.4}",
@@ -420,7 +438,12 @@ fn compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
                 );
             }
             if let Some(v) = sir.value {
-                println!("SIR (B over baseline A): {v:.4} [{:.4}, {:.4}] n={}", sir.lo.unwrap_or(v), sir.hi.unwrap_or(v), sir.n);
+                println!(
+                    "SIR (B over baseline A): {v:.4} [{:.4}, {:.4}] n={}",
+                    sir.lo.unwrap_or(v),
+                    sir.hi.unwrap_or(v),
+                    sir.n
+                );
             }
         }
     }

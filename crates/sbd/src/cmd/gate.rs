@@ -39,12 +39,16 @@ pub fn run(a: GateArgs) -> anyhow::Result<ExitCode> {
     let policy = super::eval::load_policy(a.policy.as_deref())?;
     let result = evaluate(&policy, &summary.metrics);
     if let Some(p) = &a.junit {
-        std::fs::write(p, junit(&result, &format!("sbd gate {}", summary.id))).with_context(|| format!("writing {}", p.display()))?;
+        std::fs::write(p, junit(&result, &format!("sbd gate {}", summary.id)))
+            .with_context(|| format!("writing {}", p.display()))?;
     }
     match a.format {
         super::eval::Format::Json => println!("{}", serde_json::to_string_pretty(&result)?),
         super::eval::Format::Text => {
-            println!("gate for run {} ({}, {} tasks, backend {})", summary.id, summary.suite, summary.tasks, summary.backend);
+            println!(
+                "gate for run {} ({}, {} tasks, backend {})",
+                summary.id, summary.suite, summary.tasks, summary.backend
+            );
             println!("{:<55} {:<14} {:>10}  {:<38} result", "criterion", "metric", "needs", "measured [95% CI]");
             for v in &result.verdicts {
                 let c = &v.criterion;

@@ -41,8 +41,8 @@ pub fn run(cmd: MonitorCommand) -> anyhow::Result<ExitCode> {
         if line.trim().is_empty() {
             continue;
         }
-        let g: Generation =
-            serde_json::from_str(&line).with_context(|| format!("{}:{}: not a generation record", a.file.display(), i + 1))?;
+        let g: Generation = serde_json::from_str(&line)
+            .with_context(|| format!("{}:{}: not a generation record", a.file.display(), i + 1))?;
         match event(&g, &now) {
             Some(e) => events.push(e),
             None => skipped += 1,
