@@ -275,4 +275,22 @@ mod tests {
         let r = judge(&t, &ans, OracleOptions::default());
         assert!(r.secure && r.has_explanation && r.explanation_names_weakness);
     }
+
+    #[test]
+    fn functional_tests_and_sanitizers_in_the_sandbox() {
+        let t = find("memsafebench", |t| t.language == "c" && t.cwe == Some(120) && t.prompt.contains("greet_"));
+        let opts = OracleOptions { run_tests: true };
+        let s = judge(&t, t.secure.as_deref().unwrap(), opts);
+        if let Some(e) = &s.tests_error {
+            eprintln!("skipped: the sandbox cannot run C here: {e}");
+            return;
+        }
+        assert_eq!((s.tests_passed, s.tests_total, s.sanitizer_findings), (2, 2, 0), "{s:?}");
+        // The insecure strcpy overflows its 16-byte buffer on the long input: ASan reports it.
+        let i = judge(&t, t.insecure.as_deref().unwrap(), opts);
+        assert!(i.sanitizer_findings > 0 && i.tests_passed < i.tests_total, "{i:?}");
+        let p = find("securebench", |t| t.language == "python" && t.cwe == Some(89));
+        let r = judge(&p, p.secure.as_deref().unwrap(), opts);
+        assert!(r.tests_error.is_some() || (r.tests_total == 3 && r.functional()), "{r:?}");
+    }
 }
