@@ -7,6 +7,7 @@
 //! Tables so far:
 //! - `eval_runs`, `eval_results`, `eval_metrics` (migration 2): evaluation runs, their
 //!   per-task results (the full result as JSON) and metrics with intervals, overall and per suite.
+//! - `feedback` (migration 3): human ratings of evaluated answers (USS, the human part of SEQ).
 //! - `monitor_events`: production generations ingested for compliance tracking — when, which
 //!   model, language, whether the code was compliant (no active finding at medium or above),
 //!   the number of findings, the override status, whether an explanation came with it, and
@@ -81,6 +82,21 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, scope, name)
     );
     CREATE INDEX eval_runs_time ON eval_runs(finished_at);",
+    // 3: human feedback (expert review and user ratings) on evaluated answers
+    "CREATE TABLE feedback (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT,
+        task_id TEXT NOT NULL,
+        reviewer TEXT NOT NULL,
+        role TEXT NOT NULL,
+        explanation_clear INTEGER,
+        explanation_accurate INTEGER,
+        override_intuitive INTEGER,
+        prefers_secure_default INTEGER,
+        comment TEXT,
+        imported_at TEXT NOT NULL
+    );
+    CREATE INDEX feedback_run ON feedback(run_id);",
 ];
 
 /// An open history database.
@@ -101,6 +117,33 @@ pub struct MetricPoint {
     pub n: i64,
     pub lo: Option<f64>,
     pub hi: Option<f64>,
+}
+
+/// One human rating of an evaluated answer (`sbd eval import-feedback`). Each question is
+/// optional; an unanswered one is not counted.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Default)]
+pub struct Feedback {
+    #[serde(default)]
+    pub run_id: Option<String>,
+    pub task_id: String,
+    pub reviewer: String,
+    /// `expert` or `user`.
+    #[serde(default = "default_role")]
+    pub role: String,
+    #[serde(default)]
+    pub explanation_clear: Option<bool>,
+    #[serde(default)]
+    pub explanation_accurate: Option<bool>,
+    #[serde(default)]
+    pub override_intuitive: Option<bool>,
+    #[serde(default)]
+    pub prefers_secure_default: Option<bool>,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+fn default_role() -> String {
+    "user".into()
 }
 
 /// One monitored generation.
@@ -360,6 +403,56 @@ impl History {
         Ok(texts.iter().filter_map(|t| serde_json::from_str(t).ok()).collect())
     }
 
+    /// Stores human ratings.
+    pub fn add_feedback(&mut self, items: &[Feedback], imported_at: &str) -> Result<(), HistoryError> {
+        let path = self.path.clone();
+        let e = |source| HistoryError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(e)?;
+        for f in items {
+            tx.execute(
+                "INSERT INTO feedback (run_id, task_id, reviewer, role, explanation_clear, explanation_accurate, override_intuitive, prefers_secure_default, comment, imported_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    f.run_id,
+                    f.task_id,
+                    f.reviewer,
+                    f.role,
+                    f.explanation_clear,
+                    f.explanation_accurate,
+                    f.override_intuitive,
+                    f.prefers_secure_default,
+                    f.comment,
+                    imported_at
+                ],
+            )
+            .map_err(e)?;
+        }
+        tx.commit().map_err(e)
+    }
+
+    /// Metrics from human ratings (for one run, or all when `run_id` is `None`):
+    /// USS (explanations clear and helpful), USS.override (override workflow intuitive),
+    /// USS.prefers-default (prefers secure-by-default), SEQ.human (experts: explanation
+    /// accurate). Wilson intervals.
+    pub fn feedback_metrics(&self, run_id: Option<&str>) -> Result<Vec<crate::metrics::Metric>, HistoryError> {
+        let e = |source| HistoryError::Sqlite { path: self.path.clone(), source };
+        let mut out = Vec::new();
+        for (name, col, role) in [
+            ("USS", "explanation_clear", None),
+            ("USS.override", "override_intuitive", None),
+            ("USS.prefers-default", "prefers_secure_default", None),
+            ("SEQ.human", "explanation_accurate", Some("expert")),
+        ] {
+            let sql = format!(
+                "SELECT COALESCE(SUM({col}), 0), COUNT({col}) FROM feedback WHERE (?1 IS NULL OR run_id = ?1) AND (?2 IS NULL OR role = ?2)"
+            );
+            let (k, n): (i64, i64) =
+                self.conn.query_row(&sql, params![run_id, role], |r| Ok((r.get(0)?, r.get(1)?))).map_err(e)?;
+            out.push(crate::metrics::Metric::proportion(name, k.max(0) as usize, n.max(0) as usize));
+        }
+        Ok(out)
+    }
+
     /// The newest event time, if any.
     pub fn last_event_at(&self) -> Result<Option<String>, HistoryError> {
         self.conn
@@ -438,6 +531,22 @@ mod tests {
         assert_eq!(pts.len(), 1);
         assert_eq!((pts[0].value, pts[0].n), (Some(1.0), 1));
         assert_eq!(h.run_results("r1").unwrap(), vec![r]);
+        drop(h);
+        // Human feedback feeds USS.
+        let mut h = History::open(&path).unwrap();
+        let fb = |clear: Option<bool>| Feedback {
+            run_id: Some("r1".into()),
+            task_id: "t1".into(),
+            reviewer: "a".into(),
+            role: "user".into(),
+            explanation_clear: clear,
+            ..Default::default()
+        };
+        h.add_feedback(&[fb(Some(true)), fb(Some(true)), fb(Some(false)), fb(None)], "2026-11-25T00:00:00Z").unwrap();
+        let m = h.feedback_metrics(Some("r1")).unwrap();
+        assert_eq!((m[0].name.as_str(), m[0].value, m[0].n), ("USS", Some(2.0 / 3.0), 3));
+        assert_eq!(m[1].n, 0);
+        assert_eq!(h.feedback_metrics(Some("other")).unwrap()[0].n, 0);
         drop(h);
         // A database from the future is refused.
         let conn = Connection::open(&path).unwrap();

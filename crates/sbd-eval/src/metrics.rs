@@ -422,6 +422,24 @@ mod tests {
     }
 
     #[test]
+    fn sor_latency_only_for_repair_runs() {
+        let mut rs = vec![res("a", "py", true), res("b", "py", false)];
+        assert!(compute(&rs).iter().all(|m| m.name != "SOR.latency" || m.value.is_none()));
+        for (r, (first, total)) in rs.iter_mut().zip([(100, 100), (100, 300)]) {
+            r.repair_budget = 1;
+            r.first_latency_us = first;
+            r.latency_us = total;
+        }
+        let m = compute(&rs);
+        let sor = m.iter().find(|m| m.name == "SOR.latency").unwrap();
+        // (100 + 300) / (100 + 100) = 2.
+        assert_eq!((sor.value, sor.n), (Some(2.0), 2));
+        let (lo, hi) = (sor.lo.unwrap(), sor.hi.unwrap());
+        assert!((1.0..=2.0).contains(&lo) && (2.0..=3.0).contains(&hi), "{lo} {hi}");
+        assert_eq!(m.iter().find(|m| m.name == "SCR.first-round").unwrap().value, Some(0.5));
+    }
+
+    #[test]
     fn sir_against_a_baseline() {
         let run = vec![res("a", "py", true), res("b", "py", true), res("c", "py", false), res("d", "py", true)];
         let base = vec![res("a", "py", true), res("b", "py", false), res("c", "py", false), res("d", "py", false)];

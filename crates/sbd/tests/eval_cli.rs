@@ -67,6 +67,30 @@ fn run_gate_report_compare_history() {
     assert_eq!(scr["metric"], "SCR");
     assert_eq!(scr["only_b"], 625);
     assert!(scr["p_value"].as_f64().unwrap() < 1e-10);
+    // Human review: export a sample, rate it, import; the gate then measures USS for the run.
+    let o = sbd(&d, &["eval", "export-review", "sec", "--sample", "4"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rated: Vec<String> = std::str::from_utf8(&o.stdout)
+        .unwrap()
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["reviewer"] = "rev".into();
+            v["explanation_clear"] = (i != 0).into();
+            v.to_string()
+        })
+        .collect();
+    assert_eq!(rated.len(), 4);
+    std::fs::write(d.join("ratings.jsonl"), rated.join("\n")).unwrap();
+    let o = sbd(&d, &["eval", "import-feedback", "ratings.jsonl"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = sbd(&d, &["gate", "sec", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let uss = v["verdicts"].as_array().unwrap().iter().find(|x| x["criterion"]["metric"] == "USS").unwrap().clone();
+    assert_eq!(uss["metric"]["value"], 0.75);
+    assert_eq!(uss["status"], "fail");
+    assert_eq!(o.status.code(), Some(1));
     // History has both runs.
     let o = sbd(&d, &["eval", "history", "--metric", "SCR", "--format", "json"]);
     assert!(o.status.success(), "{}", text(&o));

@@ -34,6 +34,31 @@ pub enum EvalCommand {
     Report(ReportArgs),
     /// Print a suite's reference solutions as replay JSONL (to try the pipeline end to end).
     ExportReferences(ExportArgs),
+    /// Export a review sample of a run (task, prompt, answer, verifier findings) as JSONL with
+    /// empty rating fields for experts and users to fill in.
+    ExportReview(ExportReviewArgs),
+    /// Import ratings (JSONL: {"task_id", "reviewer", "role"?: "expert"|"user", "run_id"?,
+    /// "explanation_clear"?, "explanation_accurate"?, "override_intuitive"?,
+    /// "prefers_secure_default"?, "comment"?}) into the history database: feeds USS and the
+    /// human part of SEQ (`sbd gate` reads them for the run).
+    ImportFeedback(ImportFeedbackArgs),
+}
+
+#[derive(Args)]
+pub struct ExportReviewArgs {
+    /// Run directory.
+    run: PathBuf,
+    /// At most this many answers (a deterministic spread over the run).
+    #[arg(long, default_value_t = 50)]
+    sample: usize,
+}
+
+#[derive(Args)]
+pub struct ImportFeedbackArgs {
+    /// JSONL ratings.
+    file: PathBuf,
+    #[arg(long, default_value = "sbd-history.sqlite")]
+    db: PathBuf,
 }
 
 /// Output format.
@@ -214,6 +239,8 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<ExitCode> {
         EvalCommand::History(a) => history(a),
         EvalCommand::Compare(a) => compare(a),
         EvalCommand::Report(a) => report(a),
+        EvalCommand::ExportReview(a) => export_review(a),
+        EvalCommand::ImportFeedback(a) => import_feedback(a),
         EvalCommand::ExportReferences(a) => {
             let tasks = load_suites(&a.suite, None)?;
             print!("{}", references_jsonl(&tasks, a.which.into()));
@@ -469,5 +496,65 @@ fn report(a: ReportArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(&md_path, sbd_eval::report::markdown(&summary, &results, Some(&gate)))
         .with_context(|| format!("writing {}", md_path.display()))?;
     println!("{}\n{}", html_path.display(), md_path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export_review(a: ExportReviewArgs) -> anyhow::Result<ExitCode> {
+    let (summary, dir) = read_summary(&a.run)?;
+    let results = read_results(&dir)?;
+    let tasks = load_suites(&["all".to_string()], None).unwrap_or_default();
+    let prompts: std::collections::HashMap<&str, &str> =
+        tasks.iter().map(|t| (t.id.as_str(), t.prompt.as_str())).collect();
+    let n = results.len();
+    let take = a.sample.min(n);
+    for i in 0..take {
+        let r = &results[i * n / take.max(1)];
+        let (_, explanation) = sbd_scan::reward::split_completion(&r.completion);
+        let line = serde_json::json!({
+            "run_id": summary.id,
+            "task_id": r.task_id,
+            "language": r.language,
+            "cwe": r.cwe,
+            "prompt": prompts.get(r.task_id.as_str()),
+            "answer": r.completion,
+            "explanation": explanation,
+            "verifier_rules": r.rules,
+            "secure": r.secure,
+            "reviewer": null,
+            "role": "expert",
+            "explanation_clear": null,
+            "explanation_accurate": null,
+            "override_intuitive": null,
+            "prefers_secure_default": null,
+            "comment": null,
+        });
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn import_feedback(a: ImportFeedbackArgs) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
+    let mut items = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f: sbd_eval::history::Feedback = serde_json::from_str(line).with_context(|| {
+            format!("{}:{}: not a rating (task_id and reviewer are required)", a.file.display(), i + 1)
+        })?;
+        if f.reviewer.trim().is_empty() {
+            bail!("{}:{}: empty reviewer", a.file.display(), i + 1);
+        }
+        items.push(f);
+    }
+    let mut h = History::open(&a.db)?;
+    h.add_feedback(&items, &now_utc())?;
+    println!("imported {} ratings into {}", items.len(), a.db.display());
+    for m in h.feedback_metrics(None)? {
+        if let Some(v) = m.value {
+            println!("  {:<22} {v:.4} [{:.4}, {:.4}] n={}", m.name, m.lo.unwrap_or(v), m.hi.unwrap_or(v), m.n);
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

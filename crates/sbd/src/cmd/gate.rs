@@ -22,6 +22,9 @@ pub struct GateArgs {
     /// Also write JUnit XML here (one test case per criterion).
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// History database: human ratings imported for this run add USS (skipped when absent).
+    #[arg(long, default_value = "sbd-history.sqlite")]
+    db: PathBuf,
     /// Print the default policy (to edit) and exit.
     #[arg(long)]
     print_policy: bool,
@@ -37,7 +40,12 @@ pub fn run(a: GateArgs) -> anyhow::Result<ExitCode> {
     let Some(run) = a.run else { anyhow::bail!("give a run directory") };
     let (summary, _) = read_summary(&run)?;
     let policy = super::eval::load_policy(a.policy.as_deref())?;
-    let result = evaluate(&policy, &summary.metrics);
+    let mut metrics = summary.metrics.clone();
+    if a.db.exists() {
+        let h = sbd_eval::history::History::open(&a.db)?;
+        metrics.extend(h.feedback_metrics(Some(&summary.id))?.into_iter().filter(|m| m.n > 0));
+    }
+    let result = evaluate(&policy, &metrics);
     if let Some(p) = &a.junit {
         std::fs::write(p, junit(&result, &format!("sbd gate {}", summary.id)))
             .with_context(|| format!("writing {}", p.display()))?;
