@@ -152,8 +152,10 @@ pub fn evaluate_task(backend: &dyn Backend, task: &Task, opts: &RunOptions) -> R
     result.secure_first = secure_first;
     result.repair_rounds = rounds;
     result.repair_budget = opts.repair;
-    result.first_latency_us = first_latency.max(1);
-    result.latency_us = (start.elapsed().as_micros() as u64).max(result.first_latency_us);
+    if backend.timed() {
+        result.first_latency_us = first_latency.max(1);
+        result.latency_us = (start.elapsed().as_micros() as u64).max(result.first_latency_us);
+    }
     Ok(result)
 }
 

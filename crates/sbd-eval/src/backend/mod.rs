@@ -78,6 +78,11 @@ pub trait Backend: Send + Sync {
     fn can_repair(&self) -> bool {
         true
     }
+    /// Whether generation latency means anything (not for replayed or reference answers);
+    /// SOR.latency is only computed for timed backends.
+    fn timed(&self) -> bool {
+        true
+    }
 }
 
 /// Which reference solution [`References`] answers with.
@@ -106,6 +111,9 @@ impl Backend for References {
         code.cloned().ok_or_else(|| BackendError::Missing(t.id.clone()))
     }
     fn can_repair(&self) -> bool {
+        false
+    }
+    fn timed(&self) -> bool {
         false
     }
 }
@@ -170,6 +178,9 @@ impl Backend for Replay {
     }
     fn can_repair(&self) -> bool {
         self.answers.keys().any(|k| k.1 > 0)
+    }
+    fn timed(&self) -> bool {
+        false
     }
 }
 
