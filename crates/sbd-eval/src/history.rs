@@ -5,6 +5,9 @@
 //! by a newer sbd (a migration this build does not know) is refused rather than misread.
 //!
 //! Tables so far:
+//! - `eval_runs`, `eval_results`, `eval_metrics` (migration 2): evaluation runs, their
+//!   per-task results (the full result as JSON) and metrics with intervals, overall and per suite.
+//! - `feedback` (migration 3): human ratings of evaluated answers (USS, the human part of SEQ).
 //! - `monitor_events`: production generations ingested for compliance tracking — when, which
 //!   model, language, whether the code was compliant (no active finding at medium or above),
 //!   the number of findings, the override status, whether an explanation came with it, and
@@ -46,12 +49,101 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX monitor_findings_rule ON monitor_findings(rule);
     CREATE INDEX monitor_events_time ON monitor_events(received_at);",
+    // 2: evaluation runs, per-task results and metrics
+    "CREATE TABLE eval_runs (
+        id TEXT PRIMARY KEY,
+        suite TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        repair INTEGER NOT NULL,
+        tests_run INTEGER NOT NULL,
+        tasks INTEGER NOT NULL
+    );
+    CREATE TABLE eval_results (
+        run_id TEXT NOT NULL REFERENCES eval_runs(id) ON DELETE CASCADE,
+        task_id TEXT NOT NULL,
+        suite TEXT NOT NULL,
+        language TEXT NOT NULL,
+        cwe INTEGER,
+        secure INTEGER NOT NULL,
+        functional INTEGER,
+        result_json TEXT NOT NULL,
+        PRIMARY KEY (run_id, task_id)
+    );
+    CREATE TABLE eval_metrics (
+        run_id TEXT NOT NULL REFERENCES eval_runs(id) ON DELETE CASCADE,
+        scope TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value REAL,
+        n INTEGER NOT NULL,
+        lo REAL,
+        hi REAL,
+        PRIMARY KEY (run_id, scope, name)
+    );
+    CREATE INDEX eval_runs_time ON eval_runs(finished_at);",
+    // 3: human feedback (expert review and user ratings) on evaluated answers
+    "CREATE TABLE feedback (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT,
+        task_id TEXT NOT NULL,
+        reviewer TEXT NOT NULL,
+        role TEXT NOT NULL,
+        explanation_clear INTEGER,
+        explanation_accurate INTEGER,
+        override_intuitive INTEGER,
+        prefers_secure_default INTEGER,
+        comment TEXT,
+        imported_at TEXT NOT NULL
+    );
+    CREATE INDEX feedback_run ON feedback(run_id);",
 ];
 
 /// An open history database.
 pub struct History {
     conn: Connection,
     path: String,
+}
+
+/// One metric of a stored run, for trends (SET).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MetricPoint {
+    pub run_id: String,
+    pub finished_at: String,
+    pub suite: String,
+    pub backend: String,
+    pub name: String,
+    pub value: Option<f64>,
+    pub n: i64,
+    pub lo: Option<f64>,
+    pub hi: Option<f64>,
+}
+
+/// One human rating of an evaluated answer (`sbd eval import-feedback`). Each question is
+/// optional; an unanswered one is not counted.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Default)]
+pub struct Feedback {
+    #[serde(default)]
+    pub run_id: Option<String>,
+    pub task_id: String,
+    pub reviewer: String,
+    /// `expert` or `user`.
+    #[serde(default = "default_role")]
+    pub role: String,
+    #[serde(default)]
+    pub explanation_clear: Option<bool>,
+    #[serde(default)]
+    pub explanation_accurate: Option<bool>,
+    #[serde(default)]
+    pub override_intuitive: Option<bool>,
+    #[serde(default)]
+    pub prefers_secure_default: Option<bool>,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+fn default_role() -> String {
+    "user".into()
 }
 
 /// One monitored generation.
@@ -217,6 +309,150 @@ impl History {
         })
     }
 
+    /// Stores a finished evaluation run (replacing one with the same id).
+    pub fn add_run(
+        &mut self,
+        run: &crate::run::RunSummary,
+        results: &[crate::oracle::TaskResult],
+    ) -> Result<(), HistoryError> {
+        let path = self.path.clone();
+        let e = |source| HistoryError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(e)?;
+        tx.execute("DELETE FROM eval_runs WHERE id = ?1", params![run.id]).map_err(e)?;
+        tx.execute(
+            "INSERT INTO eval_runs (id, suite, backend, started_at, finished_at, repair, tests_run, tasks)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                run.id,
+                run.suite,
+                run.backend,
+                run.started_at,
+                run.finished_at,
+                run.repair,
+                run.tests_run,
+                run.tasks as i64
+            ],
+        )
+        .map_err(e)?;
+        for r in results {
+            let json = serde_json::to_string(r).unwrap_or_default();
+            let functional = (r.tests_total > 0).then(|| r.functional());
+            tx.execute(
+                "INSERT OR REPLACE INTO eval_results (run_id, task_id, suite, language, cwe, secure, functional, result_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![run.id, r.task_id, r.suite, r.language, r.cwe, r.secure, functional, json],
+            )
+            .map_err(e)?;
+        }
+        let scopes =
+            std::iter::once(("all".to_string(), &run.metrics)).chain(run.per_suite.iter().map(|(s, m)| (s.clone(), m)));
+        for (scope, metrics) in scopes {
+            for m in metrics {
+                tx.execute(
+                    "INSERT OR REPLACE INTO eval_metrics (run_id, scope, name, value, n, lo, hi) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![run.id, scope, m.name, m.value, m.n as i64, m.lo, m.hi],
+                )
+                .map_err(e)?;
+            }
+        }
+        tx.commit().map_err(e)
+    }
+
+    /// Metric values over time (oldest first), optionally for one metric name (SET).
+    pub fn metric_history(&self, name: Option<&str>) -> Result<Vec<MetricPoint>, HistoryError> {
+        let e = |source| HistoryError::Sqlite { path: self.path.clone(), source };
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.id, r.finished_at, r.suite, r.backend, m.name, m.value, m.n, m.lo, m.hi
+                 FROM eval_metrics m JOIN eval_runs r ON r.id = m.run_id
+                 WHERE m.scope = 'all' AND (?1 IS NULL OR m.name = ?1)
+                 ORDER BY r.finished_at, r.id, m.name",
+            )
+            .map_err(e)?;
+        let rows = stmt
+            .query_map(params![name], |r| {
+                Ok(MetricPoint {
+                    run_id: r.get(0)?,
+                    finished_at: r.get(1)?,
+                    suite: r.get(2)?,
+                    backend: r.get(3)?,
+                    name: r.get(4)?,
+                    value: r.get(5)?,
+                    n: r.get(6)?,
+                    lo: r.get(7)?,
+                    hi: r.get(8)?,
+                })
+            })
+            .map_err(e)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(e)?;
+        Ok(rows)
+    }
+
+    /// The per-task results of a stored run.
+    pub fn run_results(&self, run_id: &str) -> Result<Vec<crate::oracle::TaskResult>, HistoryError> {
+        let e = |source| HistoryError::Sqlite { path: self.path.clone(), source };
+        let mut stmt =
+            self.conn.prepare("SELECT result_json FROM eval_results WHERE run_id = ?1 ORDER BY rowid").map_err(e)?;
+        let texts = stmt
+            .query_map(params![run_id], |r| r.get::<_, String>(0))
+            .map_err(e)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(e)?;
+        Ok(texts.iter().filter_map(|t| serde_json::from_str(t).ok()).collect())
+    }
+
+    /// Stores human ratings.
+    pub fn add_feedback(&mut self, items: &[Feedback], imported_at: &str) -> Result<(), HistoryError> {
+        let path = self.path.clone();
+        let e = |source| HistoryError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(e)?;
+        for f in items {
+            tx.execute(
+                "INSERT INTO feedback (run_id, task_id, reviewer, role, explanation_clear, explanation_accurate, override_intuitive, prefers_secure_default, comment, imported_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    f.run_id,
+                    f.task_id,
+                    f.reviewer,
+                    f.role,
+                    f.explanation_clear,
+                    f.explanation_accurate,
+                    f.override_intuitive,
+                    f.prefers_secure_default,
+                    f.comment,
+                    imported_at
+                ],
+            )
+            .map_err(e)?;
+        }
+        tx.commit().map_err(e)
+    }
+
+    /// Metrics from human ratings (for one run, or all when `run_id` is `None`):
+    /// USS (explanations clear and helpful), USS.override (override workflow intuitive),
+    /// USS.prefers-default (prefers secure-by-default), SEQ.human (experts: explanation
+    /// accurate). Wilson intervals.
+    pub fn feedback_metrics(&self, run_id: Option<&str>) -> Result<Vec<crate::metrics::Metric>, HistoryError> {
+        let e = |source| HistoryError::Sqlite { path: self.path.clone(), source };
+        let mut out = Vec::new();
+        for (name, col, role) in [
+            ("USS", "explanation_clear", None),
+            ("USS.override", "override_intuitive", None),
+            ("USS.prefers-default", "prefers_secure_default", None),
+            ("SEQ.human", "explanation_accurate", Some("expert")),
+        ] {
+            let sql = format!(
+                "SELECT COALESCE(SUM({col}), 0), COUNT({col}) FROM feedback WHERE (?1 IS NULL OR run_id = ?1) AND (?2 IS NULL OR role = ?2)"
+            );
+            let (k, n): (i64, i64) =
+                self.conn.query_row(&sql, params![run_id, role], |r| Ok((r.get(0)?, r.get(1)?))).map_err(e)?;
+            out.push(crate::metrics::Metric::proportion(name, k.max(0) as usize, n.max(0) as usize));
+        }
+        Ok(out)
+    }
+
     /// The newest event time, if any.
     pub fn last_event_at(&self) -> Result<Option<String>, HistoryError> {
         self.conn
@@ -267,6 +503,50 @@ mod tests {
         assert_eq!(s.top_rules[0], ("PY001".to_string(), 2));
         assert_eq!(s.by_model[0].0, "a");
         assert_eq!(s.explanation_names_weakness_rate, Some(1.0 / 3.0));
+        drop(h);
+        // Evaluation runs round-trip and feed the trend query.
+        let mut h = History::open(&path).unwrap();
+        let r = crate::oracle::TaskResult {
+            task_id: "t1".into(),
+            suite: "s".into(),
+            language: "c".into(),
+            secure: true,
+            ..Default::default()
+        };
+        let run = crate::run::RunSummary {
+            id: "r1".into(),
+            suite: "s".into(),
+            backend: "b".into(),
+            started_at: "2026-11-25T00:00:00Z".into(),
+            finished_at: "2026-11-25T00:01:00Z".into(),
+            repair: 0,
+            tests_run: false,
+            tasks: 1,
+            metrics: crate::metrics::compute(std::slice::from_ref(&r)),
+            per_suite: Vec::new(),
+        };
+        h.add_run(&run, std::slice::from_ref(&r)).unwrap();
+        h.add_run(&run, std::slice::from_ref(&r)).unwrap();
+        let pts = h.metric_history(Some("SCR")).unwrap();
+        assert_eq!(pts.len(), 1);
+        assert_eq!((pts[0].value, pts[0].n), (Some(1.0), 1));
+        assert_eq!(h.run_results("r1").unwrap(), vec![r]);
+        drop(h);
+        // Human feedback feeds USS.
+        let mut h = History::open(&path).unwrap();
+        let fb = |clear: Option<bool>| Feedback {
+            run_id: Some("r1".into()),
+            task_id: "t1".into(),
+            reviewer: "a".into(),
+            role: "user".into(),
+            explanation_clear: clear,
+            ..Default::default()
+        };
+        h.add_feedback(&[fb(Some(true)), fb(Some(true)), fb(Some(false)), fb(None)], "2026-11-25T00:00:00Z").unwrap();
+        let m = h.feedback_metrics(Some("r1")).unwrap();
+        assert_eq!((m[0].name.as_str(), m[0].value, m[0].n), ("USS", Some(2.0 / 3.0), 3));
+        assert_eq!(m[1].n, 0);
+        assert_eq!(h.feedback_metrics(Some("other")).unwrap()[0].n, 0);
         drop(h);
         // A database from the future is refused.
         let conn = Connection::open(&path).unwrap();

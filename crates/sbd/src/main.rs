@@ -61,6 +61,15 @@ enum Command {
     /// Build, inspect, validate and export security-annotated training datasets.
     #[command(subcommand)]
     Data(cmd::data::DataCommand),
+    /// Evaluate code models on SecureBench, MemSafeBench, SandboxBench and OverrideBench:
+    /// runs, calibration self-check, history, A/B comparison, reports.
+    #[command(subcommand)]
+    Eval(cmd::eval::EvalCommand),
+    /// Judge an evaluation run against the success criteria (exit 1 on failure; JUnit XML).
+    Gate(cmd::gate::GateArgs),
+    /// Production monitoring: ingest logged generations into the history database.
+    #[command(subcommand)]
+    Monitor(cmd::monitor::MonitorCommand),
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -95,6 +104,9 @@ fn main() -> ExitCode {
         Command::Sandbox(c) => cmd::sandbox::run(c),
         Command::VerifyFormal(a) => cmd::verify_formal::run(a),
         Command::Data(c) => cmd::data::run(c),
+        Command::Eval(c) => cmd::eval::run(c),
+        Command::Gate(a) => cmd::gate::run(a),
+        Command::Monitor(c) => cmd::monitor::run(c),
     };
     match result {
         Ok(code) => code,
