@@ -697,14 +697,12 @@ pub fn merge(out: &Path, progress: &dyn Progress) -> Result<Manifest, Error> {
                 writers.insert(split, (w, 0));
             }
             let full = writers.get(split).is_some_and(|(w, _)| w.rows >= config.rows_per_shard);
-            if full {
-                if let Some((w, n)) = writers.remove(split) {
-                    let rows = w.rows;
-                    let p = w.finish()?;
-                    finished.push((split.to_string(), p.display().to_string(), rows));
-                    let nw = ShardWriter::create(&data.join(format!("{split}-{:05}.parquet", n + 1)))?;
-                    writers.insert(split, (nw, n + 1));
-                }
+            if full && let Some((w, n)) = writers.remove(split) {
+                let rows = w.rows;
+                let p = w.finish()?;
+                finished.push((split.to_string(), p.display().to_string(), rows));
+                let nw = ShardWriter::create(&data.join(format!("{split}-{:05}.parquet", n + 1)))?;
+                writers.insert(split, (nw, n + 1));
             }
             if let Some((w, _)) = writers.get_mut(split) {
                 w.push(r)?;

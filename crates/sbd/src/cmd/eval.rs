@@ -331,7 +331,7 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<ExitCode> {
     let tty = std::io::stderr().is_terminal();
     let t0 = Instant::now();
     let progress = |done: usize, total: usize| {
-        if tty && (done % 10 == 0 || done == total) {
+        if tty && (done.is_multiple_of(10) || done == total) {
             let el = t0.elapsed().as_secs_f64();
             let eta = if done > 0 { el / done as f64 * (total - done) as f64 } else { 0.0 };
             eprint!("\r  {done}/{total} tasks  {el:.0}s elapsed  ETA {eta:.0}s   ");
