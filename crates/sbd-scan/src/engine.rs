@@ -1253,6 +1253,24 @@ impl Scanner {
             }
         }
 
+        // A finding gives way to one of a rule that supersedes it at the same place, before
+        // overrides, so that suppressing the stronger finding does not surface the weaker one.
+        if findings.len() > 1 {
+            let at: std::collections::HashSet<(usize, &str)> =
+                findings.iter().map(|f| (f.span.start_byte, f.rule.as_str())).collect();
+            let keep: Vec<bool> = findings
+                .iter()
+                .map(|f| {
+                    // `rules` is sorted by id.
+                    self.rules.binary_search_by(|r| r.id.as_str().cmp(f.rule.as_str())).map_or(true, |ri| {
+                        !self.rules[ri].superseded_by.iter().any(|s| at.contains(&(f.span.start_byte, s.as_str())))
+                    })
+                })
+                .collect();
+            let mut k = keep.into_iter();
+            findings.retain(|_| k.next().unwrap_or(true));
+        }
+
         // Overrides.
         let syntax = lang.syntax();
         let mut ovs: Vec<(Override, std::ops::Range<usize>)> = Vec::new();

@@ -33,6 +33,9 @@
 //! use_instead = "…" # code that must not match (also a fixture)
 //! references = ["https://cwe.mitre.org/data/definitions/78.html"]
 //!
+//! superseded_by = ["PY001"] # optional, at the top level: give way to these rules' findings
+//!                            # that start at the same place
+//!
 //! [fixtures]
 //! match = ["…"]      # each must produce at least one finding of this rule
 //! no_match = ["…"]   # each must produce none
@@ -64,6 +67,11 @@ pub struct Rule {
     pub docs: Docs,
     #[serde(default)]
     pub fixtures: Fixtures,
+    /// Rules that report the same weakness with more certainty: a finding of this rule is
+    /// dropped when one of theirs starts at the same place (`PY013`, a computed shell
+    /// command, gives way to `PY001`, one proven to carry untrusted input).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded_by: Vec<String>,
 }
 
 /// The rule's documentation, in ruff's sections.
