@@ -55,6 +55,17 @@ enum Command {
     /// Benchmarks that print a table.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
+    /// Train a byte-level BPE tokenizer with the model's special tokens.
+    #[command(subcommand)]
+    Tokenizer(cmd::tokenizer::TokenizerCommand),
+    /// Train the security-aware model: pretrain, sft, dpo, sweep.
+    #[command(subcommand)]
+    Train(cmd::train::TrainCommand),
+    /// Generate from a trained model (verification-guided with --language).
+    Generate(cmd::generate::GenerateArgs),
+    /// Export a trained model (Hugging Face Llama layout).
+    #[command(subcommand)]
+    Export(cmd::export::ExportCommand),
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -87,6 +98,10 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd::run::run(a),
         Command::Sandbox(c) => cmd::sandbox::run(c),
         Command::VerifyFormal(a) => cmd::verify_formal::run(a),
+        Command::Tokenizer(c) => cmd::tokenizer::run(c),
+        Command::Train(c) => cmd::train::run(c),
+        Command::Generate(a) => cmd::generate::run(a),
+        Command::Export(c) => cmd::export::run(c),
     };
     match result {
         Ok(code) => code,

@@ -25,6 +25,8 @@ pub enum BenchCommand {
     Serve(super::bench_serve::BenchServeArgs),
     /// Overhead of the sandbox: start-up and steady state, inside vs outside.
     Sandbox(super::bench_sandbox::SandboxBenchArgs),
+    /// Training throughput (tokens/s) and MFU against a measured matmul peak, for two sizes.
+    Train(super::bench_train::BenchTrainArgs),
 }
 
 #[derive(Args)]
@@ -58,6 +60,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Accuracy(a) => super::bench_accuracy::run(a),
         BenchCommand::Serve(a) => super::bench_serve::run(a),
         BenchCommand::Sandbox(a) => super::bench_sandbox::run_sandbox_bench(a),
+        BenchCommand::Train(a) => super::bench_train::run(a),
     }
 }
 
