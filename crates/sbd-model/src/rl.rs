@@ -64,6 +64,7 @@ pub fn prompts_from_samples(samples: &[sbd_data::sources::Sample], max_bytes: us
     samples
         .iter()
         .filter(|s| s.pair.is_some() && !s.vulnerable && s.code.len() <= max_bytes)
+        .filter(|s| sbd_scan::Language::from_str(&s.language).is_ok())
         .map(|s| {
             let expect = Expectations { cwe: s.cwe, ..Default::default() };
             (
@@ -85,6 +86,9 @@ pub fn score(p: &RlPrompt, text: &str) -> Result<(f64, bool, bool)> {
     Ok((r.reward, parses, parses && r.blocking_findings == 0))
 }
 
+/// Named values of one loss (logged per step).
+pub type Parts = Vec<(String, f64)>;
+
 #[allow(clippy::too_many_arguments)]
 /// Loss of one GRPO batch over `prompts`; `policy_plain` is the current policy on a device
 /// without autodiff (for sampling), `reference` the frozen reference.
@@ -97,7 +101,7 @@ pub fn grpo_loss(
     cfg: &RlConfig,
     seed: u64,
     t: usize,
-) -> Result<(Tensor<1>, Vec<(String, f64)>, usize)> {
+) -> Result<(Tensor<1>, Parts, usize)> {
     let mut rows = Vec::new();
     let mut rewards = Vec::new();
     let mut compliant = 0usize;
