@@ -275,7 +275,15 @@ pub fn write_summary(
     };
     let finished_at = now_utc();
     let summary = RunSummary {
-        id: format!("{}-{}", finished_at.replace([':', '-'], ""), suite.replace([',', '/'], "+")),
+        // Time to the second plus sub-second nanos and the process id: two runs that finish in
+        // the same second (fast suites, CI) must not replace each other in the history.
+        id: format!(
+            "{}-{}-{:09}{}",
+            finished_at.replace([':', '-'], ""),
+            suite.replace([',', '/'], "+"),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos()),
+            std::process::id() % 1000
+        ),
         suite: suite.to_string(),
         backend: backend.to_string(),
         started_at: started_at.to_string(),

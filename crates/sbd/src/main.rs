@@ -70,6 +70,17 @@ enum Command {
     /// Production monitoring: ingest logged generations into the history database.
     #[command(subcommand)]
     Monitor(cmd::monitor::MonitorCommand),
+    /// Train a byte-level BPE tokenizer with the model's special tokens.
+    #[command(subcommand)]
+    Tokenizer(cmd::tokenizer::TokenizerCommand),
+    /// Train the security-aware model: pretrain, sft, dpo, sweep.
+    #[command(subcommand)]
+    Train(cmd::train::TrainCommand),
+    /// Generate from a trained model (verification-guided with --language).
+    Generate(cmd::generate::GenerateArgs),
+    /// Export a trained model (Hugging Face Llama layout).
+    #[command(subcommand)]
+    Export(cmd::export::ExportCommand),
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -107,6 +118,10 @@ fn main() -> ExitCode {
         Command::Eval(c) => cmd::eval::run(c),
         Command::Gate(a) => cmd::gate::run(a),
         Command::Monitor(c) => cmd::monitor::run(c),
+        Command::Tokenizer(c) => cmd::tokenizer::run(c),
+        Command::Train(c) => cmd::train::run(c),
+        Command::Generate(a) => cmd::generate::run(a),
+        Command::Export(c) => cmd::export::run(c),
     };
     match result {
         Ok(code) => code,

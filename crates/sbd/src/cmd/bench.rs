@@ -28,6 +28,8 @@ pub enum BenchCommand {
     /// The dataset pipeline end to end on real code: lines/s and MB/s per core with
     /// near-duplicate detection on, and peak memory.
     Data(super::bench_data::DataBenchArgs),
+    /// Training throughput (tokens/s) and MFU against a measured matmul peak, for two sizes.
+    Train(super::bench_train::BenchTrainArgs),
 }
 
 #[derive(Args)]
@@ -62,6 +64,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Serve(a) => super::bench_serve::run(a),
         BenchCommand::Sandbox(a) => super::bench_sandbox::run_sandbox_bench(a),
         BenchCommand::Data(a) => super::bench_data::run_data_bench(a),
+        BenchCommand::Train(a) => super::bench_train::run(a),
     }
 }
 

@@ -1,0 +1,125 @@
+//! AdamW with decoupled weight decay, a warmup + cosine schedule and global-norm clipping.
+//! The moments live on the device; [`AdamW::state`] and [`AdamW::load_state`] move them to and
+//! from a checkpoint so a resumed run continues bit for bit.
+
+use burn::tensor::Tensor;
+
+use crate::config::TrainConfig;
+use crate::model::{Model, dev, host};
+use crate::tensor_io::TensorFile;
+use crate::{Error, Result};
+
+/// Learning rate at `step` (0-based): linear warmup, then cosine decay to `min_lr`.
+pub fn lr_at(cfg: &TrainConfig, step: usize) -> f64 {
+    if step < cfg.warmup {
+        return cfg.lr * (step + 1) as f64 / cfg.warmup as f64;
+    }
+    let span = cfg.steps.saturating_sub(cfg.warmup).max(1) as f64;
+    let p = ((step - cfg.warmup) as f64 / span).min(1.0);
+    cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1.0 + (std::f64::consts::PI * p).cos())
+}
+
+/// Optimizer state: first and second moments per parameter and the step count.
+pub struct AdamW {
+    pub m: Vec<Tensor<2>>,
+    pub v: Vec<Tensor<2>>,
+    pub t: u64,
+}
+
+impl AdamW {
+    pub fn new(model: &Model) -> Self {
+        // The moments live on the inner backend: optimizer arithmetic is never differentiated.
+        let z = |p: &Tensor<2>| Tensor::<2>::zeros(p.dims(), &model.device).inner();
+        AdamW { m: model.params.iter().map(z).collect(), v: model.params.iter().map(z).collect(), t: 0 }
+    }
+
+    /// Applies one update with gradients `grads` (one per parameter, `None` for parameters the
+    /// loss did not reach). Clips to `clip_norm` first; returns the global norm before clipping.
+    pub fn step(
+        &mut self,
+        model: &mut Model,
+        grads: Vec<Option<Tensor<2>>>,
+        lr: f64,
+        cfg: &TrainConfig,
+    ) -> Result<f64> {
+        if grads.len() != model.params.len() {
+            return Err(Error::Invalid("one gradient per parameter expected".into()));
+        }
+        let mut sq = Vec::new();
+        for g in grads.iter().flatten() {
+            sq.push(g.clone().square().sum());
+        }
+        let norm = if sq.is_empty() { 0.0 } else { host(Tensor::cat(sq, 0).sum())?[0] as f64 }.sqrt();
+        let scale = if cfg.clip_norm > 0.0 && norm > cfg.clip_norm { cfg.clip_norm / (norm + 1e-6) } else { 1.0 };
+        self.t += 1;
+        let t = self.t as i32;
+        let (b1, b2) = (cfg.beta1, cfg.beta2);
+        let c1 = 1.0 - b1.powi(t);
+        let c2 = 1.0 - b2.powi(t);
+        for (i, g) in grads.into_iter().enumerate() {
+            let Some(g) = g else { continue };
+            let g = g.mul_scalar(scale);
+            let m = self.m[i].clone().mul_scalar(b1).add(g.clone().mul_scalar(1.0 - b1));
+            let v = self.v[i].clone().mul_scalar(b2).add(g.square().mul_scalar(1.0 - b2));
+            let p = model.params[i].clone().detach();
+            let tracked = p.is_autodiff();
+            let p = p.inner();
+            let decay =
+                if model.shapes[i].len() == 2 && !model.names[i].contains("embed") { cfg.weight_decay } else { 0.0 };
+            let upd = m.clone().div_scalar(c1).div(v.clone().div_scalar(c2).sqrt().add_scalar(cfg.eps));
+            let np = p.clone().sub(upd.mul_scalar(lr)).sub(p.mul_scalar(lr * decay));
+            model.params[i] = if tracked { np.autodiff().require_grad() } else { np };
+            self.m[i] = m;
+            self.v[i] = v;
+        }
+        Ok(norm)
+    }
+
+    /// The moments as named host tensors (`m.NAME`, `v.NAME`).
+    pub fn state(&self, model: &Model, out: &mut TensorFile) -> Result<()> {
+        for (i, n) in model.names.iter().enumerate() {
+            let s = self.m[i].dims().to_vec();
+            out.insert(format!("m.{n}"), s.clone(), host(self.m[i].clone())?);
+            out.insert(format!("v.{n}"), s, host(self.v[i].clone())?);
+        }
+        out.metadata.insert("adam_t".into(), self.t.to_string());
+        Ok(())
+    }
+
+    pub fn load_state(model: &Model, file: &TensorFile) -> Result<Self> {
+        let mut m = Vec::new();
+        let mut v = Vec::new();
+        for (i, n) in model.names.iter().enumerate() {
+            let dims = model.params[i].dims();
+            for (prefix, out) in [("m", &mut m), ("v", &mut v)] {
+                let t = file.get(&format!("{prefix}.{n}"))?;
+                if t.shape != dims.to_vec() {
+                    return Err(Error::Invalid(format!("optimizer state {prefix}.{n} has the wrong shape")));
+                }
+                out.push(dev(t.data.clone(), dims, &model.device).inner());
+            }
+        }
+        let t = file
+            .metadata
+            .get("adam_t")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| Error::Invalid("training state lacks adam_t".into()))?;
+        Ok(AdamW { m, v, t })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_warms_up_then_decays_to_min() {
+        let c = TrainConfig { steps: 100, warmup: 10, lr: 1.0, min_lr: 0.1, ..Default::default() };
+        assert!((lr_at(&c, 0) - 0.1).abs() < 1e-12);
+        assert!((lr_at(&c, 9) - 1.0).abs() < 1e-12);
+        assert!((lr_at(&c, 10) - 1.0).abs() < 1e-12);
+        assert!(lr_at(&c, 55) < 0.6 && lr_at(&c, 55) > 0.5);
+        assert!((lr_at(&c, 100) - 0.1).abs() < 1e-12);
+        assert!((lr_at(&c, 500) - 0.1).abs() < 1e-12);
+    }
+}

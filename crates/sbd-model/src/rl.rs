@@ -1,0 +1,161 @@
+//! Reinforcement learning with the verifier as reward (GRPO-style): for each prompt, sample
+//! a group of answers from the current policy, score each with [`sbd_scan::reward::reward`]
+//! (the same formula as `POST /v1/reward`) minus β·(log π − log π_ref) as the KL penalty, and
+//! push up the log-probability of answers above their group's mean reward (advantages
+//! normalised within the group).
+
+use std::str::FromStr;
+
+use burn::tensor::Tensor;
+use serde_json::Value;
+
+use crate::generate::{Sampling, chat_prompt, generate_ids};
+use crate::model::{Model, dev, host};
+use crate::tokenizer::Tok;
+use crate::train::{chat_row, collate, row_logp};
+use crate::{Error, Result};
+use sbd_scan::reward::{Expectations, OverrideExpectation, Weights, reward, split_completion};
+
+/// A prompt with what the verifier should expect of the answer.
+#[derive(Debug, Clone)]
+pub struct RlPrompt {
+    pub prompt: String,
+    pub language: String,
+    pub expect: Expectations,
+}
+
+/// RL settings.
+#[derive(Debug, Clone)]
+pub struct RlConfig {
+    /// Answers sampled per prompt.
+    pub group: usize,
+    /// KL penalty coefficient.
+    pub kl_beta: f64,
+    pub sampling: Sampling,
+}
+
+/// An RL row `{"prompt", "language", "cwe"?, "override_expectation"?, "explanation_expected"?}`.
+pub fn prompt_from_row(v: &Value) -> Result<RlPrompt> {
+    let prompt =
+        v.get("prompt").and_then(Value::as_str).ok_or_else(|| Error::Invalid("RL row needs a prompt".into()))?;
+    let language =
+        v.get("language").and_then(Value::as_str).ok_or_else(|| Error::Invalid("RL row needs a language".into()))?;
+    let cwe = v
+        .get("cwe")
+        .and_then(|c| c.as_u64().map(|n| n as u32).or_else(|| c.as_str().and_then(sbd_data::sources::parse_cwe)));
+    let override_expectation = match v.get("override_expectation").and_then(Value::as_str) {
+        Some("required") => Some(OverrideExpectation::Required),
+        Some("refuse") => Some(OverrideExpectation::Refuse),
+        Some("none") => Some(OverrideExpectation::None),
+        Some(o) => return Err(Error::Invalid(format!("override_expectation {o}: required, refuse or none"))),
+        None => None,
+    };
+    let explanation_expected = v.get("explanation_expected").and_then(Value::as_bool).unwrap_or(false);
+    Ok(RlPrompt {
+        prompt: prompt.into(),
+        language: language.into(),
+        expect: Expectations { override_expectation, cwe, explanation_expected },
+    })
+}
+
+/// RL prompts from the fixed sides of vulnerable/fixed pairs: the task, its language and the
+/// CWE that the vulnerable side had (for the explanation score).
+pub fn prompts_from_samples(samples: &[sbd_data::sources::Sample], max_bytes: usize) -> Vec<(String, RlPrompt)> {
+    samples
+        .iter()
+        .filter(|s| s.pair.is_some() && !s.vulnerable && s.code.len() <= max_bytes)
+        .filter(|s| sbd_scan::Language::from_str(&s.language).is_ok())
+        .map(|s| {
+            let expect = Expectations { cwe: s.cwe, ..Default::default() };
+            (
+                crate::data::group_of(s),
+                RlPrompt { prompt: crate::data::task_prompt(s), language: s.language.clone(), expect },
+            )
+        })
+        .collect()
+}
+
+/// The verifier's score of one answer and whether its code parses and is compliant (no
+/// active finding at medium or above).
+pub fn score(p: &RlPrompt, text: &str) -> Result<(f64, bool, bool)> {
+    let lang = sbd_scan::Language::from_str(&p.language).map_err(|e| Error::Invalid(e.to_string()))?;
+    let (code, expl) = split_completion(text);
+    let report = sbd_scan::scan(&code, lang);
+    let r = reward(&report, &p.expect, expl.as_deref(), None, &Weights::default());
+    let parses = !code.trim().is_empty() && sbd_scan::raw_parse(&code, lang) && r.parse == 0.0;
+    Ok((r.reward, parses, parses && r.blocking_findings == 0))
+}
+
+/// Named values of one loss (logged per step).
+pub type Parts = Vec<(String, f64)>;
+
+#[allow(clippy::too_many_arguments)]
+/// Loss of one GRPO batch over `prompts`; `policy_plain` is the current policy on a device
+/// without autodiff (for sampling), `reference` the frozen reference.
+pub fn grpo_loss(
+    model: &Model,
+    policy_plain: &Model,
+    reference: &Model,
+    tok: &Tok,
+    prompts: &[&RlPrompt],
+    cfg: &RlConfig,
+    seed: u64,
+    t: usize,
+) -> Result<(Tensor<1>, Parts, usize)> {
+    let mut rows = Vec::new();
+    let mut rewards = Vec::new();
+    let mut compliant = 0usize;
+    for (pi, p) in prompts.iter().enumerate() {
+        let ids = tok.encode(&chat_prompt(&p.prompt))?.ids;
+        for g in 0..cfg.group {
+            let s = Sampling {
+                seed: seed.wrapping_mul(1000).wrapping_add((pi * cfg.group + g) as u64),
+                ..cfg.sampling.clone()
+            };
+            let text = tok.decode(&generate_ids(policy_plain, &ids, tok.eos, &s)?, true)?;
+            let (r, _, c) = score(p, &text)?;
+            compliant += c as usize;
+            rewards.push(r);
+            rows.push(chat_row(tok, &p.prompt, &text, t)?);
+        }
+    }
+    let ntok: Vec<f32> = rows.iter().map(|r| r.lm.iter().sum::<f32>().max(1.0)).collect();
+    let batch = collate(rows, tok.pad);
+    let n = batch.b;
+    let pol = row_logp(model, &batch)?; // [n, 1]
+    let pol_h = host(pol.clone().detach())?;
+    let ref_h = host(row_logp(reference, &batch)?)?;
+    let kl: Vec<f64> = (0..n).map(|i| (pol_h[i] - ref_h[i]) as f64 / ntok[i] as f64).collect();
+    let shaped: Vec<f64> = (0..n).map(|i| rewards[i] - cfg.kl_beta * kl[i]).collect();
+    let mut adv = vec![0f32; n];
+    for (gi, chunk) in shaped.chunks(cfg.group).enumerate() {
+        let mean = chunk.iter().sum::<f64>() / chunk.len() as f64;
+        let sd = (chunk.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / chunk.len() as f64).sqrt();
+        for (j, r) in chunk.iter().enumerate() {
+            adv[gi * cfg.group + j] = ((r - mean) / (sd + 1e-4)) as f32 / ntok[gi * cfg.group + j];
+        }
+    }
+    let a: Tensor<2> = dev(adv, [n, 1], &model.device);
+    let loss = pol.mul(a).sum().neg().div_scalar(n as f64);
+    let parts = vec![
+        ("reward".to_string(), rewards.iter().sum::<f64>() / n as f64),
+        ("kl".to_string(), kl.iter().sum::<f64>() / n as f64),
+        ("compliant".to_string(), compliant as f64 / n as f64),
+    ];
+    Ok((loss, parts, batch.tokens))
+}
+
+/// Compliance and parse rates of one sampled answer per prompt.
+pub fn compliance(model: &Model, tok: &Tok, prompts: &[RlPrompt], s: &Sampling) -> Result<(f64, f64)> {
+    let (mut comp, mut parse) = (0usize, 0usize);
+    for (i, p) in prompts.iter().enumerate() {
+        let ids = tok.encode(&chat_prompt(&p.prompt))?.ids;
+        let s = Sampling { seed: s.seed.wrapping_add(i as u64), ..s.clone() };
+        let text = tok.decode(&generate_ids(model, &ids, tok.eos, &s)?, true)?;
+        let (_, ps, c) = score(p, &text)?;
+        parse += ps as usize;
+        comp += c as usize;
+    }
+    let n = prompts.len().max(1) as f64;
+    Ok((comp as f64 / n, parse as f64 / n))
+}

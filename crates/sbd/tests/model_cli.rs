@@ -1,0 +1,156 @@
+//! The model commands end to end on the embedded pairs (no ../shared needed): tokenizer,
+//! pretraining with a kill and an exact resume, SFT, DPO, sweep, generation, export, bench.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn sbd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sbd"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sbd-model-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+const SMALL: &[&str] = &[
+    "--shared",
+    "/nonexistent",
+    "--preset",
+    "tiny",
+    "--vocab-size",
+    "320",
+    "--batch-size",
+    "2",
+    "--seq-len",
+    "48",
+    "--no-progress",
+];
+
+fn ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    text
+}
+
+fn pretrain(dir: &Path, extra: &[&str]) -> Command {
+    let mut c = sbd();
+    c.args(["train", "pretrain", "-o"]).arg(dir).args(SMALL).args(["--steps", "14", "--checkpoint-every", "1"]);
+    c.args(extra);
+    c
+}
+
+#[test]
+fn pretraining_resumes_exactly_after_a_kill() {
+    let base = tmp("resume");
+    let a = base.join("a");
+    let b = base.join("b");
+    let text = ok(&mut pretrain(&a, &[]));
+    assert!(text.contains("property_auroc_insecure"), "{text}");
+    // Kill the second run as soon as it has written a checkpoint, then resume it.
+    let mut child = pretrain(&b, &[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let t = Instant::now();
+    while !b.join("checkpoint/training_state.safetensors").exists() && t.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed_at = std::fs::read_to_string(b.join("metrics.jsonl")).unwrap_or_default().lines().count();
+    ok(&mut pretrain(&b, &["--resume"]));
+    let ma = std::fs::read(a.join("model.safetensors")).unwrap();
+    let mb = std::fs::read(b.join("model.safetensors")).unwrap();
+    assert!(ma == mb, "resumed weights differ from the uninterrupted run (killed after {killed_at} steps)");
+    let la = std::fs::read_to_string(a.join("metrics.jsonl")).unwrap();
+    let lb = std::fs::read_to_string(b.join("metrics.jsonl")).unwrap();
+    let loss = |s: &str| -> Vec<f64> {
+        s.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].as_f64().unwrap()).collect()
+    };
+    assert_eq!(loss(&la).len(), 14);
+    assert_eq!(loss(&la), loss(&lb));
+    for f in ["model.safetensors", "config.json", "tokenizer.json", "training_state.safetensors"] {
+        assert!(b.join("checkpoint").join(f).is_file(), "{f}");
+    }
+
+    // Generation (verification-guided) and export work on the result.
+    let g = ok(sbd()
+        .args(["generate", "--model"])
+        .arg(&a)
+        .args(["--language", "python", "--attempts", "2", "--max-new-tokens", "12", "--format", "json"])
+        .arg("Look up a user by name in SQLite."));
+    let v: serde_json::Value = serde_json::from_str(
+        g.lines().take_while(|l| !l.starts_with("confidence")).collect::<Vec<_>>().join("\n").trim(),
+    )
+    .unwrap();
+    assert!(v["confidence"].as_f64().is_some_and(|c| (0.0..=1.0).contains(&c)), "{g}");
+    assert!(v["attempts"].as_u64().is_some_and(|n| (1..=2).contains(&n)));
+    let e = base.join("hf");
+    ok(sbd().args(["export", "hf", "--model"]).arg(&a).arg("-o").arg(&e));
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(e.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["architectures"][0], "LlamaForCausalLM");
+    assert!(e.join("model.safetensors").is_file() && e.join("tokenizer.json").is_file());
+
+    // DPO and SFT from the pretrained model; the DPO report has both accuracies.
+    let d = base.join("dpo");
+    let out = ok(sbd().args(["train", "dpo", "--init"]).arg(&a).arg("-o").arg(&d).args(SMALL).args(["--steps", "2"]));
+    assert!(out.contains("preference_accuracy_before") && out.contains("preference_accuracy_after"), "{out}");
+    let s = base.join("sft");
+    ok(sbd().args(["train", "sft", "--init"]).arg(&a).arg("-o").arg(&s).args(SMALL).args(["--steps", "2"]));
+    assert!(s.join("model.safetensors").is_file());
+    std::fs::remove_dir_all(&base).ok();
+}
+
+#[test]
+fn sweep_ablation_tokenizer_and_bench() {
+    let base = tmp("sweep");
+    let out = ok(sbd().args(["train", "sweep", "-o"]).arg(&base).args(SMALL).args([
+        "--steps",
+        "2",
+        "--ablate",
+        "fim",
+        "--grid",
+        "lr=0.001,0.003",
+    ]));
+    assert!(out.contains("2 runs"), "{out}");
+    let rows = std::fs::read_to_string(base.join("sweep.jsonl")).unwrap();
+    assert_eq!(rows.lines().count(), 2);
+    let first: serde_json::Value = serde_json::from_str(rows.lines().next().unwrap()).unwrap();
+    assert_eq!(first["result"]["config"]["objectives"]["fim_rate"], 0.0);
+    assert_eq!(first["result"]["config"]["lr"], 0.001);
+    let bad = sbd()
+        .args(["train", "pretrain", "-o"])
+        .arg(base.join("x"))
+        .args(SMALL)
+        .args(["--ablate", "nope"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+
+    let t = base.join("tok.json");
+    ok(sbd().args(["tokenizer", "train", "--shared", "/nonexistent", "--vocab-size", "300", "-o"]).arg(&t));
+    let j: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&t).unwrap()).unwrap();
+    assert!(j["added_tokens"].as_array().unwrap().iter().any(|x| x["content"] == "<|anrf_intent|>"));
+
+    let b = ok(sbd().args([
+        "bench",
+        "train",
+        "--sizes",
+        "tiny",
+        "--steps",
+        "1",
+        "--batch-size",
+        "2",
+        "--seq-len",
+        "32",
+        "--vocab-size",
+        "300",
+        "--matmul",
+        "128",
+    ]));
+    assert!(b.contains("MFU") && b.lines().any(|l| l.starts_with("tiny")), "{b}");
+    std::fs::remove_dir_all(&base).ok();
+}
