@@ -1,4 +1,4 @@
-//! Secret redaction: credentials in code are replaced by a placeholder before anything is
+//! Secret redaction: credentials in code are replaced by the marker `<REDACTED>` before anything is
 //! written. Patterns: private key blocks, AWS access keys, GitHub, GitLab, Slack and Stripe
 //! tokens, Google API keys, JWTs, and string literals assigned to names such as `password`,
 //! `secret`, `api_key` or `token`.
@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 /// What replaces a secret.
-pub const PLACEHOLDER: &str = "<REDACTED>";
+pub const REDACTION_MARKER: &str = "<REDACTED>";
 
 fn patterns() -> &'static [Regex] {
     static P: OnceLock<Vec<Regex>> = OnceLock::new();
@@ -46,15 +46,16 @@ pub fn redact(code: &str) -> (String, usize) {
     for re in patterns() {
         if re.is_match(&out) {
             n += re.find_iter(&out).count();
-            out = std::borrow::Cow::Owned(re.replace_all(&out, PLACEHOLDER).into_owned());
+            out = std::borrow::Cow::Owned(re.replace_all(&out, REDACTION_MARKER).into_owned());
         }
     }
     if let Some(re) = assignment() {
-        let hits = re.captures_iter(&out).filter(|c| c.get(3).is_some_and(|v| v.as_str() != PLACEHOLDER)).count();
+        let hits = re.captures_iter(&out).filter(|c| c.get(3).is_some_and(|v| v.as_str() != REDACTION_MARKER)).count();
         if hits > 0 {
             n += hits;
-            out =
-                std::borrow::Cow::Owned(re.replace_all(&out, format!("${{1}}${{2}}{PLACEHOLDER}${{4}}")).into_owned());
+            out = std::borrow::Cow::Owned(
+                re.replace_all(&out, format!("${{1}}${{2}}{REDACTION_MARKER}${{4}}")).into_owned(),
+            );
         }
     }
     (out.into_owned(), n)
