@@ -114,7 +114,8 @@ pub(crate) enum Stage {
 }
 
 impl Stage {
-    pub(crate) fn from_i32(v: i32) -> Option<Stage> {
+    /// Every stage; `Stage as i32` counts from 1 in this order.
+    const ALL: [Stage; 15] = {
         use Stage::*;
         [
             Sync,
@@ -133,8 +134,10 @@ impl Stage {
             Chdir,
             Exec,
         ]
-        .into_iter()
-        .find(|s| *s as i32 == v)
+    };
+
+    pub(crate) fn from_i32(v: i32) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|s| *s as i32 == v)
     }
 }
 

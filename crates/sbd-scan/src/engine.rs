@@ -657,35 +657,12 @@ impl<'a, 't> Ctx<'a, 't> {
     fn guarded(&self, n: Node<'t>) -> bool {
         let syntax = self.lang.syntax();
         let mut names = Vec::new();
-        let mut cursor = n.walk();
-        let mut seen = 0;
-        loop {
-            let node = cursor.node();
-            seen += 1;
+        crate::parse::preorder(n, 256, |node| {
             if syntax.idents.contains(&node.kind()) {
                 names.push(node_text(node, self.src).to_string());
             }
-            if seen < 256 && cursor.goto_first_child() {
-                continue;
-            }
-            let mut done = false;
-            loop {
-                if cursor.node().id() == n.id() {
-                    done = true;
-                    break;
-                }
-                if cursor.goto_next_sibling() {
-                    break;
-                }
-                if !cursor.goto_parent() {
-                    done = true;
-                    break;
-                }
-            }
-            if done {
-                break;
-            }
-        }
+            true
+        });
         if names.is_empty() {
             return false;
         }
@@ -722,31 +699,14 @@ impl<'a, 't> Ctx<'a, 't> {
             return c.clone();
         }
         let mut out = Vec::new();
-        let mut cursor = scope.walk();
-        let mut seen = 0;
-        'walk: loop {
-            let node = cursor.node();
-            seen += 1;
+        crate::parse::preorder(scope, 1_000_000, |node| {
             if (node.kind().starts_with("if") || node.kind().starts_with("while"))
                 && let Some(c) = node.child_by_field_name("condition")
             {
                 out.push(c);
             }
-            if seen < 1_000_000 && cursor.goto_first_child() {
-                continue;
-            }
-            loop {
-                if cursor.node().id() == scope.id() {
-                    break 'walk;
-                }
-                if cursor.goto_next_sibling() {
-                    break;
-                }
-                if !cursor.goto_parent() {
-                    break 'walk;
-                }
-            }
-        }
+            true
+        });
         let rc = std::rc::Rc::new(out);
         self.conditions.borrow_mut().insert(scope.id(), rc.clone());
         rc
@@ -812,10 +772,8 @@ impl<'a, 't> Ctx<'a, 't> {
         }
         if !d.has.is_empty() || !d.not_has.is_empty() {
             let mut found = vec![false; d.has.len()];
-            let mut cursor = n.walk();
-            let mut seen = 0;
-            'walk: loop {
-                let node = cursor.node();
+            let mut excluded = false;
+            crate::parse::preorder(n, 20_000, |node| {
                 if node.id() != n.id() {
                     for (i, s) in d.has.iter().enumerate() {
                         if self.sel_matches(s, node) {
@@ -823,26 +781,13 @@ impl<'a, 't> Ctx<'a, 't> {
                         }
                     }
                     if d.not_has.iter().any(|s| self.sel_matches(s, node)) {
+                        excluded = true;
                         return false;
                     }
                 }
-                seen += 1;
-                if seen < 20_000 && cursor.goto_first_child() {
-                    continue;
-                }
-                loop {
-                    if cursor.node().id() == n.id() {
-                        break 'walk;
-                    }
-                    if cursor.goto_next_sibling() {
-                        break;
-                    }
-                    if !cursor.goto_parent() {
-                        break 'walk;
-                    }
-                }
-            }
-            if found.iter().any(|f| !f) {
+                true
+            });
+            if excluded || found.iter().any(|f| !f) {
                 return false;
             }
         }
@@ -955,23 +900,7 @@ impl Scanner {
     }
 
     fn empty(&self, lang: Language, path: Option<&str>, bytes: usize, note: String) -> Report {
-        Report {
-            language: lang,
-            path: path.map(str::to_string),
-            findings: Vec::new(),
-            suppressed: Vec::new(),
-            facts: Vec::new(),
-            properties: Properties {
-                memory_safe: false,
-                type_safe: false,
-                resource_bounded: false,
-                sandboxed: false,
-                override_status: OverrideStatus::None,
-            },
-            overrides: Vec::new(),
-            notes: vec![note],
-            parse: ParseInfo { error_nodes: 0, wrapped_in: None, bytes },
-        }
+        Report::unscanned(lang, path, bytes, note)
     }
 
     /// Scan one unit of source text.

@@ -92,34 +92,16 @@ pub fn scan(text: &str, lang: Language) -> Report {
     match DEFAULT.get_or_init(|| Scanner::new().map_err(|e| e.to_string())) {
         Ok(s) => s.scan(text, lang),
         Err(e) => {
-            let mut r = Scanner::builder()
-                .without_embedded_rules()
-                .build()
-                .map(|s| s.scan(text, lang))
-                .unwrap_or_else(|_| unreachable_report(lang));
-            r.notes.push(format!("embedded rules failed to load: {e}"));
-            r
+            let note = format!("embedded rules failed to load: {e}");
+            match Scanner::builder().without_embedded_rules().build() {
+                Ok(s) => {
+                    let mut r = s.scan(text, lang);
+                    r.notes.push(note);
+                    r
+                }
+                Err(_) => Report::unscanned(lang, None, text.len(), note),
+            }
         }
-    }
-}
-
-fn unreachable_report(lang: Language) -> Report {
-    Report {
-        language: lang,
-        path: None,
-        findings: Vec::new(),
-        suppressed: Vec::new(),
-        facts: Vec::new(),
-        properties: Properties {
-            memory_safe: false,
-            type_safe: false,
-            resource_bounded: false,
-            sandboxed: false,
-            override_status: OverrideStatus::None,
-        },
-        overrides: Vec::new(),
-        notes: Vec::new(),
-        parse: ParseInfo { error_nodes: 0, wrapped_in: None, bytes: 0 },
     }
 }
 

@@ -131,3 +131,36 @@ pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Dur
     }
     Ok(best)
 }
+
+/// Visits `root` and its descendants in document order. Children are entered only while
+/// fewer than `budget` nodes have been visited, so a pathological tree costs bounded time.
+/// `visit` returns `false` to end the walk at once.
+pub(crate) fn preorder<'t>(
+    root: tree_sitter::Node<'t>,
+    budget: usize,
+    mut visit: impl FnMut(tree_sitter::Node<'t>) -> bool,
+) {
+    let mut cursor = root.walk();
+    let mut seen = 0usize;
+    loop {
+        let node = cursor.node();
+        seen += 1;
+        if !visit(node) {
+            return;
+        }
+        if seen < budget && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.node().id() == root.id() {
+                return;
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return;
+            }
+        }
+    }
+}

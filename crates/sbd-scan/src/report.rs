@@ -252,6 +252,28 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report of a unit that was not analysed (binary, over a limit, rules unavailable):
+    /// no findings, every boolean property `false`, and `note` saying why.
+    pub fn unscanned(language: Language, path: Option<&str>, bytes: usize, note: String) -> Report {
+        Report {
+            language,
+            path: path.map(str::to_string),
+            findings: Vec::new(),
+            suppressed: Vec::new(),
+            facts: Vec::new(),
+            properties: Properties {
+                memory_safe: false,
+                type_safe: false,
+                resource_bounded: false,
+                sandboxed: false,
+                override_status: OverrideStatus::None,
+            },
+            overrides: Vec::new(),
+            notes: vec![note],
+            parse: ParseInfo { error_nodes: 0, wrapped_in: None, bytes },
+        }
+    }
+
     /// Highest severity among active findings.
     pub fn max_severity(&self) -> Option<Severity> {
         self.findings.iter().map(|f| f.severity).max()

@@ -371,11 +371,7 @@ impl<'a, 't> Analysis<'a, 't> {
             return d.clone();
         }
         let mut out = Vec::new();
-        let mut cursor = scope.walk();
-        let mut visited = 0usize;
-        'walk: loop {
-            let node = cursor.node();
-            visited += 1;
+        crate::parse::preorder(scope, 200_000, |node| {
             if let Some(dk) = self.syntax.defs.iter().find(|d| d.kind == node.kind())
                 && let Some(target) = node.child_by_field_name(dk.target)
             {
@@ -412,21 +408,8 @@ impl<'a, 't> Analysis<'a, 't> {
                     }
                 }
             }
-            if visited < 200_000 && cursor.goto_first_child() {
-                continue;
-            }
-            loop {
-                if cursor.node().id() == scope.id() {
-                    break 'walk;
-                }
-                if cursor.goto_next_sibling() {
-                    break;
-                }
-                if !cursor.goto_parent() {
-                    break 'walk;
-                }
-            }
-        }
+            true
+        });
         let rc = std::rc::Rc::new(out);
         self.defs.borrow_mut().insert(scope.id(), rc.clone());
         rc
@@ -434,29 +417,12 @@ impl<'a, 't> Analysis<'a, 't> {
 }
 
 fn collect_idents(n: Node<'_>, syntax: &Syntax, src: &str, out: &mut Vec<String>, cap: usize) {
-    let mut cursor = n.walk();
-    let mut seen = 0;
-    loop {
-        let node = cursor.node();
-        seen += 1;
+    crate::parse::preorder(n, cap, |node| {
         if syntax.idents.contains(&node.kind()) {
             out.push(node_text(node, src).to_string());
         }
-        if seen < cap && cursor.goto_first_child() {
-            continue;
-        }
-        loop {
-            if cursor.node().id() == n.id() {
-                return;
-            }
-            if cursor.goto_next_sibling() {
-                break;
-            }
-            if !cursor.goto_parent() {
-                return;
-            }
-        }
-    }
+        true
+    });
 }
 
 /// Node kinds that are literals in every grammar we use.

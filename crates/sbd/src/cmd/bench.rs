@@ -134,6 +134,30 @@ fn find_tool(name: &str, first: &Path) -> Option<PathBuf> {
 
 /// Run a peer; returns its wall time and how many files it reports as scanned (from its JSON:
 /// semgrep's `paths.scanned`, bandit's `metrics` entries).
+/// One peer's line: time, MB/s, how much slower than sbd, and how many files it scanned.
+fn peer_row(
+    out: &mut impl Write,
+    lang: Language,
+    peer: &str,
+    timed: Result<(Duration, Option<usize>), String>,
+    bytes: usize,
+    ours: Duration,
+    files: usize,
+) -> std::io::Result<()> {
+    match timed {
+        Ok((d, scanned)) => writeln!(
+            out,
+            "{:<8} {peer:<8} {:>8.1} s  {:>7.2} MB/s  ratio {:>6.1}x  ({} of {files} files scanned)",
+            lang.name(),
+            d.as_secs_f64(),
+            mbps(bytes, d),
+            d.as_secs_f64() / ours.as_secs_f64().max(1e-9),
+            scanned.map_or("?".to_string(), |n| n.to_string()),
+        ),
+        Err(e) => writeln!(out, "{:<8} {peer}: failed: {e}", lang.name()),
+    }
+}
+
 fn time_peer(mut cmd: Command) -> Result<(Duration, Option<usize>), String> {
     let t = Instant::now();
     let out = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).output().map_err(|e| e.to_string())?;
@@ -310,19 +334,7 @@ fn bench_scan(a: BenchScanArgs) -> anyhow::Result<ExitCode> {
                     .args(["--no-git-ignore", "--max-target-bytes", "0", "--timeout", "0", "--config"])
                     .arg(&a.semgrep_rules)
                     .args(&files);
-                match time_peer(cmd) {
-                    Ok((d, scanned)) => writeln!(
-                        out,
-                        "{:<8} semgrep  {:>8.1} s  {:>7.2} MB/s  ratio {:>6.1}x  ({} of {} files scanned)",
-                        c.lang.name(),
-                        d.as_secs_f64(),
-                        mbps(c.bytes, d),
-                        d.as_secs_f64() / ours.as_secs_f64().max(1e-9),
-                        scanned.map_or("?".to_string(), |n| n.to_string()),
-                        files.len()
-                    )?,
-                    Err(e) => writeln!(out, "{:<8} semgrep: failed: {e}", c.lang.name())?,
-                }
+                peer_row(&mut out, c.lang, "semgrep", time_peer(cmd), c.bytes, ours, files.len())?;
             }
         }
         if c.lang == Language::Python {
@@ -333,19 +345,7 @@ fn bench_scan(a: BenchScanArgs) -> anyhow::Result<ExitCode> {
                 Some(b) => {
                     let mut cmd = Command::new(b);
                     cmd.args(["-q", "-f", "json"]).args(&files);
-                    match time_peer(cmd) {
-                        Ok((d, scanned)) => writeln!(
-                            out,
-                            "{:<8} bandit   {:>8.1} s  {:>7.2} MB/s  ratio {:>6.1}x  ({} of {} files scanned)",
-                            c.lang.name(),
-                            d.as_secs_f64(),
-                            mbps(c.bytes, d),
-                            d.as_secs_f64() / ours.as_secs_f64().max(1e-9),
-                            scanned.map_or("?".to_string(), |n| n.to_string()),
-                            files.len()
-                        )?,
-                        Err(e) => writeln!(out, "{:<8} bandit: failed: {e}", c.lang.name())?,
-                    }
+                    peer_row(&mut out, c.lang, "bandit", time_peer(cmd), c.bytes, ours, files.len())?;
                 }
             }
         }

@@ -102,13 +102,15 @@ fn scan_file(
     let max = scanner.limits().max_bytes;
     let detected = lang.or_else(|| Language::detect(path, None));
     if meta.len() > max as u64 {
-        let l = detected.unwrap_or(Language::C);
-        let mut r = scanner.scan_bytes(&[], l, Some(&shown));
-        r.notes = vec![format!(
-            "not scanned: {} bytes exceeds the size limit of {max} bytes (raise it with --max-bytes)",
-            meta.len()
-        )];
-        r.parse.bytes = meta.len() as usize;
+        let r = Report::unscanned(
+            detected.unwrap_or(Language::C),
+            Some(&shown),
+            meta.len() as usize,
+            format!(
+                "not scanned: {} bytes exceeds the size limit of {max} bytes (raise it with --max-bytes)",
+                meta.len()
+            ),
+        );
         let rendered = if text_out { render_text(&r, None) } else { String::new() };
         return Ok(Unit { report: r, rendered, source: keep_source.then(String::new) });
     }
