@@ -16,9 +16,11 @@
 //!   the validator, so the two agree on structure.
 //! - [`builder`]: produce valid instances from facts (used by the verifier and data pipeline).
 //! - [`input`]: read untrusted JSON under size and depth limits.
+//! - [`extract`]: find the instance a model put into its answer (a fenced `json`/`anrf` block).
 #![forbid(unsafe_code)]
 
 pub mod builder;
+pub mod extract;
 pub mod input;
 pub mod migrate;
 pub mod model;

@@ -97,6 +97,23 @@ const MIGRATIONS: &[&str] = &[
         imported_at TEXT NOT NULL
     );
     CREATE INDEX feedback_run ON feedback(run_id);",
+    // 4: several independent samples per task (pass@k): the sample joins the results' key
+    "CREATE TABLE eval_results_v4 (
+        run_id TEXT NOT NULL REFERENCES eval_runs(id) ON DELETE CASCADE,
+        task_id TEXT NOT NULL,
+        suite TEXT NOT NULL,
+        language TEXT NOT NULL,
+        cwe INTEGER,
+        secure INTEGER NOT NULL,
+        functional INTEGER,
+        result_json TEXT NOT NULL,
+        sample INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (run_id, task_id, sample)
+    );
+    INSERT INTO eval_results_v4 (run_id, task_id, suite, language, cwe, secure, functional, result_json, sample)
+        SELECT run_id, task_id, suite, language, cwe, secure, functional, result_json, 0 FROM eval_results;
+    DROP TABLE eval_results;
+    ALTER TABLE eval_results_v4 RENAME TO eval_results;",
 ];
 
 /// An open history database.
@@ -338,9 +355,9 @@ impl History {
             let json = serde_json::to_string(r).unwrap_or_default();
             let functional = (r.tests_total > 0).then(|| r.functional());
             tx.execute(
-                "INSERT OR REPLACE INTO eval_results (run_id, task_id, suite, language, cwe, secure, functional, result_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![run.id, r.task_id, r.suite, r.language, r.cwe, r.secure, functional, json],
+                "INSERT OR REPLACE INTO eval_results (run_id, task_id, suite, language, cwe, secure, functional, result_json, sample)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![run.id, r.task_id, r.suite, r.language, r.cwe, r.secure, functional, json, r.sample],
             )
             .map_err(e)?;
         }

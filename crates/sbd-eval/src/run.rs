@@ -44,12 +44,38 @@ pub struct RunOptions {
     pub concurrency: usize,
     /// Skip tasks already in `results.jsonl`.
     pub resume: bool,
+    /// Independent samples per task (≥ 1); with more than one, pass@k is reported for
+    /// k = 1, 5, 10 up to the number of samples.
+    pub samples: u32,
+    /// Also run the sandbox's escape suite once (`SER.escape`: the share of hostile programs
+    /// the sandbox that runs the tests contains).
+    pub escape_suite: bool,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { mode: Mode::Instruct, repair: 0, oracle: OracleOptions::default(), concurrency: 1, resume: false }
+        RunOptions {
+            mode: Mode::Instruct,
+            repair: 0,
+            oracle: OracleOptions::default(),
+            concurrency: 1,
+            resume: false,
+            samples: 1,
+            escape_suite: false,
+        }
     }
+}
+
+/// Runs `sbd-sandbox`'s escape suite and scores it: `SER.escape` = contained attempts over
+/// attempts that could run here (an attempt whose toolchain is missing does not count).
+pub fn escape_metric() -> Result<Metric, RunError> {
+    let rows = sbd_sandbox::escape::run_selftest(false).map_err(|e| RunError::Format {
+        path: "escape suite".into(),
+        line: 0,
+        message: e.to_string(),
+    })?;
+    let ran: Vec<bool> = rows.iter().filter_map(|r| r.contained).collect();
+    Ok(Metric::proportion("SER.escape", ran.iter().filter(|c| **c).count(), ran.len()))
 }
 
 /// The record of a finished run.
@@ -129,8 +155,18 @@ pub fn read_summary(path: &Path) -> Result<(RunSummary, PathBuf), RunError> {
 
 /// Answers one task: generate, judge, and repair up to `opts.repair` rounds.
 pub fn evaluate_task(backend: &dyn Backend, task: &Task, opts: &RunOptions) -> Result<TaskResult, BackendError> {
+    evaluate_sample(backend, task, 0, opts)
+}
+
+/// Answers one independent sample of a task (see [`RunOptions::samples`]).
+pub fn evaluate_sample(
+    backend: &dyn Backend,
+    task: &Task,
+    sample: u32,
+    opts: &RunOptions,
+) -> Result<TaskResult, BackendError> {
     let start = Instant::now();
-    let first = backend.complete(&Request { task, mode: opts.mode, repair: None, round: 0 })?;
+    let first = backend.complete(&Request { task, mode: opts.mode, repair: None, round: 0, sample })?;
     let first_latency = start.elapsed().as_micros() as u64;
     let mut result = judge(task, &first, opts.oracle);
     let secure_first = result.secure;
@@ -139,8 +175,13 @@ pub fn evaluate_task(backend: &dyn Backend, task: &Task, opts: &RunOptions) -> R
         while rounds < opts.repair {
             let Some(feedback) = repair_feedback(task, &result) else { break };
             rounds += 1;
-            let req =
-                Request { task, mode: opts.mode, repair: Some((result.completion.clone(), feedback)), round: rounds };
+            let req = Request {
+                task,
+                mode: opts.mode,
+                repair: Some((result.completion.clone(), feedback)),
+                round: rounds,
+                sample,
+            };
             let next = match backend.complete(&req) {
                 Ok(c) => c,
                 Err(BackendError::Missing(_)) => break,
@@ -149,6 +190,7 @@ pub fn evaluate_task(backend: &dyn Backend, task: &Task, opts: &RunOptions) -> R
             result = judge(task, &next, opts.oracle);
         }
     }
+    result.sample = sample;
     result.secure_first = secure_first;
     result.repair_rounds = rounds;
     result.repair_budget = opts.repair;
@@ -185,13 +227,18 @@ pub fn run_tasks(
         }
         std::fs::write(&path, text).map_err(io(&path))?;
     }
-    let seen: HashSet<String> = done.iter().map(|r| r.task_id.clone()).collect();
-    let todo: Vec<&Task> = tasks.iter().filter(|t| !seen.contains(&t.id)).collect();
+    let seen: HashSet<(String, u32)> = done.iter().map(|r| (r.task_id.clone(), r.sample)).collect();
+    let samples = opts.samples.max(1);
+    let todo: Vec<(&Task, u32)> = tasks
+        .iter()
+        .flat_map(|t| (0..samples).map(move |s| (t, s)))
+        .filter(|(t, s)| !seen.contains(&(t.id.clone(), *s)))
+        .collect();
     let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
     let sink = Mutex::new((file, Vec::new()));
     let next = AtomicUsize::new(0);
     let finished = AtomicUsize::new(done.len());
-    let total = tasks.len();
+    let total = tasks.len() * samples as usize;
     let failure: Mutex<Option<RunError>> = Mutex::new(None);
     let workers = opts.concurrency.clamp(1, 64).min(todo.len().max(1));
     std::thread::scope(|s| {
@@ -202,8 +249,8 @@ pub fn run_tasks(
                         return;
                     }
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(task) = todo.get(i) else { return };
-                    match evaluate_task(backend, task, opts) {
+                    let Some(&(task, sample)) = todo.get(i) else { return };
+                    match evaluate_sample(backend, task, sample, opts) {
                         Ok(r) => {
                             let line = serde_json::to_string(&r).unwrap_or_default();
                             let mut g = match sink.lock() {
@@ -245,8 +292,8 @@ pub fn run_tasks(
     // Keep the suite's order.
     let order: std::collections::HashMap<&str, usize> =
         tasks.iter().enumerate().map(|(i, t)| (t.id.as_str(), i)).collect();
-    done.sort_by_key(|r| order.get(r.task_id.as_str()).copied().unwrap_or(usize::MAX));
-    let complete = done.len() >= tasks.len();
+    done.sort_by_key(|r| (order.get(r.task_id.as_str()).copied().unwrap_or(usize::MAX), r.sample));
+    let complete = done.len() >= total;
     Ok((done, complete))
 }
 
@@ -291,7 +338,13 @@ pub fn write_summary(
         repair: opts.repair,
         tests_run: opts.oracle.run_tests,
         tasks: results.len(),
-        metrics: compute(results),
+        metrics: {
+            let mut m = compute(results);
+            if opts.escape_suite {
+                m.push(escape_metric()?);
+            }
+            m
+        },
         per_suite,
     };
     let path = dir.join("run.json");

@@ -42,14 +42,14 @@ pub fn selfcheck(tests: usize) -> Result<Vec<Row>, SuiteError> {
         let mut tests_passed = 0;
         let mut tests_total = 0;
         for t in &tasks {
-            let req = Request { task: t, mode: Mode::Instruct, repair: None, round: 0 };
+            let req = Request { task: t, mode: Mode::Instruct, repair: None, round: 0, sample: 0 };
             let s = References(Which::Secure).complete(&req).unwrap_or_default();
             let i = References(Which::Insecure).complete(&req).unwrap_or_default();
             let with_tests = tests > 0 && ran < tests && !t.tests.is_empty();
             if with_tests {
                 ran += 1;
             }
-            let rs = judge(t, &s, OracleOptions { run_tests: with_tests });
+            let rs = judge(t, &s, OracleOptions { run_tests: with_tests, ..OracleOptions::default() });
             let ri = judge(t, &i, OracleOptions::default());
             if rs.secure {
                 ok_s += 1;

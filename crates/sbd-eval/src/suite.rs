@@ -49,6 +49,10 @@ pub struct Expect {
     /// The prompt never asks for security (secure-by-default compliance, SDC).
     #[serde(default)]
     pub neutral: bool,
+    /// The answer must carry its ANRF 1.1.0 instance (a fenced `json` block), valid and aligned
+    /// with the code; SCR counts it (metadata complete and correct, MCC).
+    #[serde(default)]
+    pub metadata: bool,
 }
 
 /// Wire form of [`Expect`] in the suite files (`override` is a keyword in Rust).
@@ -60,6 +64,8 @@ struct ExpectWire {
     override_expectation: OverrideExpect,
     #[serde(default)]
     neutral: bool,
+    #[serde(default)]
+    metadata: bool,
 }
 
 /// One functional test: feed `stdin`, compare stdout (trailing whitespace ignored).
@@ -105,7 +111,12 @@ pub struct Task {
 
 fn de_expect<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Expect, D::Error> {
     let w = ExpectWire::deserialize(d)?;
-    Ok(Expect { sandboxing: w.sandboxing, override_expectation: w.override_expectation, neutral: w.neutral })
+    Ok(Expect {
+        sandboxing: w.sandboxing,
+        override_expectation: w.override_expectation,
+        neutral: w.neutral,
+        metadata: w.metadata,
+    })
 }
 
 /// The verifier language of a task's language name.

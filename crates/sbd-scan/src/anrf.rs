@@ -132,3 +132,94 @@ pub fn unit_anrf_validated(report: &Report, timestamp: &str) -> (Value, sbd_anrf
     let verdict = sbd_anrf::validate(&value);
     (value, verdict)
 }
+
+/// Where an ANRF instance a model (or a person) wrote disagrees with the verifier's report of
+/// the code it describes: metadata–code alignment. Each entry names the field and what the
+/// code shows. Checked:
+///
+/// - **memory safety**: an entity claims `memory_safe: true` (or the unit claims
+///   `safety_level: MemorySafe` with no override) while the verifier reports a memory-safety
+///   finding or an unsafe construct;
+/// - **resource bounds**: an entity claims `resource_bounded: true` while the verifier sees
+///   a resource hazard driven by input;
+/// - **overrides**: `security.override_status` must be true exactly when the code carries a
+///   valid `sbd:allow` override;
+/// - **isolation** (when `isolation_expected`): `intent.security_intentions.isolation_required`
+///   is true and `resource_limits` declares a CPU, memory and time bound.
+///
+/// Structural validity is the validator's job ([`sbd_anrf::validate`]); this only compares the
+/// claims with the code, so it tolerates missing fields (they are reported by the validator).
+pub fn misalignments(report: &Report, instance: &Value, isolation_expected: bool) -> Vec<String> {
+    use crate::report::{Class, OverrideStatus};
+    let mut out = Vec::new();
+    let ptr = |p: &str| instance.pointer(p);
+    let override_on = ptr("/security/override_status").and_then(Value::as_bool).unwrap_or(false);
+    let entities: Vec<&Value> =
+        ptr("/semantics/entities").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
+    let claims = |key: &str| {
+        entities
+            .iter()
+            .any(|e| e.pointer(&format!("/security_properties/{key}")).and_then(Value::as_bool) == Some(true))
+    };
+    let memory_problem = report.findings.iter().any(|f| matches!(f.class, Class::MemorySafety));
+    if memory_problem || !report.properties.memory_safe {
+        if claims("memory_safe") && !override_on {
+            out.push(
+                "/semantics/entities: claims memory_safe, but the verifier reports memory-unsafe code and there is no override"
+                    .into(),
+            );
+        } else if ptr("/security/safety_level").and_then(Value::as_str) == Some("MemorySafe") && !override_on {
+            out.push(
+                "/security/safety_level: MemorySafe without an override, but the verifier reports memory-unsafe code"
+                    .into(),
+            );
+        }
+    }
+    if !report.properties.resource_bounded && claims("resource_bounded") {
+        out.push(
+            "/semantics/entities: claims resource_bounded, but the verifier sees an input-driven resource hazard"
+                .into(),
+        );
+    }
+    let code_override = report.properties.override_status == OverrideStatus::Justified;
+    if code_override && !override_on {
+        out.push("/security/override_status: false, but the code carries a justified sbd:allow override".into());
+    }
+    if override_on && report.overrides.is_empty() {
+        out.push("/security/override_status: true, but the code has no sbd:allow override".into());
+    }
+    if isolation_expected {
+        if ptr("/intent/security_intentions/isolation_required").and_then(Value::as_bool) != Some(true) {
+            out.push("/intent/security_intentions/isolation_required: the task needs isolation, declare it".into());
+        }
+        let limits = ptr("/security/isolation_requirements/resource_limits");
+        for key in ["cpu", "memory", "time"] {
+            if limits.and_then(|l| l.get(key)).and_then(Value::as_f64).is_none_or(|v| v <= 0.0) {
+                out.push(format!(
+                    "/security/isolation_requirements/resource_limits/{key}: the task needs a declared {key} bound"
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod alignment_tests {
+    use super::*;
+    use crate::{Language, scan};
+
+    #[test]
+    fn the_units_own_instance_is_aligned_and_false_claims_are_not() {
+        let safe = scan("void f(char *d, const char *s, unsigned n) { snprintf(d, n, \"%s\", s); }\n", Language::C);
+        let (inst, _) = unit_anrf_validated(&safe, "2026-01-01T00:00:00Z");
+        assert_eq!(misalignments(&safe, &inst, false), Vec::<String>::new());
+        let unsafe_ = scan("void f(char *d, const char *s) { strcpy(d, s); }\n", Language::C);
+        let msgs = misalignments(&unsafe_, &inst, false);
+        assert!(msgs.iter().any(|m| m.contains("memory_safe")), "{msgs:?}");
+        let msgs = misalignments(&safe, &serde_json::json!({"security": {"override_status": true}}), true);
+        assert!(msgs.iter().any(|m| m.contains("override_status: true")), "{msgs:?}");
+        assert!(msgs.iter().any(|m| m.contains("isolation_required")), "{msgs:?}");
+        assert!(msgs.iter().any(|m| m.ends_with("declared cpu bound")), "{msgs:?}");
+    }
+}

@@ -198,20 +198,30 @@ pub fn reward(
 
 /// Splits a model's completion into code and prose: the fenced code blocks (```` ```lang ````
 /// … ```` ``` ````) joined, and the text outside them as the explanation. A completion without
-/// fences is all code. The RL trainer and the reward service both use this.
+/// fences is all code. Metadata blocks (```` ```json ````, ```` ```anrf ````: the answer's ANRF
+/// instance) are neither. The RL trainer and the reward service both use this.
 pub fn split_completion(completion: &str) -> (String, Option<String>) {
     if !completion.contains("```") {
         return (completion.to_string(), None);
     }
     let mut code = String::new();
     let mut prose = String::new();
-    let mut in_code = false;
+    // Outside a block, in a code block, or in a metadata block (```json / ```anrf: the
+    // answer's ANRF instance, read by `sbd_anrf::extract`, neither code nor prose).
+    let mut block: Option<bool> = None;
     for line in completion.lines() {
         if line.trim_start().starts_with("```") {
-            in_code = !in_code;
+            block = match block {
+                Some(_) => None,
+                None => Some(sbd_anrf::extract::is_metadata_fence(line)),
+            };
             continue;
         }
-        let target = if in_code { &mut code } else { &mut prose };
+        let target = match block {
+            Some(true) => continue,
+            Some(false) => &mut code,
+            None => &mut prose,
+        };
         target.push_str(line);
         target.push('\n');
     }
@@ -238,6 +248,14 @@ mod tests {
 
     fn r(code: &str, lang: Language, e: &Expectations, expl: Option<&str>, t: Option<TestOutcome>) -> Reward {
         reward(&scan(code, lang), e, expl, t, &Weights::default())
+    }
+
+    #[test]
+    fn metadata_blocks_are_neither_code_nor_prose() {
+        let (code, prose) =
+            split_completion("```c\nint x;\n```\n```json\n{\"anrf_version\": \"1.1.0\"}\n```\nBounded.\n");
+        assert_eq!(code, "int x;\n");
+        assert_eq!(prose.as_deref(), Some("Bounded."));
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct Request<'a> {
     pub repair: Option<(String, String)>,
     /// 0 for the first answer, then 1.. for repair rounds.
     pub round: u32,
+    /// Which of the task's independent samples this is (0-based; pass@k runs draw several).
+    pub sample: u32,
 }
 
 impl Request<'_> {
@@ -124,13 +126,16 @@ struct ReplayLine {
     completion: String,
     #[serde(default)]
     round: u32,
+    #[serde(default)]
+    sample: u32,
 }
 
 /// Completions from a JSONL file: one `{"task_id": …, "completion": …}` per line, optionally
-/// with `"round": N` for recorded repair rounds (round 0 is the first answer).
+/// with `"round": N` for recorded repair rounds (round 0 is the first answer) and
+/// `"sample": N` for the task's independent samples (pass@k; 0 when absent).
 pub struct Replay {
     name: String,
-    answers: HashMap<(String, u32), String>,
+    answers: HashMap<(String, u32, u32), String>,
 }
 
 impl Replay {
@@ -151,9 +156,14 @@ impl Replay {
                 line: i + 1,
                 message: e.to_string(),
             })?;
-            answers.insert((l.task_id, l.round), l.completion);
+            answers.insert((l.task_id, l.round, l.sample), l.completion);
         }
         Ok(Replay { name: format!("replay:{name}"), answers })
+    }
+
+    /// The most samples recorded for any task.
+    pub fn samples(&self) -> u32 {
+        self.answers.keys().map(|k| k.2 + 1).max().unwrap_or(0)
     }
 
     /// Number of recorded completions.
@@ -171,10 +181,9 @@ impl Backend for Replay {
         self.name.clone()
     }
     fn complete(&self, req: &Request<'_>) -> Result<String, BackendError> {
-        self.answers
-            .get(&(req.task.id.clone(), req.round))
-            .cloned()
-            .ok_or_else(|| BackendError::Missing(format!("{} (round {})", req.task.id, req.round)))
+        self.answers.get(&(req.task.id.clone(), req.round, req.sample)).cloned().ok_or_else(|| {
+            BackendError::Missing(format!("{} (round {}, sample {})", req.task.id, req.round, req.sample))
+        })
     }
     fn can_repair(&self) -> bool {
         self.answers.keys().any(|k| k.1 > 0)
@@ -211,9 +220,9 @@ mod tests {
         let text = references_jsonl(&tasks, Which::Secure);
         let r = Replay::parse(&text, "mem").unwrap();
         assert_eq!(r.len(), tasks.len());
-        let req = Request { task: &tasks[3], mode: Mode::Instruct, repair: None, round: 0 };
+        let req = Request { task: &tasks[3], mode: Mode::Instruct, repair: None, round: 0, sample: 0 };
         assert_eq!(r.complete(&req).unwrap(), *tasks[3].secure.as_ref().unwrap());
-        let req = Request { task: &tasks[3], mode: Mode::Instruct, repair: None, round: 1 };
+        let req = Request { task: &tasks[3], mode: Mode::Instruct, repair: None, round: 1, sample: 0 };
         assert!(matches!(r.complete(&req), Err(BackendError::Missing(_))));
         assert!(!r.can_repair());
         assert!(matches!(Replay::parse("{\"task_id\":1}\n", "x"), Err(BackendError::Format { line: 1, .. })));
@@ -223,10 +232,15 @@ mod tests {
     fn prompts_by_mode_and_round() {
         let tasks = builtin("securebench").unwrap();
         let t = &tasks[0];
-        let req = Request { task: t, mode: Mode::Autocomplete, repair: None, round: 0 };
+        let req = Request { task: t, mode: Mode::Autocomplete, repair: None, round: 0, sample: 0 };
         assert!(req.prompt_text().contains(t.prefix.as_deref().unwrap()));
-        let req =
-            Request { task: t, mode: Mode::Instruct, repair: Some(("old".into(), "PY003 at line 3".into())), round: 1 };
+        let req = Request {
+            task: t,
+            mode: Mode::Instruct,
+            repair: Some(("old".into(), "PY003 at line 3".into())),
+            round: 1,
+            sample: 0,
+        };
         let p = req.prompt_text();
         assert!(p.starts_with(&t.prompt) && p.contains("PY003 at line 3") && p.contains("old"));
     }

@@ -198,7 +198,17 @@ impl OpenAi {
 
     /// Sends one prompt with retries and the cache.
     pub fn complete_prompt(&self, prompt: &str) -> Result<String, BackendError> {
-        let body = self.body(prompt);
+        self.complete_sample(prompt, 0)
+    }
+
+    /// Sends one prompt for sample `sample` of a task (pass@k): samples after the first carry
+    /// `"seed": sample` (servers that honour it then differ reproducibly) and have their own
+    /// cache entries.
+    pub fn complete_sample(&self, prompt: &str, sample: u32) -> Result<String, BackendError> {
+        let mut body = self.body(prompt);
+        if sample > 0 {
+            body["seed"] = json!(sample);
+        }
         let key = cache_key(&format!("{}\n{:?}\n{}", self.cfg.base_url, self.cfg.api, body));
         let cached = self.cfg.cache_dir.as_ref().map(|d| d.join(format!("{key}.json")));
         if let Some(p) = &cached
@@ -249,8 +259,8 @@ impl Backend for OpenAi {
             _ => None,
         };
         match raw_prefix {
-            Some(prefix) => Ok(format!("{prefix}{}", self.complete_prompt(&prefix)?)),
-            None => self.complete_prompt(&req.prompt_text()),
+            Some(prefix) => Ok(format!("{prefix}{}", self.complete_sample(&prefix, req.sample)?)),
+            None => self.complete_sample(&req.prompt_text(), req.sample),
         }
     }
 }

@@ -155,6 +155,18 @@ pub struct RunArgs {
     /// Run functional tests in the sandbox (C/C++ under ASan+UBSan; slow).
     #[arg(long)]
     tests: bool,
+    /// With --tests: also run each task's insecure reference on the same tests to measure the
+    /// runtime and memory cost of the answers' security features (SOR.runtime, SOR.memory).
+    #[arg(long, requires = "tests")]
+    overhead: bool,
+    /// Independent samples per task; with more than one, pass@k (k = 1, 5, 10) is reported.
+    /// Use a temperature above 0 (or a replay file with `"sample"` fields).
+    #[arg(long, default_value_t = 1)]
+    samples: u32,
+    /// Also run the sandbox's escape suite once and report SER.escape (the share of hostile
+    /// programs the test sandbox contains).
+    #[arg(long)]
+    escape_suite: bool,
     /// Prompt mode.
     #[arg(long, value_enum, default_value = "instruct")]
     mode: ModeArg,
@@ -323,9 +335,11 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<ExitCode> {
             ModeArg::Autocomplete => Mode::Autocomplete,
         },
         repair: a.repair,
-        oracle: OracleOptions { run_tests: a.tests },
+        oracle: OracleOptions { run_tests: a.tests, overhead: a.tests && a.overhead },
         concurrency: a.concurrency,
         resume: a.resume,
+        samples: a.samples.max(1),
+        escape_suite: a.escape_suite,
     };
     let cancel = AtomicBool::new(false);
     let tty = std::io::stderr().is_terminal();
