@@ -126,7 +126,7 @@ async fn limit_concurrency(State(state): State<Shared>, req: Request, next: Next
     }
 }
 
-fn body_json<T: for<'de> Deserialize<'de>>(body: Result<Bytes, BytesRejection>) -> Result<T, Response> {
+pub(crate) fn body_json<T: for<'de> Deserialize<'de>>(body: Result<Bytes, BytesRejection>) -> Result<T, Response> {
     let bytes = body.map_err(|e| {
         let status = e.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -231,21 +231,29 @@ async fn verify(State(state): State<Shared>, body: Result<Bytes, BytesRejection>
     let result = compute(heavy, move || {
         let report = st.scanner.scan_path(&req.code, lang, req.path.as_deref());
         st.metrics.report(&report);
-        let mut out = json!({"report": report});
-        if req.anrf {
+        let anrf = req.anrf.then(|| {
             let (instance, verdict) = sbd_scan::anrf::unit_anrf_validated(&report, &sbd_anrf::time::now_rfc3339());
-            out["anrf"] = json!({"instance": instance, "valid": verdict.is_valid(), "violations": verdict.violations});
-        }
-        if req.sarif {
-            out["sarif"] = sbd_scan::output::sarif(std::slice::from_ref(&report), st.scanner.rules());
-        }
-        out
+            json!({"instance": instance, "valid": verdict.is_valid(), "violations": verdict.violations})
+        });
+        let sarif = req.sarif.then(|| sbd_scan::output::sarif(std::slice::from_ref(&report), st.scanner.rules()));
+        // Serialised straight from the report (no intermediate JSON tree): this is the hot path.
+        serde_json::to_vec(&VerifyResponse { report: &report, anrf, sarif })
     })
     .await;
     match result {
-        Ok(v) => Json(v).into_response(),
+        Ok(Ok(bytes)) => ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("serialising the report: {e}")),
         Err(e) => e,
     }
+}
+
+#[derive(serde::Serialize)]
+struct VerifyResponse<'a> {
+    report: &'a Report,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    anrf: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sarif: Option<Value>,
 }
 
 /// One functional test of a completion, run in `sbd-sandbox` (never outside it).

@@ -44,7 +44,7 @@ impl Histogram {
 
 #[derive(Default)]
 struct Inner {
-    requests: BTreeMap<(String, u16), u64>,
+    requests: BTreeMap<String, BTreeMap<u16, u64>>,
     latency: BTreeMap<String, Histogram>,
     findings: BTreeMap<String, u64>,
     units: u64,
@@ -70,8 +70,22 @@ impl Metrics {
 
     pub fn request(&self, endpoint: &str, status: u16, seconds: f64) {
         self.with(|m| {
-            *m.requests.entry((endpoint.to_string(), status)).or_default() += 1;
-            m.latency.entry(endpoint.to_string()).or_insert_with(|| Histogram::new(LATENCY_BUCKETS)).observe(seconds);
+            // Look up before inserting: the keys exist after the first request, so the hot
+            // path allocates nothing.
+            match m.requests.get_mut(endpoint) {
+                Some(by_status) => *by_status.entry(status).or_default() += 1,
+                None => {
+                    m.requests.insert(endpoint.to_string(), BTreeMap::from([(status, 1)]));
+                }
+            }
+            match m.latency.get_mut(endpoint) {
+                Some(h) => h.observe(seconds),
+                None => {
+                    let mut h = Histogram::new(LATENCY_BUCKETS);
+                    h.observe(seconds);
+                    m.latency.insert(endpoint.to_string(), h);
+                }
+            }
         });
     }
 
@@ -99,7 +113,7 @@ impl Metrics {
         self.with(|m| {
             let mut out = String::new();
             out.push_str("# HELP sbd_requests_total HTTP requests by endpoint and status.\n# TYPE sbd_requests_total counter\n");
-            for ((e, s), n) in &m.requests {
+            for (e, s, n) in m.requests.iter().flat_map(|(e, by)| by.iter().map(move |(s, n)| (e, s, n))) {
                 let _ = writeln!(out, "sbd_requests_total{{endpoint=\"{e}\",status=\"{s}\"}} {n}");
             }
             out.push_str("# HELP sbd_request_duration_seconds Request latency.\n# TYPE sbd_request_duration_seconds histogram\n");

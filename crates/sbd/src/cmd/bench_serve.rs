@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use sbd_serve::loadgen::{self, LoadResult, LoadSpec};
-use sbd_serve::{Config, Tokens};
 
 #[derive(Args)]
 pub struct BenchServeArgs {
@@ -22,6 +21,9 @@ pub struct BenchServeArgs {
     /// Server worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+    /// Threads of the load generator (it shares the machine with the server).
+    #[arg(long, default_value_t = 1)]
+    client_threads: usize,
 }
 
 /// A realistic 1 KB Python snippet: a request handler with one injection and safe code.
@@ -46,13 +48,79 @@ pub fn snippet_1k() -> String {
 }
 
 fn rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    proc_rss_kib("self")
+}
+
+fn proc_rss_kib(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn row(name: &str, conns: usize, r: &LoadResult) -> String {
+/// User + system CPU seconds of a process so far (`/proc/PID/stat`, clock ticks at 100 Hz,
+/// the Linux ABI value of `USER_HZ`).
+fn proc_cpu_secs(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+/// `sbd serve` in a child process, so that its CPU time and memory are measured apart from the
+/// load generator's.
+struct Child {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+impl Child {
+    fn start(token: &str, threads: Option<usize>, max_in_flight: usize) -> anyhow::Result<Child> {
+        use std::io::BufRead;
+        let exe = std::env::current_exe().context("locating the sbd binary")?;
+        let mut cmd = std::process::Command::new(exe);
+        cmd.args(["-q", "serve", "--addr", "127.0.0.1:0", "--max-in-flight", &max_in_flight.to_string()])
+            .env("SBD_SERVE_TOKENS", token)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        if let Some(t) = threads {
+            cmd.args(["--threads", &t.to_string()]);
+        }
+        let mut child = cmd.spawn().context("starting `sbd serve`")?;
+        let stderr = child.stderr.take().context("server stderr")?;
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let addr = loop {
+            let Some(line) = lines.next() else {
+                let _ = child.kill();
+                anyhow::bail!("`sbd serve` exited before it listened");
+            };
+            let line = line.context("reading the server's stderr")?;
+            if let Some(a) = line.split("http://").nth(1) {
+                break a.trim().parse().with_context(|| format!("server address in {line:?}"))?;
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Ok(Child { child, addr })
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn row(name: &str, conns: usize, r: &LoadResult, server_cpu: Option<f64>) -> String {
+    let per_req = server_cpu.map_or_else(|| "-".to_string(), |c| format!("{:.0}", c * 1e6 / r.requests.max(1) as f64));
     format!(
-        "{name:<28} {:>8} {conns:>5} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>7}",
+        "{name:<28} {:>8} {conns:>5} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>7} {per_req:>12}",
         r.requests,
         r.rps(),
         r.percentile(0.50),
@@ -64,13 +132,18 @@ fn row(name: &str, conns: usize, r: &LoadResult) -> String {
 }
 
 pub fn run(args: BenchServeArgs) -> anyhow::Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("runtime")?;
+    // The load generator runs on a small runtime of its own; the server is a child process.
+    let client_threads = args.client_threads.max(1);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(client_threads)
+        .enable_all()
+        .build()
+        .context("runtime")?;
+    let token = "bench-token-0123456789abcdef".to_string();
+    let server = Child::start(&token, args.threads, 64)?;
+    let pid = server.pid();
+    let addr = server.addr;
     rt.block_on(async move {
-        let token = "bench-token-0123456789abcdef".to_string();
-        let mut config = Config::new("127.0.0.1:0".parse().expect("loopback address"));
-        config.tokens = Some(Tokens::parse(&token).map_err(anyhow::Error::msg)?);
-        let server = sbd_serve::start(config).await?;
-        let addr = server.addr;
         let code = snippet_1k();
         let verify_body = serde_json::json!({"code": code, "language": "python", "anrf": false}).to_string().into_bytes();
         let verify_anrf_body = serde_json::json!({"code": code, "language": "python"}).to_string().into_bytes();
@@ -86,25 +159,40 @@ pub fn run(args: BenchServeArgs) -> anyhow::Result<ExitCode> {
             requests,
             timeout: Duration::from_secs(30),
         };
-        let rss_start = rss_kib();
-        println!("sbd bench serve: loopback {addr}, {} cores, 1 KB Python snippet ({} bytes)", std::thread::available_parallelism().map_or(1, |n| n.get()), code.len());
-        println!("{:<28} {:>8} {:>5} {:>10} {:>8} {:>8} {:>8} {:>7} {:>7}", "endpoint", "requests", "conns", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "429s");
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        println!(
+            "sbd bench serve: `sbd serve` in a child process on {addr}, load generator in this process ({client_threads} thread(s)), {cpus} cores, 1 KB Python snippet ({} bytes)",
+            code.len()
+        );
+        println!(
+            "{:<28} {:>8} {:>5} {:>10} {:>8} {:>8} {:>8} {:>7} {:>7} {:>12}",
+            "endpoint", "requests", "conns", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "429s", "server µs/req"
+        );
+        let measured = |r: LoadResult, before: Option<f64>| {
+            let after = proc_cpu_secs(&pid);
+            (r, before.zip(after).map(|(b, a)| a - b))
+        };
         // Warm-up.
         let _ = loadgen::run(spec("/v1/verify", verify_body.clone(), 500)).await;
-        let r = loadgen::run(spec("/v1/verify", verify_body.clone(), args.requests)).await;
-        println!("{}", row("POST /v1/verify", args.connections, &r));
-        let r = loadgen::run(spec("/v1/verify", verify_anrf_body, args.requests / 2)).await;
-        println!("{}", row("POST /v1/verify (+ANRF)", args.connections, &r));
-        let r = loadgen::run(spec("/v1/reward", reward_body, args.requests / 8)).await;
-        println!("{}", row("POST /v1/reward (8/batch)", args.connections, &r));
+        let rss_start = proc_rss_kib(&pid);
+        let c0 = proc_cpu_secs(&pid);
+        let (r, cpu) = measured(loadgen::run(spec("/v1/verify", verify_body.clone(), args.requests)).await, c0);
+        println!("{}", row("POST /v1/verify", args.connections, &r, cpu));
+        let c0 = proc_cpu_secs(&pid);
+        let (r, cpu) = measured(loadgen::run(spec("/v1/verify", verify_anrf_body, args.requests / 2)).await, c0);
+        println!("{}", row("POST /v1/verify (+ANRF)", args.connections, &r, cpu));
+        let c0 = proc_cpu_secs(&pid);
+        let (r, cpu) = measured(loadgen::run(spec("/v1/reward", reward_body, args.requests / 8)).await, c0);
+        println!("{}", row("POST /v1/reward (8/batch)", args.connections, &r, cpu));
         println!("  reward items/s: {:.0}", r.rps() * 8.0);
-        server.stop().await?;
+        if let Some(c) = cpu.filter(|c| *c > 0.0) {
+            println!("  reward: server CPU {:.0} µs per item", c * 1e6 / (r.requests.max(1) * 8) as f64);
+        }
+        let rss_after = proc_rss_kib(&pid);
+        drop(server);
 
         // Flood beyond capacity: few permits, heavy batches, many connections; /healthz probed meanwhile.
-        let mut flood_cfg = Config::new("127.0.0.1:0".parse().expect("loopback address"));
-        flood_cfg.tokens = Some(Tokens::parse(&token).map_err(anyhow::Error::msg)?);
-        flood_cfg.max_in_flight = 4;
-        let flood_server = sbd_serve::start(flood_cfg).await?;
+        let flood_server = Child::start(&token, args.threads, 4)?;
         let fa = flood_server.addr;
         let heavy = serde_json::json!({"completion": code.repeat(16), "language": "python"});
         let heavy_body = serde_json::json!({"items": vec![heavy; 32]}).to_string().into_bytes();
@@ -116,24 +204,25 @@ pub fn run(args: BenchServeArgs) -> anyhow::Result<ExitCode> {
             tokio::time::sleep(Duration::from_millis(50)).await;
             loadgen::run(health).await
         });
-        println!("{}", row("flood /v1/reward (cap 4)", 64, &f));
-        println!("{}", row("GET /healthz during flood", 1, &h));
+        println!("{}", row("flood /v1/reward (cap 4)", 64, &f, None));
+        println!("{}", row("GET /healthz during flood", 1, &h, None));
         println!("  flood responses by status: {:?}, transport errors {}", f.status, f.transport_errors);
-        flood_server.stop().await?;
-
-        let rss_end = rss_kib();
-        if let (Some(a), Some(b)) = (rss_start, rss_end) {
-            println!("process RSS: {:.1} MiB at start, {:.1} MiB after the runs", a as f64 / 1024.0, b as f64 / 1024.0);
+        println!("  flood server RSS: {:.1} MiB", proc_rss_kib(&flood_server.pid()).unwrap_or(0) as f64 / 1024.0);
+        drop(flood_server);
+        if let (Some(a), Some(b)) = (rss_start, rss_after) {
+            println!("server RSS: {:.1} MiB after warm-up, {:.1} MiB after the runs", a as f64 / 1024.0, b as f64 / 1024.0);
         }
+        println!("load generator RSS: {:.1} MiB", rss_kib().unwrap_or(0) as f64 / 1024.0);
 
         if args.soak_seconds > 0 {
-            let mut soak_cfg = Config::new("127.0.0.1:0".parse().expect("loopback address"));
-            soak_cfg.tokens = Some(Tokens::parse(&token).map_err(anyhow::Error::msg)?);
-            let soak_server = sbd_serve::start(soak_cfg).await?;
+            let soak_server = Child::start(&token, args.threads, 64)?;
+            let spid = soak_server.pid();
             let start = Instant::now();
-            println!("soak: /v1/verify for {} s, RSS every 30 s", args.soak_seconds);
+            println!("soak: /v1/verify for {} s, server RSS every 30 s", args.soak_seconds);
             let mut total = 0usize;
             let mut errors = 0usize;
+            let mut first_rss = None;
+            let mut max_rss = 0u64;
             while start.elapsed() < Duration::from_secs(args.soak_seconds) {
                 let mut s = spec("/v1/verify", verify_body.clone(), 10_000);
                 s.addr = soak_server.addr;
@@ -145,9 +234,24 @@ pub fn run(args: BenchServeArgs) -> anyhow::Result<ExitCode> {
                     errors += part.errors();
                 }
                 total += r.requests;
-                println!("  t={:>4.0}s  requests {total:>9}  errors {errors}  RSS {:.1} MiB", start.elapsed().as_secs_f64(), rss_kib().unwrap_or(0) as f64 / 1024.0);
+                let rss = proc_rss_kib(&spid).unwrap_or(0);
+                first_rss.get_or_insert(rss);
+                max_rss = max_rss.max(rss);
+                println!(
+                    "  t={:>4.0}s  requests {total:>9}  ({:.0} req/s)  errors {errors}  server RSS {:.1} MiB",
+                    start.elapsed().as_secs_f64(),
+                    r.requests as f64 / t.elapsed().as_secs_f64().max(1e-9),
+                    rss as f64 / 1024.0
+                );
             }
-            soak_server.stop().await?;
+            if let Some(f) = first_rss {
+                println!(
+                    "soak: {total} requests, {errors} errors, server RSS {:.1} MiB at 30 s, peak {:.1} MiB",
+                    f as f64 / 1024.0,
+                    max_rss as f64 / 1024.0
+                );
+            }
+            drop(soak_server);
         }
         anyhow::Ok(())
     })?;
