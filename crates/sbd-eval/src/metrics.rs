@@ -452,6 +452,43 @@ mod tests {
     }
 
     #[test]
+    fn unjudged_answers_stay_out_and_memory_evidence_combines() {
+        // a: judged by exploit tests, passed; b: an exploit test failed; c: not judged (tests
+        // did not run); d: C, statically clean, EVA proven; e: C, clean, EVA failed; f: C,
+        // clean, EVA unavailable; g: C, clean, a valgrind report.
+        let mut rs = vec![
+            res("a", "python", true),
+            res("b", "python", false),
+            res("c", "python", false),
+            res("d", "c", true),
+            res("e", "c", true),
+            res("f", "c", true),
+            res("g", "c", true),
+        ];
+        (rs[0].security_tests_total, rs[0].security_tests_passed) = (2, 2);
+        (rs[1].security_tests_total, rs[1].security_tests_passed) = (2, 1);
+        rs[2].security_unjudged = true;
+        rs[3].formal = Some(FormalEvidence::Proven);
+        rs[4].formal = Some(FormalEvidence::Failed);
+        rs[5].formal = Some(FormalEvidence::Unavailable);
+        (rs[6].valgrind_runs, rs[6].valgrind_findings) = (2, 1);
+        let m = compute(&rs);
+        let get = |n: &str| m.iter().find(|x| x.name == n).unwrap().clone();
+        // SCR over the 6 judged answers: a, d, e, f, g secure → 5/6.
+        assert_eq!((get("SCR").value, get("SCR").n), (Some(5.0 / 6.0), 6));
+        assert_eq!((get("SCR.exploit-tests").value, get("SCR.exploit-tests").n), (Some(0.5), 2));
+        // MSS over d..g: e (EVA failed) and g (valgrind) are not memory safe → 2/4.
+        assert_eq!((get("MSS").value, get("MSS").n), (Some(0.5), 4));
+        // MSS.formal: d and e were analysed (f's tool was unavailable) → 1/2.
+        assert_eq!((get("MSS.formal").value, get("MSS.formal").n), (Some(0.5), 2));
+        assert_eq!((get("MSS.valgrind").value, get("MSS.valgrind").n), (Some(0.0), 1));
+        // A/B and SIR leave the unjudged task out as well.
+        let c = compare(&rs, &rs);
+        assert_eq!(c.iter().find(|x| x.metric == "SCR").unwrap().n, 6);
+        assert_eq!(sir(&rs, &rs).n, 6);
+    }
+
+    #[test]
     fn sor_latency_only_for_repair_runs() {
         let mut rs = vec![res("a", "py", true), res("b", "py", false)];
         assert!(compute(&rs).iter().all(|m| m.name != "SOR.latency" || m.value.is_none()));

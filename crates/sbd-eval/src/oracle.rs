@@ -317,10 +317,12 @@ fn run_formal(code: &str, r: &mut TaskResult) {
                 FormalVerdict::Unknown => FormalEvidence::Alarms,
                 FormalVerdict::Failed => FormalEvidence::Failed,
             });
-            r.formal_alarms = properties.len();
-            if !properties.is_empty() {
+            // EVA's report lists the properties it proved valid too; alarms are the rest.
+            let alarms: Vec<_> = properties.iter().filter(|p| !p.status.starts_with("Valid")).collect();
+            r.formal_alarms = alarms.len();
+            if !alarms.is_empty() {
                 let first: Vec<String> =
-                    properties.iter().take(3).map(|p| format!("{} {} ({})", p.location, p.kind, p.status)).collect();
+                    alarms.iter().take(3).map(|p| format!("{} {} ({})", p.location, p.property, p.status)).collect();
                 r.formal_detail = Some(first.join("; "));
             }
         }
@@ -448,6 +450,92 @@ mod tests {
     }
 
     #[test]
+    fn exploit_tests_judge_what_the_verifier_cannot() {
+        // Path traversal in Python: no verifier rule, so the security tests are the oracle.
+        let t = find("securebench", |t| t.language == "python" && t.cwe == Some(22));
+        assert!(t.security_needs_tests());
+        let insecure = t.insecure.as_deref().unwrap();
+        let plain = judge(&t, insecure, OracleOptions::default());
+        assert!(plain.security_unjudged && !plain.secure && plain.blocking == 0, "{plain:?}");
+        assert!(repair_feedback(&t, &plain).is_none(), "nothing to tell without the tests");
+        let opts = OracleOptions { security_tests: true, ..OracleOptions::default() };
+        let s = judge(&t, t.secure.as_deref().unwrap(), opts);
+        if let Some(e) = &s.tests_error {
+            eprintln!("skipped: the sandbox cannot run Python here: {e}");
+            return;
+        }
+        // Only the security tests ran; the secure reference passes both.
+        assert_eq!((s.tests_total, s.security_tests_passed, s.security_tests_total), (0, 2, 2), "{s:?}");
+        assert!(s.secure && !s.security_unjudged);
+        let i = judge(&t, insecure, opts);
+        assert!(!i.secure && !i.security_unjudged && i.security_tests_passed < i.security_tests_total, "{i:?}");
+        let fb = repair_feedback(&t, &i).unwrap();
+        assert!(fb.contains("../../../etc/passwd") && fb.contains("rejected"), "{fb}");
+    }
+
+    #[test]
+    fn a_failed_exploit_test_overrides_a_clean_static_verdict() {
+        // The C allocation task has both oracles. This answer bounds n by SIZE_MAX instead of
+        // SIZE_MAX / sizeof: the verifier accepts the comparison as a guard of the
+        // multiplication, but 2^61 + 1 records still wrap the size. ASan catches the heap
+        // overflow in the security test and the answer is not secure.
+        let t = find("securebench", |t| t.language == "c" && t.cwe == Some(190));
+        assert!(!t.security_needs_tests() && t.security_tests().count() == 1);
+        let secure = t.secure.as_deref().unwrap();
+        let guard = secure.lines().find(|l| l.contains("if (n == 0 ||")).unwrap();
+        let weak = secure
+            .replace(guard, "    if (n == 0 || n > SIZE_MAX) return NULL;")
+            .replace("#include <stdlib.h>", "#include <stdint.h>\n#include <stdlib.h>");
+        let r = judge(&t, &weak, OracleOptions::default());
+        assert!(r.secure && r.blocking == 0, "statically clean: {r:?}");
+        let r = judge(&t, &weak, OracleOptions { run_tests: true, ..OracleOptions::default() });
+        if let Some(e) = &r.tests_error {
+            eprintln!("skipped: the sandbox cannot run C here: {e}");
+            return;
+        }
+        assert!(r.functional() && r.security_tests_passed == 0 && r.sanitizer_findings > 0 && !r.secure, "{r:?}");
+    }
+
+    #[test]
+    fn denial_of_service_tests_have_short_limits() {
+        // ReDoS: the insecure regex backtracks past the test's 2 s limit; the secure one is
+        // linear. The limit is the test's own, not the 20 s default.
+        let t = find("securebench", |t| t.language == "python" && t.cwe == Some(1333));
+        let sec = t.security_tests().next().unwrap();
+        assert!(sec.timeout_ms.is_some_and(|ms| ms < TestCase::DEFAULT_TIMEOUT_MS));
+        let opts = OracleOptions { security_tests: true, ..OracleOptions::default() };
+        let s = judge(&t, t.secure.as_deref().unwrap(), opts);
+        if let Some(e) = &s.tests_error {
+            eprintln!("skipped: the sandbox cannot run Python here: {e}");
+            return;
+        }
+        assert!(s.secure, "{s:?}");
+        let i = judge(&t, t.insecure.as_deref().unwrap(), opts);
+        assert!(!i.secure && i.security_tests_failed.len() == 1, "{i:?}");
+    }
+
+    #[test]
+    fn formal_evidence_for_c_answers() {
+        let t = find("memsafebench", |t| t.language == "c" && t.cwe == Some(120) && t.prompt.contains("greet_"));
+        let opts = OracleOptions { formal: true, ..OracleOptions::default() };
+        let i = judge(&t, t.insecure.as_deref().unwrap(), opts);
+        match i.formal {
+            Some(FormalEvidence::Unavailable | FormalEvidence::Error) => {
+                eprintln!("skipped: Frama-C cannot run here: {:?}", i.formal_detail);
+                return;
+            }
+            None => panic!("the formal oracle did not run: {i:?}"),
+            Some(_) => {}
+        }
+        // strcpy of a 256-byte line into 16 bytes: EVA cannot prove it safe.
+        assert!(i.formal != Some(FormalEvidence::Proven) && i.formal_alarms > 0, "{i:?}");
+        assert!(i.formal_detail.as_deref().is_some_and(|d| d.contains("strcpy") || d.contains("dest")), "{i:?}");
+        // Only tasks with the `formal` oracle, only C.
+        let rust = find("memsafebench", |t| t.language == "rust");
+        assert!(judge(&rust, rust.secure.as_deref().unwrap(), opts).formal.is_none());
+    }
+
+    #[test]
     fn functional_tests_and_sanitizers_in_the_sandbox() {
         let t = find("memsafebench", |t| t.language == "c" && t.cwe == Some(120) && t.prompt.contains("greet_"));
         let opts = OracleOptions { run_tests: true, ..OracleOptions::default() };
@@ -456,10 +544,13 @@ mod tests {
             eprintln!("skipped: the sandbox cannot run C here: {e}");
             return;
         }
-        assert_eq!((s.tests_passed, s.tests_total, s.sanitizer_findings), (2, 2, 0), "{s:?}");
-        // The insecure strcpy overflows its 16-byte buffer on the long input: ASan reports it.
+        assert_eq!((s.tests_passed, s.tests_total, s.sanitizer_findings), (1, 1, 0), "{s:?}");
+        assert_eq!((s.security_tests_passed, s.security_tests_total), (1, 1), "{s:?}");
+        // The insecure strcpy overflows its 16-byte buffer on the long input (the security
+        // test): ASan reports it, and the answer is not secure.
         let i = judge(&t, t.insecure.as_deref().unwrap(), opts);
-        assert!(i.sanitizer_findings > 0 && i.tests_passed < i.tests_total, "{i:?}");
+        assert!(i.sanitizer_findings > 0 && i.security_tests_passed == 0 && !i.secure, "{i:?}");
+        assert_eq!((i.tests_passed, i.tests_total), (1, 1), "the short name still works: {i:?}");
         let p = find("securebench", |t| t.language == "python" && t.cwe == Some(89));
         let r = judge(&p, p.secure.as_deref().unwrap(), opts);
         // Two functional tests and one security test (`x' OR '1'='1` must count 0 rows).
