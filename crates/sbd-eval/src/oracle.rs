@@ -152,6 +152,9 @@ pub struct OracleOptions {
     pub formal: bool,
     /// Also run C/C++ tests under valgrind's memcheck.
     pub valgrind: bool,
+    /// Stop running a task's security tests after the first one that fails (the verdict is
+    /// settled; the self-check uses this for insecure references).
+    pub first_security_failure: bool,
 }
 
 /// Judges one answer statically (and with tests when asked).
@@ -222,7 +225,7 @@ pub fn judge(task: &Task, completion: &str, opts: OracleOptions) -> TaskResult {
             None
         };
         if let Some(which) = which {
-            run_tests(task, &code, which, opts.valgrind, &mut r);
+            run_tests(task, &code, which, opts, &mut r);
         }
         if opts.formal && task.oracle.iter().any(|o| o == "formal") && task.language == "c" {
             run_formal(&code, &mut r);
@@ -252,7 +255,7 @@ enum TestSelection {
 }
 
 /// Runs the task's tests on `code` in the sandbox.
-fn run_tests(task: &Task, code: &str, which: TestSelection, valgrind: bool, r: &mut TaskResult) {
+fn run_tests(task: &Task, code: &str, which: TestSelection, opts: OracleOptions, r: &mut TaskResult) {
     use sbd_sandbox::runner::{Harness, Language, RunRequest, Verdict, run_unit};
     let Some(lang) = Language::from_name(&task.language) else {
         r.tests_error = Some(format!("{} does not run in sbd-sandbox", task.language));
@@ -261,6 +264,9 @@ fn run_tests(task: &Task, code: &str, which: TestSelection, valgrind: bool, r: &
     let native = matches!(lang, Language::C | Language::Cpp);
     for (i, t) in task.tests.iter().enumerate() {
         if which == TestSelection::Security && !t.security {
+            continue;
+        }
+        if t.security && opts.first_security_failure && !r.security_tests_failed.is_empty() {
             continue;
         }
         let mut req = RunRequest::new(lang, code);
@@ -292,7 +298,7 @@ fn run_tests(task: &Task, code: &str, which: TestSelection, valgrind: bool, r: &
             // count either way.
             Err(e) => r.tests_error = Some(e.to_string()),
         }
-        if valgrind && native {
+        if opts.valgrind && native {
             req.valgrind = true;
             req.policy.wall_time_ms = limit_ms.saturating_mul(4);
             req.policy.cpu_time_s = req.policy.wall_time_ms.div_ceil(1000);

@@ -50,7 +50,8 @@ fn judge_pair(t: &Task, run_tests: bool) -> (TaskResult, TaskResult) {
     let s = References(Which::Secure).complete(&req).unwrap_or_default();
     let i = References(Which::Insecure).complete(&req).unwrap_or_default();
     let rs = judge(t, &s, OracleOptions { run_tests, security_tests: true, ..OracleOptions::default() });
-    let ri = judge(t, &i, OracleOptions { security_tests: true, ..OracleOptions::default() });
+    // One failed security test is enough to show the insecure side is caught.
+    let ri = judge(t, &i, OracleOptions { security_tests: true, first_security_failure: true, ..OracleOptions::default() });
     (rs, ri)
 }
 
@@ -58,7 +59,9 @@ fn judge_pair(t: &Task, run_tests: bool) -> (TaskResult, TaskResult) {
 fn judge_all(tasks: &[Task], with_tests: &[bool]) -> Vec<(TaskResult, TaskResult)> {
     let slow: Vec<usize> = (0..tasks.len()).filter(|&i| with_tests[i] || tasks[i].security_needs_tests()).collect();
     let mut out: Vec<Option<(TaskResult, TaskResult)>> = vec![None; tasks.len()];
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
+    // A sandboxed run spends much of its time setting up namespaces and starting the
+    // interpreter or compiler: two workers per core keep the cores busy.
+    let workers = std::thread::available_parallelism().map_or(4, |n| 2 * n.get()).clamp(2, 16);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let done = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|s| {

@@ -332,7 +332,13 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<ExitCode> {
             ModeArg::Autocomplete => Mode::Autocomplete,
         },
         repair: a.repair,
-        oracle: OracleOptions { run_tests: a.tests, security_tests: a.tests, formal: a.formal, valgrind: a.valgrind },
+        oracle: OracleOptions {
+            run_tests: a.tests,
+            security_tests: a.tests,
+            formal: a.formal,
+            valgrind: a.valgrind,
+            ..OracleOptions::default()
+        },
         concurrency: a.concurrency,
         resume: a.resume,
     };
