@@ -228,7 +228,7 @@ pub fn judge(task: &Task, completion: &str, opts: OracleOptions) -> TaskResult {
             run_tests(task, &code, which, opts, &mut r);
         }
         if opts.formal && task.oracle.iter().any(|o| o == "formal") && task.language == "c" {
-            run_formal(&code, &mut r);
+            run_formal(&formal_unit(&code, task.formal_harness.as_deref()), &mut r);
         }
     }
     apply_security_tests(task, &mut r);
@@ -313,6 +313,29 @@ fn run_tests(task: &Task, code: &str, which: TestSelection, opts: OracleOptions,
     }
 }
 
+/// The C unit EVA analyses: the answer, and with a harness, the answer with its `main`
+/// renamed (it reads stdin, which EVA cannot bound) followed by the harness's `main`.
+fn formal_unit(code: &str, harness: Option<&str>) -> String {
+    let Some(harness) = harness else { return code.to_string() };
+    let mut unit = String::with_capacity(code.len() + harness.len() + 32);
+    let mut renamed = false;
+    for line in code.split_inclusive('\n') {
+        let t = line.trim_start();
+        let rest = t.strip_prefix("int").and_then(|r| r.trim_start().strip_prefix("main"));
+        match rest {
+            Some(after) if !renamed && after.trim_start().starts_with('(') => {
+                unit.push_str("static int sbd_unit_main");
+                unit.push_str(after);
+                renamed = true;
+            }
+            _ => unit.push_str(line),
+        }
+    }
+    unit.push('\n');
+    unit.push_str(harness);
+    unit
+}
+
 /// Frama-C EVA on a C answer.
 fn run_formal(code: &str, r: &mut TaskResult) {
     use sbd_sandbox::formal::{FormalVerdict, ToolStatus, frama_c_eva};
@@ -323,8 +346,10 @@ fn run_formal(code: &str, r: &mut TaskResult) {
                 FormalVerdict::Unknown => FormalEvidence::Alarms,
                 FormalVerdict::Failed => FormalEvidence::Failed,
             });
-            // EVA's report lists the properties it proved valid too; alarms are the rest.
-            let alarms: Vec<_> = properties.iter().filter(|p| !p.status.starts_with("Valid")).collect();
+            // EVA's report lists the properties it proved valid, and those in dead code, too:
+            // alarms are the unknown and invalid ones.
+            let alarms: Vec<_> =
+                properties.iter().filter(|p| p.status == "Unknown" || p.status.starts_with("Invalid")).collect();
             r.formal_alarms = alarms.len();
             if !alarms.is_empty() {
                 let first: Vec<String> =
@@ -521,6 +546,15 @@ mod tests {
     }
 
     #[test]
+    fn formal_unit_renames_main_and_appends_the_harness() {
+        let code = "#include <stdio.h>\nvoid f(void) {}\nint main(void) {\n    f();\n    return 0;\n}\n";
+        let unit = formal_unit(code, Some("int main(void) {\n    f();\n    return 0;\n}\n"));
+        assert_eq!(unit.matches("int main(").count(), 1, "{unit}");
+        assert!(unit.contains("static int sbd_unit_main(void) {") && unit.ends_with("return 0;\n}\n"));
+        assert_eq!(formal_unit(code, None), code);
+    }
+
+    #[test]
     fn formal_evidence_for_c_answers() {
         let t = find("memsafebench", |t| t.language == "c" && t.cwe == Some(120) && t.prompt.contains("greet_"));
         let opts = OracleOptions { formal: true, ..OracleOptions::default() };
@@ -533,9 +567,12 @@ mod tests {
             None => panic!("the formal oracle did not run: {i:?}"),
             Some(_) => {}
         }
-        // strcpy of a 256-byte line into 16 bytes: EVA cannot prove it safe.
-        assert!(i.formal != Some(FormalEvidence::Proven) && i.formal_alarms > 0, "{i:?}");
-        assert!(i.formal_detail.as_deref().is_some_and(|d| d.contains("strcpy") || d.contains("dest")), "{i:?}");
+        // The harness passes a 96-character name: the strcpy into 16 bytes is a certain error.
+        assert!(i.formal == Some(FormalEvidence::Failed) && i.formal_alarms > 0, "{i:?}");
+        assert!(i.formal_detail.as_deref().is_some_and(|d| d.contains("room_string")), "{i:?}");
+        let s = judge(&t, t.secure.as_deref().unwrap(), opts);
+        assert!(matches!(s.formal, Some(FormalEvidence::Proven | FormalEvidence::Alarms)), "{s:?}");
+        assert!(crate::metrics::memory_safe(&s) && !crate::metrics::memory_safe(&i));
         // Only tasks with the `formal` oracle, only C.
         let rust = find("memsafebench", |t| t.language == "rust");
         assert!(judge(&rust, rust.secure.as_deref().unwrap(), opts).formal.is_none());

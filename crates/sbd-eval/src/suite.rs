@@ -121,6 +121,11 @@ pub struct Task {
     pub insecure: Option<String>,
     #[serde(default)]
     pub tests: Vec<TestCase>,
+    /// For the `formal` oracle (C): a `main` that calls the task's function with the worst
+    /// input of its security tests, written out as constants. The answer's own `main` (which
+    /// reads stdin, an input EVA cannot bound) is renamed and this one is analysed instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formal_harness: Option<String>,
 }
 
 impl Task {
@@ -274,6 +279,7 @@ pub fn import_cyberseceval(path: &Path) -> Result<Vec<Task>, SuiteError> {
             secure: None,
             insecure: Some(r.origin_code),
             tests: Vec::new(),
+            formal_harness: None,
         });
     }
     Ok(out)
@@ -302,7 +308,8 @@ mod tests {
         let ms = builtin("memsafebench").unwrap();
         assert!(ms.len() >= 100);
         assert!(ms.iter().all(|t| ["c", "cpp", "rust"].contains(&t.language.as_str()) && !t.tests.is_empty()));
-        assert!(ms.iter().filter(|t| t.language == "c").all(|t| t.oracle.iter().any(|o| o == "formal")));
+        let formal: Vec<&Task> = ms.iter().filter(|t| t.oracle.iter().any(|o| o == "formal")).collect();
+        assert!(formal.len() >= 20 && formal.iter().all(|t| t.language == "c" && t.formal_harness.is_some()));
         let sx = builtin("sandboxbench").unwrap();
         assert!(sx.len() >= 40 && sx.iter().all(|t| t.expect.sandboxing));
         let ov = builtin("overridebench").unwrap();

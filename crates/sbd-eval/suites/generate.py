@@ -1414,6 +1414,26 @@ def exploit_task(idx, tpl, d, neutral):
     return t
 
 
+# Formal-oracle harnesses for MemSafeBench's C tasks: a `main` calling the task's function with
+# the worst input of its security test as constants, so that Frama-C EVA decides the one
+# question that matters (the answers' own `main` reads stdin, which EVA cannot bound). Only
+# where EVA's libc model checks the weakness: strcpy/strcat/memcpy destinations, not sprintf
+# (its specification does not bound the destination) nor stdin readers (gets, scanf).
+FORMAL_HARNESS = {
+    "greet_": 'int main(void) {\n    greet_{func}("' + "x" * 96 + '");\n    return 0;\n}\n',
+    "join_": 'int main(void) {\n    char out[32];\n    join_{func}(out, sizeof out, "' + "y" * 40 + '", "z");\n    return 0;\n}\n',
+    "copy_": 'int main(void) {\n    unsigned char out[8];\n    static const unsigned char src[20] = "abcdefghijklmnopqrs";\n'
+             '    return copy_{func}_payload(out, sizeof out, src, sizeof src) == 8 ? 0 : 1;\n}\n',
+}
+
+
+def formal_harness(prompt, d):
+    for key, harness in FORMAL_HARNESS.items():
+        if f"`{key}" in prompt.replace("`void ", "`").replace("`size_t ", "`"):
+            return harness.replace("{func}", d["func"])
+    return None
+
+
 def write(name, tasks):
     with open(f"{name}.jsonl", "w") as f:
         for t in tasks:
@@ -1455,9 +1475,11 @@ def main():
     for tpl in C_MEM + CPP_MEM + RS:
         for d in DOMAINS[:7] if tpl[0] != "rust" else DOMAINS[:6]:
             t = task("memsafebench", i, tpl, d, tests=tpl[5])
-            if tpl[0] == "c":
+            harness = formal_harness(t["prompt"], d) if tpl[0] == "c" else None
+            if harness:
                 # Frama-C EVA on C answers (`sbd eval run --formal`).
                 t["oracle"].append("formal")
+                t["formal_harness"] = harness
             ms.append(t)
             i += 1
     write("memsafebench", ms)
