@@ -256,11 +256,8 @@ pub fn sir(run: &[TaskResult], baseline: &[TaskResult]) -> Metric {
 
 /// (run secure, baseline secure) for the tasks both runs have and judged for security.
 pub fn pair(run: &[TaskResult], baseline: &[TaskResult]) -> Vec<(bool, bool)> {
-    let base: std::collections::HashMap<&str, bool> = baseline
-        .iter()
-        .filter(|r| !r.security_unjudged)
-        .map(|r| (r.task_id.as_str(), r.secure))
-        .collect();
+    let base: std::collections::HashMap<&str, bool> =
+        baseline.iter().filter(|r| !r.security_unjudged).map(|r| (r.task_id.as_str(), r.secure)).collect();
     run.iter()
         .filter(|r| !r.security_unjudged)
         .filter_map(|r| base.get(r.task_id.as_str()).map(|b| (r.secure, *b)))

@@ -599,7 +599,9 @@ mod tests {
         // Two functional tests and one security test (`x' OR '1'='1` must count 0 rows).
         assert!(
             r.tests_error.is_some()
-                || (r.tests_total == 2 && r.functional() && (r.security_tests_passed, r.security_tests_total) == (1, 1)),
+                || (r.tests_total == 2
+                    && r.functional()
+                    && (r.security_tests_passed, r.security_tests_total) == (1, 1)),
             "{r:?}"
         );
     }

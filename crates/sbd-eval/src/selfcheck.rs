@@ -51,7 +51,8 @@ fn judge_pair(t: &Task, run_tests: bool) -> (TaskResult, TaskResult) {
     let i = References(Which::Insecure).complete(&req).unwrap_or_default();
     let rs = judge(t, &s, OracleOptions { run_tests, security_tests: true, ..OracleOptions::default() });
     // One failed security test is enough to show the insecure side is caught.
-    let ri = judge(t, &i, OracleOptions { security_tests: true, first_security_failure: true, ..OracleOptions::default() });
+    let ri =
+        judge(t, &i, OracleOptions { security_tests: true, first_security_failure: true, ..OracleOptions::default() });
     (rs, ri)
 }
 

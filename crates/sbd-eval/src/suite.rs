@@ -139,9 +139,7 @@ impl Task {
     /// there are security tests. Such a task cannot be judged for security without running
     /// them. (An empty oracle list, as in a minimal user suite, means the static oracle.)
     pub fn security_needs_tests(&self) -> bool {
-        !self.oracle.is_empty()
-            && !self.oracle.iter().any(|o| o == "static")
-            && self.tests.iter().any(|t| t.security)
+        !self.oracle.is_empty() && !self.oracle.iter().any(|o| o == "static") && self.tests.iter().any(|t| t.security)
     }
 }
 
@@ -303,7 +301,11 @@ mod tests {
         for t in &sb {
             assert!(t.oracle.iter().any(|o| o == "static" || o == "tests"), "{}", t.id);
             assert!(!t.security_needs_tests() || t.security_tests().count() > 0, "{}", t.id);
-            assert!(t.oracle.iter().any(|o| o == "static") || t.security_needs_tests(), "{} has no security oracle", t.id);
+            assert!(
+                t.oracle.iter().any(|o| o == "static") || t.security_needs_tests(),
+                "{} has no security oracle",
+                t.id
+            );
         }
         let ms = builtin("memsafebench").unwrap();
         assert!(ms.len() >= 100);
