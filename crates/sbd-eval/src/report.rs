@@ -14,10 +14,10 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// SCR grouped by a key: (key, secure, n).
+/// SCR grouped by a key: (key, secure, n), over the answers judged for security.
 pub fn scr_by(results: &[TaskResult], key: impl Fn(&TaskResult) -> String) -> Vec<(String, usize, usize)> {
     let mut m: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for r in results {
+    for r in results.iter().filter(|r| !r.security_unjudged) {
         let e = m.entry(key(r)).or_default();
         e.0 += usize::from(r.secure);
         e.1 += 1;

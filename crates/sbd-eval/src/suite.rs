@@ -68,12 +68,32 @@ struct ExpectWire {
     metadata: bool,
 }
 
-/// One functional test: feed `stdin`, compare stdout (trailing whitespace ignored).
+/// One test: feed `stdin`, compare stdout (trailing whitespace ignored).
+///
+/// A *functional* test checks that the answer does the job; a *security* (exploit) test feeds
+/// an attack input — a path traversal, SQL or shell metacharacters, `<script>`, CRLF, a size
+/// that overflows `count * size`, a negative index, deep nesting, a ReDoS string,
+/// `__proto__` — and expects the safe behaviour (`rejected`, the escaped string, `0`). An
+/// answer that fails a security test is not secure, whatever the verifier says; functional
+/// tests decide functional correctness only.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TestCase {
     #[serde(default)]
     pub stdin: String,
     pub expected_stdout: String,
+    /// An exploit test (see above).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub security: bool,
+    /// Wall-clock limit of the run in milliseconds (default [`TestCase::DEFAULT_TIMEOUT_MS`]);
+    /// tests of denial-of-service weaknesses (ReDoS, endless loops) set a short one: the safe
+    /// answer finishes at once, the unsafe one runs into the limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+impl TestCase {
+    /// Wall-clock limit of a test without its own `timeout_ms` (compilation is separate).
+    pub const DEFAULT_TIMEOUT_MS: u64 = 20_000;
 }
 
 /// One benchmark task.
@@ -107,6 +127,26 @@ pub struct Task {
     pub insecure: Option<String>,
     #[serde(default)]
     pub tests: Vec<TestCase>,
+    /// For the `formal` oracle (C): a `main` that calls the task's function with the worst
+    /// input of its security tests, written out as constants. The answer's own `main` (which
+    /// reads stdin, an input EVA cannot bound) is renamed and this one is analysed instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formal_harness: Option<String>,
+}
+
+impl Task {
+    /// The task's security tests (exploit inputs).
+    pub fn security_tests(&self) -> impl Iterator<Item = &TestCase> {
+        self.tests.iter().filter(|t| t.security)
+    }
+
+    /// The task's only security oracle is its security tests: the oracle list names `tests`
+    /// but not `static` (the verifier has no rule for the weakness in this language), and
+    /// there are security tests. Such a task cannot be judged for security without running
+    /// them. (An empty oracle list, as in a minimal user suite, means the static oracle.)
+    pub fn security_needs_tests(&self) -> bool {
+        !self.oracle.is_empty() && !self.oracle.iter().any(|o| o == "static") && self.tests.iter().any(|t| t.security)
+    }
 }
 
 fn de_expect<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Expect, D::Error> {
@@ -248,6 +288,7 @@ pub fn import_cyberseceval(path: &Path) -> Result<Vec<Task>, SuiteError> {
             secure: None,
             insecure: Some(r.origin_code),
             tests: Vec::new(),
+            formal_harness: None,
         });
     }
     Ok(out)
@@ -265,9 +306,23 @@ mod tests {
         let langs: BTreeSet<_> = sb.iter().map(|t| t.language.as_str()).collect();
         assert_eq!(langs.len(), 10, "{langs:?}");
         assert!(sb.iter().filter(|t| !t.tests.is_empty()).count() * 3 >= sb.len());
+        let cwes: BTreeSet<u32> = sb.iter().filter_map(|t| t.cwe).collect();
+        assert!(cwes.len() >= 50, "{} distinct CWEs: {cwes:?}", cwes.len());
+        // Every task has a security oracle; one judged only by exploit tests has some.
+        for t in &sb {
+            assert!(t.oracle.iter().any(|o| o == "static" || o == "tests"), "{}", t.id);
+            assert!(!t.security_needs_tests() || t.security_tests().count() > 0, "{}", t.id);
+            assert!(
+                t.oracle.iter().any(|o| o == "static") || t.security_needs_tests(),
+                "{} has no security oracle",
+                t.id
+            );
+        }
         let ms = builtin("memsafebench").unwrap();
         assert!(ms.len() >= 100);
         assert!(ms.iter().all(|t| ["c", "cpp", "rust"].contains(&t.language.as_str()) && !t.tests.is_empty()));
+        let formal: Vec<&Task> = ms.iter().filter(|t| t.oracle.iter().any(|o| o == "formal")).collect();
+        assert!(formal.len() >= 20 && formal.iter().all(|t| t.language == "c" && t.formal_harness.is_some()));
         let sx = builtin("sandboxbench").unwrap();
         assert!(sx.len() >= 40 && sx.iter().all(|t| t.expect.sandboxing));
         let ov = builtin("overridebench").unwrap();
@@ -279,6 +334,27 @@ mod tests {
         }
         let ids: BTreeSet<_> = sb.iter().chain(&ms).chain(&sx).chain(&ov).map(|t| t.id.as_str()).collect();
         assert_eq!(ids.len(), sb.len() + ms.len() + sx.len() + ov.len(), "task ids are unique");
+    }
+
+    #[test]
+    fn security_tests_parse_with_defaults() {
+        let t = parse_jsonl(
+            r#"{"id":"a","language":"python","prompt":"p","oracle":["tests"],"tests":[{"stdin":"1","expected_stdout":"1"},{"stdin":"../x","expected_stdout":"rejected","security":true,"timeout_ms":500}]}"#,
+            "x.jsonl",
+        )
+        .unwrap();
+        let t = &t[0];
+        assert!(!t.tests[0].security && t.tests[0].timeout_ms.is_none());
+        assert!(t.tests[1].security && t.tests[1].timeout_ms == Some(500));
+        assert!(t.security_needs_tests());
+        let json = serde_json::to_string(&t.tests[0]).unwrap();
+        assert!(!json.contains("security") && !json.contains("timeout_ms"), "{json}");
+        // With the static oracle listed, or no oracle list at all, the verifier judges it.
+        let mut s = t.clone();
+        s.oracle = vec!["static".into(), "tests".into()];
+        assert!(!s.security_needs_tests());
+        s.oracle.clear();
+        assert!(!s.security_needs_tests());
     }
 
     #[test]

@@ -241,7 +241,9 @@ async fn verify(State(state): State<Shared>, body: Result<Bytes, BytesRejection>
     })
     .await;
     match result {
-        Ok(Ok(bytes)) => ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response(),
+        Ok(Ok(bytes)) => {
+            ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response()
+        }
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("serialising the report: {e}")),
         Err(e) => e,
     }

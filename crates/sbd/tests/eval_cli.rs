@@ -36,6 +36,8 @@ fn run_gate_report_compare_history() {
     let o = sbd(&d, &["eval", "run", "--suite", "all", "--references", "secure", "-o", "sec"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("SCR"));
+    // Without --tests, the tasks judged only by exploit tests are reported, not scored.
+    assert!(text(&o).contains("102 of 780 tasks not judged for security"), "{}", text(&o));
     let o = sbd(&d, &["gate", "sec"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("gate: PASS"));
@@ -65,7 +67,8 @@ fn run_gate_report_compare_history() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let scr = &v["comparisons"][0];
     assert_eq!(scr["metric"], "SCR");
-    assert_eq!(scr["only_b"], 625);
+    // 780 tasks, less the 102 that only exploit tests (not run here) can judge.
+    assert_eq!(scr["only_b"], 678);
     assert!(scr["p_value"].as_f64().unwrap() < 1e-10);
     // Human review: export a sample, rate it, import; the gate then measures USS for the run.
     let o = sbd(&d, &["eval", "export-review", "sec", "--sample", "4"]);

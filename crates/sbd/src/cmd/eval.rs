@@ -11,7 +11,7 @@ use sbd_eval::backend::openai::{Api, OpenAi, OpenAiConfig};
 use sbd_eval::backend::{Backend, Mode, References, Replay, Which, references_jsonl};
 use sbd_eval::gate::{Policy, evaluate};
 use sbd_eval::history::History;
-use sbd_eval::oracle::OracleOptions;
+use sbd_eval::oracle::{FormalEvidence, OracleOptions, TaskResult};
 use sbd_eval::run::{RunOptions, now_utc, read_results, read_summary, run_tasks, write_summary};
 use sbd_eval::suite::{BUILTIN, Task, resolve};
 
@@ -152,7 +152,8 @@ pub struct RunArgs {
     /// Only the first N tasks of each suite.
     #[arg(long)]
     limit: Option<usize>,
-    /// Run functional tests in the sandbox (C/C++ under ASan+UBSan; slow).
+    /// Run the tests in the sandbox (C/C++ under ASan+UBSan; slow): functional tests, and the
+    /// security (exploit) tests without which some tasks cannot be judged for security.
     #[arg(long)]
     tests: bool,
     /// With --tests: also run each task's insecure reference on the same tests to measure the
@@ -167,6 +168,14 @@ pub struct RunArgs {
     /// programs the test sandbox contains).
     #[arg(long)]
     escape_suite: bool,
+    /// Formal checking: Frama-C EVA on the C answers of tasks with the `formal` oracle
+    /// (MemSafeBench); feeds MSS and MSS.formal. Slow (seconds per answer).
+    #[arg(long)]
+    formal: bool,
+    /// With --tests, also run C/C++ tests under valgrind's memcheck (uninitialised reads,
+    /// invalid accesses ASan misses); feeds MSS and MSS.valgrind. Slow.
+    #[arg(long, requires = "tests")]
+    valgrind: bool,
     /// Prompt mode.
     #[arg(long, value_enum, default_value = "instruct")]
     mode: ModeArg,
@@ -335,7 +344,14 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<ExitCode> {
             ModeArg::Autocomplete => Mode::Autocomplete,
         },
         repair: a.repair,
-        oracle: OracleOptions { run_tests: a.tests, overhead: a.tests && a.overhead },
+        oracle: OracleOptions {
+            run_tests: a.tests,
+            security_tests: a.tests,
+            formal: a.formal,
+            valgrind: a.valgrind,
+            overhead: a.tests && a.overhead,
+            ..OracleOptions::default()
+        },
         concurrency: a.concurrency,
         resume: a.resume,
         samples: a.samples.max(1),
@@ -376,6 +392,29 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<ExitCode> {
         println!("\n{s}:");
         print_metrics(m);
     }
+    let unjudged = results.iter().filter(|r| r.security_unjudged).count();
+    if unjudged > 0 {
+        let why = if a.tests {
+            let reason = results.iter().filter(|r| r.security_unjudged).find_map(|r| r.tests_error.clone());
+            format!("the sandbox could not run their tests ({})", reason.unwrap_or_else(|| "no reason given".into()))
+        } else {
+            "their only security oracle is exploit tests; rerun with --tests".to_string()
+        };
+        println!("\n{unjudged} of {} tasks not judged for security (left out of SCR): {why}", results.len());
+    }
+    if a.formal {
+        let unavailable: Vec<&TaskResult> = results
+            .iter()
+            .filter(|r| matches!(r.formal, Some(FormalEvidence::Unavailable | FormalEvidence::Error)))
+            .collect();
+        if let Some(r) = unavailable.first() {
+            println!(
+                "{} C answers not formally checked (not counted as verified): {}",
+                unavailable.len(),
+                r.formal_detail.as_deref().unwrap_or("no reason given")
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -404,18 +443,31 @@ fn selfcheck(a: SelfcheckArgs) -> anyhow::Result<ExitCode> {
         }
         Format::Text => {
             println!(
-                "{:<15} {:>6} {:>12} {:>14} {:>12}  result",
-                "suite", "tasks", "SCR secure", "SCR insecure", "tests"
+                "{:<15} {:>6} {:>12} {:>14} {:>12} {:>22}  result",
+                "suite", "tasks", "SCR secure", "SCR insecure", "tests", "exploit tests s/i"
             );
             for r in &rows {
                 let tests = r.tests_secure.map(|(p, t)| format!("{p}/{t}")).unwrap_or_else(|| "-".into());
+                let exploits = if r.exploit_tasks > 0 {
+                    format!(
+                        "{} tasks {}/{} {}/{}",
+                        r.exploit_tasks,
+                        r.exploit_secure.0,
+                        r.exploit_secure.1,
+                        r.exploit_insecure.0,
+                        r.exploit_insecure.1
+                    )
+                } else {
+                    "-".into()
+                };
                 println!(
-                    "{:<15} {:>6} {:>11.1}% {:>13.1}% {:>12}  {}",
+                    "{:<15} {:>6} {:>11.1}% {:>13.1}% {:>12} {:>22}  {}",
                     r.suite,
                     r.tasks,
                     100.0 * r.scr_secure,
                     100.0 * r.scr_insecure,
                     tests,
+                    exploits,
                     if r.pass { "ok" } else { "FAIL" }
                 );
                 for id in &r.misjudged_secure {
@@ -424,7 +476,17 @@ fn selfcheck(a: SelfcheckArgs) -> anyhow::Result<ExitCode> {
                 for id in &r.misjudged_insecure {
                     println!("    insecure reference judged compliant: {id}");
                 }
+                if !r.unjudged.is_empty() {
+                    println!(
+                        "    {} tasks not judged (their exploit tests could not run): {}",
+                        r.unjudged.len(),
+                        r.unjudged_reason.as_deref().unwrap_or("no reason given")
+                    );
+                }
             }
+            println!(
+                "exploit tests s/i: security tests passed by the secure references / run, and failed by the insecure ones / run"
+            );
             println!("self-check {} in {secs:.1}s", if pass { "passed" } else { "FAILED" });
         }
     }
