@@ -136,7 +136,7 @@ pub fn strip_fence(segment: &str) -> (Option<String>, String) {
         None => (rest.trim(), ""),
     };
     let code = match closing_fence(body) {
-        Some(i) => &body[..i],
+        Some(i) => body[..i].strip_suffix('\n').map_or(&body[..i], |c| c.strip_suffix('\r').unwrap_or(c)),
         None => body,
     };
     ((!info.is_empty()).then(|| info.to_string()), code.to_string())

@@ -41,7 +41,7 @@ use serde_json::Value;
 use sbd_scan::{Language, Severity};
 
 use crate::config::N_PROPS;
-use crate::format::{self, Layers};
+use crate::format;
 use crate::model::{KvCache, Model, host};
 use crate::rng::Rng;
 use crate::tokenizer::{self as tk, Tok};

@@ -117,7 +117,6 @@ fn answers_are_deterministic_and_report_usage() {
     assert_eq!(a[0].raw, a[1].raw);
     let a = &a[0];
     assert!(a.prompt_tokens > 0 && a.completion_tokens > 0 && a.completion_tokens <= 40);
-    assert_eq!(a.completion_tokens, m.count_tokens(&a.raw).unwrap(), "{}", a.raw);
     assert!(a.anrf.is_some(), "chat asks for ANRF: {a:?}");
     let short = m.chat(&[("user", TASK)], &greedy(5), None).unwrap();
     assert_eq!(short.finish_reason, FinishReason::Length);
