@@ -65,7 +65,7 @@ fn rollback_model() -> &'static Path {
             .iter()
             .map(|b| Chat { prompt: TASK.into(), response: ans(b) })
             .collect();
-        train_dir("rollback", &chats, 128, 60)
+        train_dir("rollback", &chats, 128, 150)
     })
 }
 
@@ -129,6 +129,27 @@ fn answers_are_deterministic_and_report_usage() {
     assert!(m.chat(&[("robot", TASK)], &s, None).is_err());
 }
 
+const EXPLANATION: &str = "No weakness found.";
+
+/// Short but valid layers for ANRF_CODE (the verifier's, with terse texts), so that a tiny
+/// model learns them in a few steps.
+fn compact_layers() -> format::Layers {
+    let report = sbd_scan::scan(ANRF_CODE, sbd_scan::Language::Python);
+    let inst = format::verifier_instance(&report, "m", Some(ANRF_TASK), "2026-01-01T00:00:00Z");
+    let mut l = format::Layers::of(&inst).unwrap();
+    l.intent["requirements"][0]["description"] = "safe".into();
+    l.intent["requirements"][0]["verification_approach"] = "scan".into();
+    let e = &mut l.semantics["entities"][0];
+    e["name"] = "ping".into();
+    e["properties"] = serde_json::json!({});
+    let g = &mut e["security_properties"]["formal_guarantees"];
+    *g = serde_json::json!([{"property_type": "MemorySafety", "property_description": "safe", "verification_approach": "scan"}]);
+    l.execution["target_environment"]["runtime_version"] = "3".into();
+    let (_, verdict) = format::assemble(&report, &l, "m", "2026-01-01T00:00:00Z");
+    assert!(verdict.is_valid(), "{:?}", verdict.violations);
+    l
+}
+
 #[test]
 fn anrf_layers_are_validated_and_fall_back_to_the_verifier() {
     // An untrained model writes no valid layers: the verifier builds the instance.
@@ -149,14 +170,14 @@ fn anrf_layers_are_validated_and_fall_back_to_the_verifier() {
     assert_eq!(inst["creator_id"], "sbd-model");
     assert_eq!(a.anrf_valid, sbd_anrf::validate(inst).is_valid());
 
-    // A model trained on the answer writes its layers; they validate.
+    // A model trained on an answer writes its layers; they validate.
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     let dir = DIR.get_or_init(|| {
-        let response = training_answer("python", ANRF_CODE, Some(ANRF_TASK), true).unwrap();
-        train_dir("anrf", &[Chat { prompt: ANRF_TASK.into(), response }], 1024, 150)
+        let response = render("python", ANRF_CODE, Some(&compact_layers()), Some(EXPLANATION));
+        train_dir("anrf", &[Chat { prompt: ANRF_TASK.into(), response }], 512, 180)
     });
     let m = LocalModel::load(dir).unwrap();
-    let a = m.chat(&[("user", ANRF_TASK)], &greedy(1000), Some(verify(true))).unwrap();
+    let a = m.chat(&[("user", ANRF_TASK)], &greedy(480), Some(verify(true))).unwrap();
     assert_eq!(a.code, ANRF_CODE.trim_end(), "{}", a.raw);
     assert_eq!(a.anrf_source, AnrfSource::Model, "{:?}\n{}", a.anrf_problems, a.raw);
     assert!(a.anrf_valid && a.anrf_attempts == 1);
@@ -164,7 +185,7 @@ fn anrf_layers_are_validated_and_fall_back_to_the_verifier() {
     assert_eq!(inst["intent"]["description"], ANRF_TASK);
     assert_eq!(inst["creator_id"], "model");
     assert!(sbd_anrf::validate(&inst).is_valid());
-    assert!(a.explanation.as_deref().is_some_and(|e| e.contains("no weakness")), "{:?}", a.explanation);
+    assert_eq!(a.explanation.as_deref(), Some(EXPLANATION));
     assert_eq!(a.finish_reason, FinishReason::Stop);
     assert_eq!(format::parse(&a.raw).code, a.code);
 }
