@@ -62,7 +62,8 @@ impl Backend for LocalBackend {
             repair_rounds: 0,
             ..VerifyOptions::new(l)
         });
-        let opts = AnswerOptions { verify, anrf: self.anrf, creator: self.model.id().to_string(), ..Default::default() };
+        let opts =
+            AnswerOptions { verify, anrf: self.anrf, creator: self.model.id().to_string(), ..Default::default() };
         let answer = self
             .model
             .chat_with(&[("user", req.prompt_text())], &s, &opts)

@@ -110,7 +110,8 @@ pub fn markdown(language: &str, code: &str, explanation: Option<&str>) -> String
 pub fn render(language: &str, code: &str, layers: Option<&Layers>, explanation: Option<&str>) -> String {
     let mut s = format!("{}```{language}\n{}\n```\n", tk::CODE, code.trim_end_matches('\n'));
     if let Some(l) = layers {
-        for (marker, v) in [(tk::ANRF_INTENT, &l.intent), (tk::ANRF_SEMANTIC, &l.semantics), (tk::ANRF_EXECUTION, &l.execution)]
+        for (marker, v) in
+            [(tk::ANRF_INTENT, &l.intent), (tk::ANRF_SEMANTIC, &l.semantics), (tk::ANRF_EXECUTION, &l.execution)]
         {
             s.push_str(marker);
             s.push_str(&v.to_string());
@@ -242,7 +243,13 @@ pub fn explain(report: &sbd_scan::Report) -> String {
     let mut s = String::new();
     for f in blocking.iter().take(3) {
         let cwe = f.cwe.first().map(|c| format!("CWE-{c} ")).unwrap_or_default();
-        s.push_str(&format!("{cwe}{} (line {}): {} {}\n", f.title, f.span.start_line, f.explanation.trim(), f.fix.trim()));
+        s.push_str(&format!(
+            "{cwe}{} (line {}): {} {}\n",
+            f.title,
+            f.span.start_line,
+            f.explanation.trim(),
+            f.fix.trim()
+        ));
     }
     s.trim_end().to_string()
 }
@@ -298,7 +305,8 @@ pub fn normalize_response(text: &str) -> String {
 mod tests {
     use super::*;
 
-    const CODE: &str = "import subprocess\n\ndef ping(host):\n    subprocess.run([\"ping\", \"-c\", \"1\", host], check=False)\n";
+    const CODE: &str =
+        "import subprocess\n\ndef ping(host):\n    subprocess.run([\"ping\", \"-c\", \"1\", host], check=False)\n";
 
     #[test]
     fn training_answers_round_trip_and_their_layers_assemble_into_a_valid_instance() {
@@ -336,8 +344,9 @@ mod tests {
 
     #[test]
     fn explanations_name_the_weakness() {
-        let text = training_answer("python", "import os\n\ndef ping(host):\n    os.system(\"ping \" + host)\n", None, false)
-            .unwrap();
+        let text =
+            training_answer("python", "import os\n\ndef ping(host):\n    os.system(\"ping \" + host)\n", None, false)
+                .unwrap();
         let p = parse(&text);
         assert!(p.intent.is_none());
         assert!(p.explanation.as_deref().unwrap().contains("CWE-78"), "{text}");

@@ -200,7 +200,11 @@ impl VerifyOptions {
 
     /// From a language name (`python`, `c`, `cpp`, …).
     pub fn for_language(name: &str) -> Result<Self> {
-        Language::from_str(name).map(Self::new).map_err(|e| Error::Invalid(format!("{e} (the verifier's languages: c, cpp, rust, python, go, java, javascript, typescript, csharp, php)")))
+        Language::from_str(name).map(Self::new).map_err(|e| {
+            Error::Invalid(format!(
+                "{e} (the verifier's languages: c, cpp, rust, python, go, java, javascript, typescript, csharp, php)"
+            ))
+        })
     }
 }
 
@@ -348,7 +352,8 @@ pub fn statement_ends(code: &str, lang: Language) -> Vec<usize> {
                     b'"' | b'\'' | b'`' => {
                         let quote = c == b'"'
                             || (c == b'\'' && lang != Language::Rust)
-                            || (c == b'`' && matches!(lang, Language::JavaScript | Language::TypeScript | Language::Go));
+                            || (c == b'`'
+                                && matches!(lang, Language::JavaScript | Language::TypeScript | Language::Go));
                         if quote {
                             let triple = python && b[i..].starts_with(&[c, c, c]);
                             st = St::Str(c, triple);
@@ -588,11 +593,8 @@ fn sample_code<'m>(
         let (header, body_end, fence_closed) = code_bounds(&text);
         let code = &text[header..body_end];
         let closed = closed.or(fence_closed.then_some(CodeEnd::Closed));
-        let boundary = if closed.is_some() {
-            Some(code.len())
-        } else {
-            statement_ends(code, v.language).last().copied()
-        };
+        let boundary =
+            if closed.is_some() { Some(code.len()) } else { statement_ends(code, v.language).last().copied() };
         if let Some(b) = boundary.filter(|&b| b > ck_code) {
             let report = sbd_scan::scan(&code[..b], v.language);
             let new: Vec<&sbd_scan::Finding> = blocking_of(&report, v.block_at)
@@ -856,7 +858,11 @@ fn finish(
                             (anrf, anrf_valid, source) = (Some(inst), true, AnrfSource::Model);
                             break;
                         }
-                        problems = verdict.violations.iter().map(|v| format!("{} {}: {}", v.rule, v.pointer, v.message)).collect();
+                        problems = verdict
+                            .violations
+                            .iter()
+                            .map(|v| format!("{} {}: {}", v.rule, v.pointer, v.message))
+                            .collect();
                     }
                     Err(e) => problems = vec![e],
                 }

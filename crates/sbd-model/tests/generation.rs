@@ -61,10 +61,8 @@ fn rollback_model() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let ans = |body: &str| render("python", &format!("{HEAD}{body}"), None, Some("Runs the command."));
-        let chats: Vec<Chat> = [BAD, BAD, GOOD, BAD, BAD, GOOD]
-            .iter()
-            .map(|b| Chat { prompt: TASK.into(), response: ans(b) })
-            .collect();
+        let chats: Vec<Chat> =
+            [BAD, BAD, GOOD, BAD, BAD, GOOD].iter().map(|b| Chat { prompt: TASK.into(), response: ans(b) }).collect();
         train_dir("rollback", &chats, 128, 150)
     })
 }
@@ -153,8 +151,9 @@ fn compact_layers() -> format::Layers {
 #[test]
 fn anrf_layers_are_validated_and_fall_back_to_the_verifier() {
     // An untrained model writes no valid layers: the verifier builds the instance.
-    let tok = Tok::train([training_answer("python", ANRF_CODE, Some(ANRF_TASK), true).unwrap()].iter().cycle().take(32), 500)
-        .unwrap();
+    let tok =
+        Tok::train([training_answer("python", ANRF_CODE, Some(ANRF_TASK), true).unwrap()].iter().cycle().take(32), 500)
+            .unwrap();
     let cfg = ModelConfig { max_seq: 256, ..ModelConfig::preset("tiny", tok.vocab_size()).unwrap() };
     let raw = Model::init(&cfg, &sbd_model::generate::default_device(), 3).unwrap();
     let opts = AnswerOptions { verify: Some(verify(false)), anrf_attempts: 2, ..Default::default() };

@@ -335,7 +335,9 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<ExitCode> {
             Box::new(OpenAi::new(cfg))
         }
         BackendArg::Local => {
-            let Some(model) = &a.model else { bail!("--backend local needs --model DIR (a directory written by sbd train)") };
+            let Some(model) = &a.model else {
+                bail!("--backend local needs --model DIR (a directory written by sbd train)")
+            };
             let m = sbd_model::local::LocalModel::load(Path::new(model))
                 .with_context(|| format!("loading the local model {model}"))?;
             let s = sbd_model::generate::Sampling {

@@ -87,7 +87,12 @@ pub fn run(a: GenerateArgs) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", ans.markdown());
         if let Some(anrf) = &ans.anrf {
-            eprintln!("ANRF ({:?}, valid: {}):\n{}", ans.anrf_source, ans.anrf_valid, serde_json::to_string_pretty(anrf)?);
+            eprintln!(
+                "ANRF ({:?}, valid: {}):\n{}",
+                ans.anrf_source,
+                ans.anrf_valid,
+                serde_json::to_string_pretty(anrf)?
+            );
             for p in &ans.anrf_problems {
                 eprintln!("  model layers rejected: {p}");
             }
