@@ -2,7 +2,7 @@
 //!
 //! What the model writes after `<|assistant|>` (the trainers append `<|eos|>`):
 //!
-//! ```text
+//! ~~~text
 //! <|code|>```python
 //! CODE
 //! ```
@@ -10,7 +10,7 @@
 //! <|anrf_semantic|>{"entities": […], …}
 //! <|anrf_execution|>{"target_environment": …, …}
 //! <|explanation|>TEXT
-//! ```
+//! ~~~
 //!
 //! The three layers are compact JSON objects, exactly the `intent`, `semantics` and
 //! `execution` objects of ANRF 1.1.0; they come together or not at all (an answer may go from
@@ -143,12 +143,18 @@ pub fn strip_fence(segment: &str) -> (Option<String>, String) {
     ((!info.is_empty()).then(|| info.to_string()), code.to_string())
 }
 
-/// Byte offset of a closing fence (a line starting with three backticks) in `body`.
+/// Byte offset of the closing fence in `body`: the first line that starts with three
+/// backticks after leading whitespace (the rule of [`sbd_scan::reward::split_completion`],
+/// which the eval oracles and the RL reward use to find the code).
 pub fn closing_fence(body: &str) -> Option<usize> {
-    if body.starts_with("```") {
-        return Some(0);
+    let mut off = 0;
+    for line in body.split_inclusive('\n') {
+        if line.trim_start().starts_with("```") {
+            return Some(off);
+        }
+        off += line.len();
     }
-    body.find("\n```").map(|i| i + 1)
+    None
 }
 
 /// Splits generated text (decoded with its special tokens) into segments. Text before the
@@ -361,6 +367,8 @@ mod tests {
         assert_eq!((p.code.as_str(), p.language.as_deref()), ("int x;", Some("c")));
         assert_eq!(strip_fence("```\n```"), (None, String::new()));
         assert_eq!(closing_fence("a\n```\nb"), Some(2));
+        assert_eq!(closing_fence("a\n  ``` x\nb"), Some(2));
+        assert_eq!(closing_fence("a ```\nb"), None);
     }
 
     #[test]
