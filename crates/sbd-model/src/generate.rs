@@ -437,6 +437,9 @@ struct Decoder<'m> {
 
 impl<'m> Decoder<'m> {
     fn start(model: &'m Model, prompt_ids: &[u32], max_new: usize, seed: u64) -> Result<Self> {
+        if max_new == 0 {
+            return Err(Error::Invalid("max_new_tokens is 0: allow at least one new token".into()));
+        }
         let prompt = fit_prompt(model, prompt_ids, max_new);
         if prompt.is_empty() {
             return Err(Error::Invalid("empty prompt".into()));

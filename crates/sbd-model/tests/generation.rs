@@ -125,6 +125,7 @@ fn answers_are_deterministic_and_report_usage() {
     assert_eq!(m.stage(), Some("sft"));
     assert!(LocalModel::load(Path::new("/nonexistent")).err().unwrap().to_string().contains("not a model directory"));
     assert!(m.chat(&[("robot", TASK)], &s, None).is_err());
+    assert!(m.chat(&[("user", TASK)], &greedy(0), None).unwrap_err().to_string().contains("max_new_tokens"));
 }
 
 const EXPLANATION: &str = "No weakness found.";
