@@ -253,6 +253,8 @@ pub struct Answer {
     /// finding after the retries ran out.
     pub rollbacks: usize,
     pub unresolved_statements: usize,
+    /// Rules whose findings caused the rollbacks (one entry per rollback).
+    pub rollback_rules: Vec<String>,
     /// Active findings at `block_at` or above (when a language was given).
     pub blocking_findings: Option<usize>,
     /// Rule ids of those findings.
@@ -522,6 +524,7 @@ struct CodeRun<'m> {
     parses: Option<bool>,
     rollbacks: usize,
     unresolved: usize,
+    rollback_rules: Vec<String>,
 }
 
 impl CodeRun<'_> {
@@ -561,6 +564,7 @@ fn sample_code<'m>(
     let mut bans: Vec<(Vec<u32>, u32)> = Vec::new();
     let mut retries = 0usize;
     let (mut rollbacks, mut unresolved) = (0usize, 0usize);
+    let mut rollback_rules = Vec::new();
     // Decoded length of the segment after each of its tokens (for mapping findings to tokens).
     let mut ends: Vec<usize> = Vec::new();
     let mut text = tok.decode(&dec.ids[seg_start..], false)?;
@@ -616,6 +620,7 @@ fn sample_code<'m>(
                 text = tok.decode(&dec.ids[seg_start..], false)?;
                 retries += 1;
                 rollbacks += 1;
+                rollback_rules.push(new.iter().map(|f| f.rule.as_str()).collect::<Vec<_>>().join(","));
                 continue;
             }
             unresolved += usize::from(!new.is_empty());
@@ -630,8 +635,18 @@ fn sample_code<'m>(
         }
     };
     let (fence_lang, code) = format::strip_fence(&text);
-    let mut run =
-        CodeRun { dec, end, code, fence_lang, report: None, blocking: None, parses: None, rollbacks, unresolved };
+    let mut run = CodeRun {
+        dec,
+        end,
+        code,
+        fence_lang,
+        report: None,
+        blocking: None,
+        parses: None,
+        rollbacks,
+        unresolved,
+        rollback_rules,
+    };
     if let Some(v) = verify {
         let report = sbd_scan::scan(&run.code, v.language);
         run.blocking = Some(blocking_of(&report, v.block_at).count());
@@ -811,7 +826,8 @@ fn finish(
     repair_rounds: usize,
     mut generated: usize,
 ) -> Result<Answer> {
-    let CodeRun { mut dec, end, code, fence_lang, report, blocking, parses, rollbacks, unresolved } = run;
+    let CodeRun { mut dec, end, code, fence_lang, report, blocking, parses, rollbacks, unresolved, rollback_rules } =
+        run;
     generated -= dec.fed;
     let lang = opts
         .verify
@@ -915,6 +931,7 @@ fn finish(
         repair_rounds,
         rollbacks,
         unresolved_statements: unresolved,
+        rollback_rules,
         blocking_findings: blocking,
         rules,
         parses,

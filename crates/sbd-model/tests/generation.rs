@@ -87,6 +87,8 @@ fn guided_decoding_rolls_back_the_insecure_statement() {
     assert_eq!(guided.blocking_findings, Some(0), "{}", guided.raw);
     assert!(guided.code.starts_with(HEAD) && guided.code.contains("subprocess.run"), "{}", guided.code);
     assert_eq!(guided.unresolved_statements, 0);
+    assert_eq!(guided.rollback_rules.len(), guided.rollbacks);
+    assert!(plain.rules.iter().all(|r| guided.rollback_rules[0].contains(r.as_str())), "{guided:?}");
     assert!(guided.generated_tokens > guided.completion_tokens, "rolled-back tokens count as generated");
     assert!((0.0..=1.0).contains(&guided.confidence));
     // With no retries allowed the statement is kept and reported as unresolved.
