@@ -294,12 +294,15 @@ pub fn pairs_from_samples(samples: &[Sample], max_bytes: usize) -> Vec<(String, 
         .collect()
 }
 
-/// SFT chats from fixed samples: prompt → secure code.
+/// SFT chats from fixed samples: prompt → secure code as a multi-layer answer ([`crate::format`]).
 pub fn chats_from_samples(samples: &[Sample], max_bytes: usize) -> Vec<(String, Chat)> {
     samples
         .iter()
         .filter(|s| !s.vulnerable && s.code.len() <= max_bytes)
-        .map(|s| (group_of(s), Chat { prompt: task_prompt(s), response: s.code.clone() }))
+        .map(|s| {
+            let answer = crate::format::training_answer(&s.language, &s.code, s.description.as_deref(), true);
+            (group_of(s), Chat { prompt: task_prompt(s), response: answer.unwrap_or_else(|| s.code.clone()) })
+        })
         .collect()
 }
 
@@ -339,7 +342,7 @@ pub fn chat_from_row(v: &Value) -> Result<Chat> {
         .map(|m| if m.role == "system" { format!("{}\n", m.content) } else { m.content.clone() })
         .collect::<Vec<_>>()
         .join("\n");
-    Ok(Chat { prompt, response: msgs[last].content.clone() })
+    Ok(Chat { prompt, response: crate::format::normalize_response(&msgs[last].content) })
 }
 
 /// A DPO row `{"prompt", "chosen", "rejected"}` (strings, or chat message lists whose last

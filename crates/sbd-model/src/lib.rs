@@ -17,17 +17,26 @@
 //! - [`metrics`]: AUROC, expected calibration error, temperature scaling.
 //! - [`train`]: the training loops (pretrain objectives, SFT, DPO, RL) with checkpoints and resume.
 //! - [`rl`]: GRPO-style reinforcement learning with the verifier's reward and a KL penalty.
-//! - [`generate`]: sampling with a KV cache, multi-layer output and verification-guided retries.
+//! - [`format`]: the multi-layer answer (code, ANRF intent/semantic/execution layers,
+//!   explanation) — rendering for training, parsing, assembling and validating the ANRF.
+//! - [`generate`]: sampling with a KV cache, the multi-layer answer with ANRF validation and
+//!   regeneration, verification-guided decoding (statement rollbacks, resampling, repair) and
+//!   the property head's confidence.
+//! - [`local`]: a checkpoint as a chat/completions model (`LocalModel`, for `sbd serve`), and
+//!   [`backend`]: the same as an `sbd eval` backend.
 //! - [`export`]: Hugging Face Llama-layout export.
 //!
 //! The device is burn's dispatch [`burn::tensor::Device`]: `Device::flex()` (pure Rust CPU) by
 //! default; a build with burn's `cuda` feature can pass `Device::cuda(0)` to the same code.
 #![forbid(unsafe_code)]
 
+pub mod backend;
 pub mod config;
 pub mod data;
 pub mod export;
+pub mod format;
 pub mod generate;
+pub mod local;
 pub mod metrics;
 pub mod model;
 pub mod optim;

@@ -52,6 +52,20 @@ impl KvCache {
     pub fn new(n_layers: usize) -> Self {
         KvCache { layers: (0..n_layers).map(|_| None).collect(), len: 0 }
     }
+
+    /// Forgets every position from `len` on (a rollback in verification-guided decoding).
+    pub fn truncate(&mut self, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        for l in &mut self.layers {
+            *l = match l.take() {
+                Some((k, v)) if len > 0 => Some((k.narrow(2, 0, len), v.narrow(2, 0, len))),
+                _ => None,
+            };
+        }
+        self.len = len;
+    }
 }
 
 /// What one forward pass returns.

@@ -88,6 +88,8 @@ pub enum BackendArg {
     Openai,
     Replay,
     References,
+    /// A model directory written by `sbd train` (--model DIR), run on this machine.
+    Local,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -109,13 +111,15 @@ pub struct RunArgs {
     #[arg(long, required = true, value_delimiter = ',')]
     suite: Vec<String>,
     /// Backend: `openai` (any OpenAI-compatible server; see --base-url, --model), `replay`
-    /// (with --replay) or `references` (with --references).
+    /// (with --replay), `references` (with --references) or `local` (--model DIR: a
+    /// checkpoint of `sbd train`; see --temperature, --max-new-tokens, --top-k, --top-p,
+    /// --seed, --guided).
     #[arg(long, value_enum)]
     backend: Option<BackendArg>,
     /// OpenAI-compatible base URL.
     #[arg(long, env = "OPENAI_BASE_URL", default_value = "https://api.openai.com/v1")]
     base_url: String,
-    /// Model name for the openai backend.
+    /// Model name for the openai backend; the model directory for the local backend.
     #[arg(long, env = "SBD_EVAL_MODEL")]
     model: Option<String>,
     /// API key for the openai backend.
@@ -135,8 +139,20 @@ pub struct RunArgs {
     retries: u32,
     #[arg(long, default_value_t = 0.0)]
     temperature: f64,
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, alias = "max-new-tokens", default_value_t = 1024)]
     max_tokens: u32,
+    /// Local backend: top-k sampling (0: off).
+    #[arg(long, default_value_t = 0)]
+    top_k: usize,
+    /// Local backend: nucleus sampling threshold.
+    #[arg(long, default_value_t = 1.0)]
+    top_p: f64,
+    /// Local backend: base seed (each task's seed mixes it with the task id and round).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Local backend: verification-guided decoding (statement rollbacks on new findings).
+    #[arg(long)]
+    guided: bool,
     /// Response cache directory (default: RUN/cache); requests already answered are not resent.
     #[arg(long)]
     cache: Option<PathBuf>,
@@ -309,7 +325,9 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<ExitCode> {
         (None, Some(_), _) => BackendArg::Replay,
         (None, None, Some(_)) => BackendArg::References,
         (None, None, None) => {
-            bail!("choose a backend: --backend openai --model M, --replay FILE or --references secure|insecure")
+            bail!(
+                "choose a backend: --backend openai --model M, --backend local --model DIR, --replay FILE or --references secure|insecure"
+            )
         }
     };
     let backend: Box<dyn Backend> = match kind {
@@ -336,6 +354,23 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<ExitCode> {
             cfg.max_tokens = a.max_tokens;
             cfg.cache_dir = Some(a.cache.clone().unwrap_or_else(|| dir.join("cache")));
             Box::new(OpenAi::new(cfg))
+        }
+        BackendArg::Local => {
+            let Some(model) = &a.model else {
+                bail!("--backend local needs --model DIR (a directory written by sbd train)")
+            };
+            let m = sbd_model::local::LocalModel::load(Path::new(model))
+                .with_context(|| format!("loading the local model {model}"))?;
+            let s = sbd_model::generate::Sampling {
+                max_new_tokens: a.max_tokens as usize,
+                temperature: a.temperature,
+                top_k: a.top_k,
+                top_p: a.top_p,
+                seed: a.seed,
+            };
+            let mut b = sbd_model::backend::LocalBackend::new(std::sync::Arc::new(m), s);
+            b.guided = a.guided;
+            Box::new(b)
         }
     };
     let opts = RunOptions {
