@@ -110,7 +110,20 @@ pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Dur
     if errors == 0 || text.len() > MAX_WRAPPED_BYTES || (text.len() > 4096 && !top_level_error(&best.tree)) {
         return Ok(best);
     }
+    // A fragment cut off before its closing braces (a snippet, a truncated answer) parses as
+    // one ERROR node from the unclosed function on; closing the braces recovers its structure.
+    let closers = unclosed_braces(text, lang);
+    let mut candidates: Vec<(&str, String)> = Vec::new();
+    if closers > 0 {
+        candidates.push(("", "\n}".repeat(closers)));
+    }
     for (prefix, suffix) in lang.syntax().wrappers {
+        candidates.push((prefix, suffix.to_string()));
+        if closers > 0 {
+            candidates.push((prefix, format!("{}{suffix}", "\n}".repeat(closers))));
+        }
+    }
+    for (prefix, suffix) in &candidates {
         let wrapped = format!("{prefix}{text}{suffix}");
         let Ok(tree) = parse_once(parser, &wrapped, deadline) else {
             break;
@@ -121,7 +134,7 @@ pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Dur
                 text: wrapped,
                 tree,
                 shift: Shift { bytes: prefix.len(), lines: prefix.matches('\n').count() },
-                wrapped_in: Some(prefix.trim().to_string()),
+                wrapped_in: Some(if prefix.is_empty() { "closing braces".to_string() } else { prefix.trim().to_string() }),
                 error_nodes: e,
             };
             if e == 0 {
@@ -130,6 +143,56 @@ pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Dur
         }
     }
     Ok(best)
+}
+
+/// How many `{` of `text` are never closed (outside strings, characters and comments), for
+/// the brace languages; 0 when balanced, when closers outnumber openers, or past 64.
+fn unclosed_braces(text: &str, lang: Language) -> usize {
+    if lang == Language::Python {
+        return 0;
+    }
+    let b = text.as_bytes();
+    let mut depth: i64 = 0;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            q @ (b'"' | b'`') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            // a character literal (not a Rust lifetime): at most a few bytes to the closing quote
+            b'\'' => {
+                let end = b[i + 1..].iter().take(8).position(|&c| c == b'\'');
+                if let Some(e) = end
+                    && (e == 1 || b.get(i + 1) == Some(&b'\\'))
+                {
+                    i += e + 1;
+                }
+            }
+            b'{' => depth += 1,
+            b'}' => depth -= 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    if depth > 0 && depth <= 64 { depth as usize } else { 0 }
 }
 
 /// Visits `root` and its descendants in document order. Children are entered only while
