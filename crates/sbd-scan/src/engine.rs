@@ -66,6 +66,7 @@ struct CConstraint {
     resolves_to: Vec<NamePat>,
     guarded: Option<bool>,
     checked: Option<bool>,
+    param: Option<bool>,
     /// The constraint is on the matched node itself (`capture = "match"`).
     on_match: bool,
     /// The constraint is on this field of the matched node.
@@ -492,6 +493,7 @@ fn compile_constraint(id: &str, c: &Constraint) -> Result<CConstraint, ScanError
         resolves_to: c.resolves_to.iter().map(|s| NamePat::new(s)).collect(),
         guarded: c.guarded,
         checked: c.checked,
+        param: c.param,
         on_match: c.capture.as_deref() == Some("match"),
         field: c.field.clone(),
     })
@@ -815,6 +817,11 @@ impl<'a, 't> Ctx<'a, 't> {
         {
             return false;
         }
+        if let Some(want) = c.param
+            && self.analysis.is_param(n) != want
+        {
+            return false;
+        }
         if c.constant.is_some() || c.tainted.is_some() {
             let t = self.analysis.eval(n);
             if let Some(want) = c.constant
@@ -831,45 +838,102 @@ impl<'a, 't> Ctx<'a, 't> {
         true
     }
 
-    /// Is an identifier of `n` compared in an `if`/`while` condition that encloses or
-    /// precedes `n` within its function?
+    /// Is a value of `n` bounded from above by an `if`/`while` before it in its function?
+    ///
+    /// A comparison counts by direction: an enclosing condition must keep the value small
+    /// (`x < e`, `e >= x`); an earlier `if` whose branch leaves (`return`, `break`, `goto`, …)
+    /// must reject large values (`if (x > e) return;`); an earlier `if` that does not leave
+    /// (a clamp, `if (x > max) x = max;`) counts either way. `min(…)`/`MIN(…)` of the value
+    /// counts everywhere. Comparisons inside `n` itself do not count.
     fn guarded(&self, n: Node<'t>) -> bool {
-        let syntax = self.lang.syntax();
-        let mut names = Vec::new();
-        crate::parse::preorder(n, 256, |node| {
-            if syntax.idents.contains(&node.kind()) {
-                names.push(node_text(node, self.src).to_string());
-            }
-            true
-        });
+        let names = self.idents_of(n);
         if names.is_empty() {
             return false;
         }
-        // the enclosing function (or the file)
+        let mentions = |x: Node<'t>| {
+            let t = node_text(x, self.src);
+            names.iter().any(|nm| contains_word(t, nm))
+        };
         let scope = self.analysis.enclosing_scope(n).unwrap_or(self.analysis.root);
-        let cmp = |t: &str| {
-            t.contains('<') || t.contains('>') || t.contains("min") || t.contains("sizeof") || t.contains("len")
-        };
-        let word = |t: &str, w: &str| {
-            t.match_indices(w).any(|(i, _)| {
-                let before = t[..i].chars().next_back();
-                let after = t[i + w.len()..].chars().next();
-                !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
-                    && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
-            })
-        };
-        let conditions = self.conditions_of(scope);
-        for c in conditions.iter() {
-            // a condition before the node, or of a statement enclosing it
+        for c in self.conditions_of(scope).iter() {
             if c.start_byte() >= n.start_byte() {
                 break;
             }
-            let t = node_text(*c, self.src);
-            if cmp(t) && names.iter().any(|nm| word(t, nm)) {
+            let stmt = c.parent();
+            let branch = stmt.and_then(|s| s.child_by_field_name("consequence").or_else(|| s.child_by_field_name("body")));
+            let encloses = branch.is_some_and(|b| b.start_byte() <= n.start_byte() && n.end_byte() <= b.end_byte());
+            let inside_other = !encloses && stmt.is_some_and(|s| s.end_byte() >= n.end_byte());
+            let leaves = !encloses && branch.is_some_and(|b| self.leaves(b));
+            let mut found = false;
+            crate::parse::preorder(*c, 4_096, |x| {
+                if found {
+                    return false;
+                }
+                // the node itself (`if ((p = malloc(n * 4)) == NULL)`) is not a check of itself
+                if x.start_byte() >= n.start_byte() && x.end_byte() <= n.end_byte() {
+                    return false;
+                }
+                let k = x.kind();
+                if matches!(k, "call_expression" | "call" | "macro_invocation" | "invocation_expression")
+                    && let Some(f) = x.child_by_field_name("function").or_else(|| x.child_by_field_name("macro"))
+                    && node_text(f, self.src).to_ascii_lowercase().ends_with("min")
+                    && mentions(x)
+                {
+                    found = true;
+                    return false;
+                }
+                let op = x.child_by_field_name("operator").map(|o| node_text(o, self.src).trim());
+                let (Some(op), Some(l), Some(r)) = (op, x.child_by_field_name("left"), x.child_by_field_name("right"))
+                else {
+                    return true;
+                };
+                let less = match op {
+                    "<" | "<=" => true,
+                    ">" | ">=" => false,
+                    _ => return true,
+                };
+                // which side is the small one
+                let (small, large) = if less { (l, r) } else { (r, l) };
+                let ok = if encloses {
+                    mentions(small)
+                } else if leaves && !inside_other {
+                    mentions(large)
+                } else {
+                    mentions(small) || mentions(large)
+                };
+                if ok {
+                    found = true;
+                    return false;
+                }
+                true
+            });
+            if found {
                 return true;
             }
         }
         false
+    }
+
+    /// Does this branch always or sometimes leave the enclosing block (`return`, `break`,
+    /// `continue`, `throw`, `goto`, `exit()`, `panic!`)?
+    fn leaves(&self, branch: Node<'t>) -> bool {
+        let mut leaves = false;
+        crate::parse::preorder(branch, 2_000, |x| {
+            let k = x.kind();
+            if k.starts_with("return")
+                || k.starts_with("break")
+                || k.starts_with("continue")
+                || k.starts_with("throw")
+                || k.starts_with("raise")
+                || k == "goto_statement"
+                || (matches!(k, "macro_invocation" | "call_expression" | "call") && regex_lite_exit(node_text(x, self.src)))
+            {
+                leaves = true;
+                return false;
+            }
+            true
+        });
+        leaves
     }
 
     /// The identifiers of `n` (at most 256 nodes looked at).
@@ -909,23 +973,7 @@ impl<'a, 't> Ctx<'a, 't> {
             if branch.end_byte() > n.start_byte() {
                 continue; // `n` is inside the branch: the test guards it, it does not reject
             }
-            let mut leaves = false;
-            crate::parse::preorder(branch, 2_000, |x| {
-                let k = x.kind();
-                if k.starts_with("return")
-                    || k.starts_with("break")
-                    || k.starts_with("continue")
-                    || k.starts_with("throw")
-                    || k.starts_with("raise")
-                    || k == "goto_statement"
-                    || (matches!(k, "macro_invocation" | "call_expression" | "call")
-                        && regex_lite_exit(node_text(x, self.src)))
-                {
-                    leaves = true;
-                    return false;
-                }
-                true
-            });
+            let leaves = self.leaves(branch);
             if leaves {
                 return true;
             }

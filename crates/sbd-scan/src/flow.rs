@@ -95,9 +95,26 @@ const MAYBE: &[&str] = &[
     "lambda",
     "arrow_function",
     "function_expression",
+    "func_literal",
+];
+
+/// Definitions that do not run where they stand (another function, a class, a module).
+const OPAQUE: &[&str] = &[
     "function_definition",
     "function_item",
-    "func_literal",
+    "function_declaration",
+    "method_declaration",
+    "method_definition",
+    "constructor_declaration",
+    "class_definition",
+    "class_declaration",
+    "class_specifier",
+    "struct_specifier",
+    "impl_item",
+    "mod_item",
+    "trait_item",
+    "namespace_definition",
+    "template_declaration",
 ];
 
 /// Fields of a [`MAYBE`] construct that always run when the construct does.
@@ -166,7 +183,7 @@ impl<'t> Walk<'_, 't> {
             return Step::Killed;
         }
         self.left -= 1;
-        if n.kind().contains("comment") {
+        if n.kind().contains("comment") || OPAQUE.contains(&n.kind()) {
             return Step::Continue;
         }
         if (self.search.target)(n) {

@@ -196,9 +196,10 @@ pub struct Constraint {
     /// The node kind is none of these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_kind: Vec<String>,
-    /// Whether an identifier of the node appears in a comparison (`<`, `>`, `<=`, `>=`,
-    /// `min`, `sizeof`) in the condition of an `if`/`while` that encloses or precedes the node
-    /// in its function: a bounds check.
+    /// Whether a value of the node is bounded from above by an `if`/`while` before it in its
+    /// function — a bounds check: an enclosing condition `x < e` (or `e >= x`), an earlier
+    /// `if (x > e)` whose branch leaves (`return`, `break`, `goto`, …), an earlier clamp
+    /// `if (x > e) x = e;` (either direction), or `min(x, …)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guarded: Option<bool>,
     /// Whether an identifier of the node is tested in the condition of an `if` before the node
@@ -206,6 +207,10 @@ pub struct Constraint {
     /// a check-and-bail validation such as `if !valid(rel) { return Err(…) }`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checked: Option<bool>,
+    /// Whether the node is an identifier naming a parameter of the enclosing function (not a
+    /// value computed from one: see `tainted` for that).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub param: Option<bool>,
     /// The node, resolved through imports, is one of these qualified names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resolves_to: Vec<String>,

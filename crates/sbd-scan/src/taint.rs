@@ -376,6 +376,15 @@ impl<'a, 't> Analysis<'a, 't> {
         }
     }
 
+    /// Is `n` an identifier naming a parameter of its enclosing function?
+    pub(crate) fn is_param(&self, n: Node<'t>) -> bool {
+        if !self.syntax.idents.contains(&n.kind()) {
+            return false;
+        }
+        let name = self.text(n);
+        self.enclosing_scope(n).is_some_and(|s| self.params_of(s).iter().any(|p| p == name))
+    }
+
     fn params_of(&self, scope: Node<'t>) -> std::rc::Rc<Vec<String>> {
         if let Some(p) = self.params.borrow().get(&scope.id()) {
             return p.clone();
