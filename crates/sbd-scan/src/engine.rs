@@ -871,7 +871,7 @@ impl<'a, 't> Ctx<'a, 't> {
                 }
                 // the node itself (`if ((p = malloc(n * 4)) == NULL)`) is not a check of itself
                 if x.start_byte() >= n.start_byte() && x.end_byte() <= n.end_byte() {
-                    return false;
+                    return true;
                 }
                 let k = x.kind();
                 if matches!(k, "call_expression" | "call" | "macro_invocation" | "invocation_expression")
@@ -1343,7 +1343,32 @@ impl Scanner {
                 return self.empty(lang, path, text.len(), format!("not scanned: grammar error: {e}"));
             }
         };
-        self.scan_parsed(lang, path, text.len(), &parsed)
+        let report = self.scan_parsed(lang, path, text.len(), &parsed);
+        if lang == Language::Rust
+            && let Ok(engine) = self.engine(lang)
+            && let Some(view) = crate::parse::rust_macro_view(&parsed.text, &parsed.tree, &|name| {
+                engine.call_index.contains_key(name)
+            })
+        {
+            let deadline = std::time::Instant::now() + self.limits.parse_budget;
+            let tree = PARSER.with(|p| {
+                let mut p = p.borrow_mut();
+                p.set_language(&lang.grammar()).ok()?;
+                crate::parse::parse_once(&mut p, &view, deadline).ok()
+            });
+            if let Some(tree) = tree {
+                let second = crate::parse::Parsed {
+                    text: view,
+                    tree,
+                    shift: parsed.shift,
+                    wrapped_in: parsed.wrapped_in.clone(),
+                    error_nodes: parsed.error_nodes,
+                };
+                let inside = self.scan_parsed(lang, path, text.len(), &second);
+                return merge_macro_view(report, inside);
+            }
+        }
+        report
     }
 
     fn scan_parsed(&self, lang: Language, path: Option<&str>, bytes: usize, parsed: &crate::parse::Parsed) -> Report {
@@ -1760,6 +1785,39 @@ impl Scanner {
             suppressed_by: None,
         }
     }
+}
+
+/// Adds to `report` what the second scan of a unit with its Rust macro arguments exposed
+/// (see [`crate::parse::rust_macro_view`]): findings and facts it did not have, at the same
+/// offsets; then derives the properties again.
+fn merge_macro_view(mut report: Report, inside: Report) -> Report {
+    let key = |f: &Finding| (f.rule.clone(), f.span.start_byte);
+    let have: HashSet<(String, usize)> = report.findings.iter().chain(report.suppressed.iter()).map(key).collect();
+    for f in inside.findings {
+        if !have.contains(&key(&f)) {
+            report.findings.push(f);
+        }
+    }
+    for f in inside.suppressed {
+        if !have.contains(&key(&f)) {
+            if let Some(o) = f.suppressed_by.and_then(|i| report.overrides.get_mut(i)) {
+                o.suppressed += 1;
+            }
+            report.suppressed.push(f);
+        }
+    }
+    let facts: HashSet<(String, usize)> = report.facts.iter().map(|f| (f.name.clone(), f.span.start_byte)).collect();
+    for f in inside.facts {
+        if !facts.contains(&(f.name.clone(), f.span.start_byte)) {
+            report.facts.push(f);
+        }
+    }
+    report.findings.sort_by_key(|f| (f.span.start_byte, f.rule.clone()));
+    report.suppressed.sort_by_key(|f| (f.span.start_byte, f.rule.clone()));
+    report.facts.sort_by_key(|f| (f.span.start_byte, f.name.clone()));
+    report.properties =
+        derive_properties(report.language, &report.findings, &report.suppressed, &report.facts, &report.overrides);
+    report
 }
 
 /// Derive the unit's properties (documented in the crate docs).
