@@ -67,6 +67,7 @@ struct CConstraint {
     guarded: Option<bool>,
     checked: Option<bool>,
     param: Option<bool>,
+    tested: Option<bool>,
     /// The constraint is on the matched node itself (`capture = "match"`).
     on_match: bool,
     /// The constraint is on this field of the matched node.
@@ -494,6 +495,7 @@ fn compile_constraint(id: &str, c: &Constraint) -> Result<CConstraint, ScanError
         guarded: c.guarded,
         checked: c.checked,
         param: c.param,
+        tested: c.tested,
         on_match: c.capture.as_deref() == Some("match"),
         field: c.field.clone(),
     })
@@ -822,6 +824,11 @@ impl<'a, 't> Ctx<'a, 't> {
         {
             return false;
         }
+        if let Some(want) = c.tested
+            && self.tested(n) != want
+        {
+            return false;
+        }
         if c.constant.is_some() || c.tainted.is_some() {
             let t = self.analysis.eval(n);
             if let Some(want) = c.constant
@@ -981,14 +988,31 @@ impl<'a, 't> Ctx<'a, 't> {
         false
     }
 
-    /// The conditions of every `if`/`while` in `scope`, in document order (cached per scope).
+    /// Does an identifier of `n` appear in a condition before or around it?
+    fn tested(&self, n: Node<'t>) -> bool {
+        let names = self.idents_of(n);
+        let scope = self.analysis.enclosing_scope(n).unwrap_or(self.analysis.root);
+        self.conditions_of(scope)
+            .iter()
+            .take_while(|c| c.start_byte() < n.start_byte())
+            .filter(|c| c.end_byte() < n.end_byte())
+            .any(|c| {
+                let t = node_text(*c, self.src);
+                names.iter().any(|nm| contains_word(t, nm))
+            })
+    }
+
+    /// The conditions of every `if`/`while`/`?:` in `scope`, in document order (cached per scope).
     fn conditions_of(&self, scope: Node<'t>) -> std::rc::Rc<Vec<Node<'t>>> {
         if let Some(c) = self.conditions.borrow().get(&scope.id()) {
             return c.clone();
         }
         let mut out = Vec::new();
         crate::parse::preorder(scope, 1_000_000, |node| {
-            if (node.kind().starts_with("if") || node.kind().starts_with("while"))
+            if (node.kind().starts_with("if")
+                || node.kind().starts_with("while")
+                || node.kind() == "conditional_expression"
+                || node.kind() == "ternary_expression")
                 && let Some(c) = node.child_by_field_name("condition")
             {
                 out.push(c);
@@ -1494,10 +1518,13 @@ impl Scanner {
                 continue;
             }
             let qualified = qualify(&ct, &imports);
+            // C++: the C library is also `std::` (`std::strcpy`, `std::tmpnam`), and
+            // `using namespace std;` is the norm, so both spellings name the same function.
+            let unqualified = (lang == Language::Cpp).then(|| qualified.strip_prefix("std.")).flatten();
             let mut args: Option<CallArgs<'_>> = None;
             for di in cands {
                 let d = &engine.detectors[di];
-                if !d.calls.iter().any(|p| p.matches(&qualified)) {
+                if !d.calls.iter().any(|p| p.matches(&qualified) || unqualified.is_some_and(|u| p.matches(u))) {
                     continue;
                 }
                 let (pos, kw) = args.get_or_insert_with(|| ctx.args(*call, args_field));

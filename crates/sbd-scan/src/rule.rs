@@ -207,6 +207,11 @@ pub struct Constraint {
     /// a check-and-bail validation such as `if !valid(rel) { return Err(…) }`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checked: Option<bool>,
+    /// Whether an identifier of the node appears at all in the condition of an `if`, `while` or
+    /// `?:` that comes before or encloses the node in its function (any test, `n != 0`
+    /// included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tested: Option<bool>,
     /// Whether the node is an identifier naming a parameter of the enclosing function (not a
     /// value computed from one: see `tainted` for that).
     #[serde(default, skip_serializing_if = "Option::is_none")]
