@@ -1368,31 +1368,39 @@ impl Scanner {
             }
         };
         let report = self.scan_parsed(lang, path, text.len(), &parsed);
-        if lang == Language::Rust
-            && let Ok(engine) = self.engine(lang)
-            && let Some(view) = crate::parse::rust_macro_view(&parsed.text, &parsed.tree, &|name| {
-                engine.call_index.contains_key(name)
-            })
-        {
-            let deadline = std::time::Instant::now() + self.limits.parse_budget;
+        if lang != Language::Rust {
+            return report;
+        }
+        let Ok(engine) = self.engine(lang) else { return report };
+        // Macros inside macro arguments (`lazy_static! { … t!(env::current_exe()) … }`) become
+        // syntax one level at a time: blank, re-parse, repeat (at most four levels).
+        let deadline = std::time::Instant::now() + self.limits.parse_budget;
+        let mut view: Option<crate::parse::Parsed> = None;
+        for _ in 0..4 {
+            let cur = view.as_ref().unwrap_or(&parsed);
+            let Some(next) =
+                crate::parse::rust_macro_view(&cur.text, &cur.tree, &|name| engine.call_index.contains_key(name))
+            else {
+                break;
+            };
             let tree = PARSER.with(|p| {
                 let mut p = p.borrow_mut();
                 p.set_language(&lang.grammar()).ok()?;
-                crate::parse::parse_once(&mut p, &view, deadline).ok()
+                crate::parse::parse_once(&mut p, &next, deadline).ok()
             });
-            if let Some(tree) = tree {
-                let second = crate::parse::Parsed {
-                    text: view,
-                    tree,
-                    shift: parsed.shift,
-                    wrapped_in: parsed.wrapped_in.clone(),
-                    error_nodes: parsed.error_nodes,
-                };
-                let inside = self.scan_parsed(lang, path, text.len(), &second);
-                return merge_macro_view(report, inside);
-            }
+            let Some(tree) = tree else { break };
+            view = Some(crate::parse::Parsed {
+                text: next,
+                tree,
+                shift: parsed.shift,
+                wrapped_in: parsed.wrapped_in.clone(),
+                error_nodes: parsed.error_nodes,
+            });
         }
-        report
+        match view {
+            Some(v) => merge_macro_view(report, self.scan_parsed(lang, path, text.len(), &v)),
+            None => report,
+        }
     }
 
     fn scan_parsed(&self, lang: Language, path: Option<&str>, bytes: usize, parsed: &crate::parse::Parsed) -> Report {
