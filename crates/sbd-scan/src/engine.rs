@@ -68,6 +68,7 @@ struct CConstraint {
     checked: Option<bool>,
     param: Option<bool>,
     tested: Option<bool>,
+    from_input: Option<bool>,
     /// The constraint is on the matched node itself (`capture = "match"`).
     on_match: bool,
     /// The constraint is on this field of the matched node.
@@ -190,6 +191,8 @@ struct LangEngine {
     pattern_detector: Vec<usize>,
     match_capture: Option<u32>,
     taint: TaintConfig,
+    /// The same without parameters as sources: "reached by real input".
+    taint_input: TaintConfig,
     facts: Vec<FactSpec>,
     /// Indexed by node kind id: detectors whose query is just `(kind) @match`.
     kind_index: Vec<Vec<usize>>,
@@ -496,6 +499,7 @@ fn compile_constraint(id: &str, c: &Constraint) -> Result<CConstraint, ScanError
         checked: c.checked,
         param: c.param,
         tested: c.tested,
+        from_input: c.from_input,
         on_match: c.capture.as_deref() == Some("match"),
         field: c.field.clone(),
     })
@@ -641,14 +645,17 @@ fn compile_language(lang: Language, rules: &[Rule], spec: Option<&LanguageSpec>)
             *slot = true;
         }
     }
-    let taint = spec
-        .map(|s| TaintConfig {
+    let config = |parameters: Option<bool>| {
+        spec.map(|s| TaintConfig {
             sources: s.taint.sources.iter().map(|x| NamePat::new(x)).collect(),
             sanitizers: s.taint.sanitizers.iter().map(|x| NamePat::new(x)).collect(),
-            parameters: s.taint.parameters,
+            parameters: parameters.unwrap_or(s.taint.parameters),
             writers: s.taint.writers.iter().map(|x| NamePat::new(x)).collect(),
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+    };
+    let taint = config(None);
+    let taint_input = config(Some(false));
     let comment_kinds = (0..grammar.node_kind_count())
         .map(|i| grammar.node_kind_for_id(i as u16).is_some_and(|k| k.contains("comment")))
         .collect();
@@ -689,6 +696,7 @@ fn compile_language(lang: Language, rules: &[Rule], spec: Option<&LanguageSpec>)
         pattern_detector,
         match_capture,
         taint,
+        taint_input,
         facts,
         call_kinds,
         import_kinds,
@@ -730,6 +738,10 @@ struct Ctx<'a, 't> {
 
     imports: &'a Imports,
     analysis: Analysis<'a, 't>,
+    /// Taint from real input only (parameters are not sources), built on first use.
+    input: std::cell::OnceCell<Analysis<'a, 't>>,
+    input_config: &'a TaintConfig,
+    functions: Vec<Node<'t>>,
 }
 
 /// No ancestor of interest.
@@ -828,6 +840,25 @@ impl<'a, 't> Ctx<'a, 't> {
             && self.tested(n) != want
         {
             return false;
+        }
+        if let Some(want) = c.from_input {
+            let a = if self.analysis.config.parameters {
+                self.input.get_or_init(|| {
+                    Analysis::new(
+                        self.src,
+                        self.lang.syntax(),
+                        self.imports,
+                        self.input_config,
+                        self.analysis.root,
+                        self.functions.clone(),
+                    )
+                })
+            } else {
+                &self.analysis
+            };
+            if (a.eval(n) == Taint::Tainted) != want {
+                return false;
+            }
         }
         if c.constant.is_some() || c.tainted.is_some() {
             let t = self.analysis.eval(n);
@@ -1484,8 +1515,19 @@ impl Scanner {
             }
         }
 
-        let analysis = Analysis::new(src, lang.syntax(), &imports, &engine.taint, root, functions);
-        let ctx = Ctx { conditions: Default::default(), regexes: Default::default(), lang, src, shift, imports: &imports, analysis };
+        let analysis = Analysis::new(src, lang.syntax(), &imports, &engine.taint, root, functions.clone());
+        let ctx = Ctx {
+            conditions: Default::default(),
+            regexes: Default::default(),
+            lang,
+            src,
+            shift,
+            imports: &imports,
+            analysis,
+            input: Default::default(),
+            input_config: &engine.taint_input,
+            functions,
+        };
         let mut hits: Vec<Hit> = Vec::new();
 
         // Pass 2: calls.

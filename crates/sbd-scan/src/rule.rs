@@ -212,6 +212,11 @@ pub struct Constraint {
     /// included).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tested: Option<bool>,
+    /// Reached by a configured source of untrusted input (arguments, environment, standard
+    /// input, network, request data, decoded bytes) — as `tainted`, but a function's
+    /// parameters do not count as sources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_input: Option<bool>,
     /// Whether the node is an identifier naming a parameter of the enclosing function (not a
     /// value computed from one: see `tainted` for that).
     #[serde(default, skip_serializing_if = "Option::is_none")]
