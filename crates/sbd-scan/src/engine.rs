@@ -65,6 +65,10 @@ struct CConstraint {
     not_kind: Vec<String>,
     resolves_to: Vec<NamePat>,
     guarded: Option<bool>,
+    checked: Option<bool>,
+    param: Option<bool>,
+    tested: Option<bool>,
+    from_input: Option<bool>,
     /// The constraint is on the matched node itself (`capture = "match"`).
     on_match: bool,
     /// The constraint is on this field of the matched node.
@@ -85,9 +89,87 @@ impl CConstraint {
     }
 }
 
+/// A selector regex: fixed, or a template naming captures (`{name}`) that is instantiated
+/// per match.
+enum Pat {
+    Fixed(Regex),
+    Template(String),
+}
+
 struct CSel {
     kind: Vec<String>,
+    regex: Option<Pat>,
+    not_regex: Option<Pat>,
+}
+
+/// A compiled [`crate::rule::FlowSel`].
+struct CFlow {
+    sel: CSel,
+    constraints: Vec<CConstraint>,
+    until: Vec<CSel>,
+    skip: Vec<CSel>,
+}
+
+/// A selector with its templates instantiated for one match.
+struct RSel<'s> {
+    kind: &'s [String],
     regex: Option<Regex>,
+    not_regex: Option<Regex>,
+    /// A template named a capture the match does not have: the selector matches nothing.
+    never: bool,
+}
+
+impl RSel<'_> {
+    fn matches(&self, n: Node<'_>, src: &str) -> bool {
+        if self.never || (!self.kind.is_empty() && !self.kind.iter().any(|k| k == n.kind())) {
+            return false;
+        }
+        let text = node_text(n, src);
+        self.regex.as_ref().is_none_or(|r| r.is_match(text)) && self.not_regex.as_ref().is_none_or(|r| !r.is_match(text))
+    }
+}
+
+/// The `{name}` placeholders of a selector regex (`\p{L}` and repetition counts are not).
+fn placeholders(re: &str) -> Vec<&str> {
+    let b = re.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' {
+            i += 2;
+            continue;
+        }
+        if b[i] == b'{'
+            && let Some(len) = re[i + 1..].find('}')
+        {
+            let name = &re[i + 1..i + 1 + len];
+            if name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                out.push(name);
+                i += len + 2;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// `re` with each `{name}` replaced by the escaped text `text(name)`; `None` when a name is
+/// unbound.
+fn instantiate(re: &str, text: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    let mut out = String::with_capacity(re.len() + 16);
+    let mut rest = re;
+    for name in placeholders(re) {
+        let token = format!("{{{name}}}");
+        let Some(at) = rest.find(&token) else { continue };
+        out.push_str(&rest[..at]);
+        out.push_str(&regex::escape(&text(name)?));
+        rest = &rest[at + token.len()..];
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 struct Detector {
@@ -98,6 +180,8 @@ struct Detector {
     not_inside: Vec<CSel>,
     has: Vec<CSel>,
     not_has: Vec<CSel>,
+    followed_by: Vec<CFlow>,
+    not_followed_by: Vec<CFlow>,
 }
 
 struct LangEngine {
@@ -107,6 +191,8 @@ struct LangEngine {
     pattern_detector: Vec<usize>,
     match_capture: Option<u32>,
     taint: TaintConfig,
+    /// The same without parameters as sources: "reached by real input".
+    taint_input: TaintConfig,
     facts: Vec<FactSpec>,
     /// Indexed by node kind id: detectors whose query is just `(kind) @match`.
     kind_index: Vec<Vec<usize>>,
@@ -222,9 +308,68 @@ fn compile_regex(rule: &str, r: &Option<String>) -> Result<Option<Regex>, ScanEr
         .transpose()
 }
 
-fn compile_sels(rule: &str, sels: &[NodeSel]) -> Result<Vec<CSel>, ScanError> {
-    sels.iter().map(|s| Ok(CSel { kind: s.kind.clone(), regex: compile_regex(rule, &s.regex)? })).collect()
+fn compile_pat(rule: &str, r: &Option<String>, templates: bool) -> Result<Option<Pat>, ScanError> {
+    let Some(s) = r else { return Ok(None) };
+    if templates && !placeholders(s).is_empty() {
+        // Check that it compiles once the placeholders are filled in.
+        let probe = instantiate(s, &|_| Some("x".to_string())).unwrap_or_default();
+        Regex::new(&probe).map_err(|e| ScanError::Regex {
+            rule: rule.to_string(),
+            regex: s.clone(),
+            message: e.to_string(),
+        })?;
+        return Ok(Some(Pat::Template(s.clone())));
+    }
+    Ok(compile_regex(rule, r)?.map(Pat::Fixed))
 }
+
+fn compile_sel(rule: &str, s: &NodeSel, templates: bool) -> Result<CSel, ScanError> {
+    Ok(CSel {
+        kind: s.kind.clone(),
+        regex: compile_pat(rule, &s.regex, templates)?,
+        not_regex: compile_pat(rule, &s.not_regex, templates)?,
+    })
+}
+
+fn compile_sels(rule: &str, sels: &[NodeSel], templates: bool) -> Result<Vec<CSel>, ScanError> {
+    sels.iter().map(|s| compile_sel(rule, s, templates)).collect()
+}
+
+fn compile_flows(rule: &str, flows: &[crate::rule::FlowSel]) -> Result<Vec<CFlow>, ScanError> {
+    flows
+        .iter()
+        .map(|f| {
+            if f.kind.is_empty() {
+                return Err(ScanError::Invalid {
+                    rule: rule.into(),
+                    message: "`followed_by`/`not_followed_by` selectors need at least one `kind`".into(),
+                });
+            }
+            let sel = NodeSel { kind: f.kind.clone(), regex: f.regex.clone(), not_regex: f.not_regex.clone() };
+            let constraints = f
+                .constraints
+                .iter()
+                .map(|c| {
+                    if c.capture.as_deref().is_some_and(|c| c != "match") {
+                        return Err(ScanError::Invalid {
+                            rule: rule.into(),
+                            message: "in a flow selector `where`, only `capture = \"match\"` (the node found) exists"
+                                .into(),
+                        });
+                    }
+                    compile_constraint(rule, c)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(CFlow {
+                sel: compile_sel(rule, &sel, true)?,
+                constraints,
+                until: compile_sels(rule, &f.until, true)?,
+                skip: compile_sels(rule, &f.skip, true)?,
+            })
+        })
+        .collect()
+}
+
 
 struct Pending {
     detector: Detector,
@@ -258,15 +403,46 @@ fn compile_matcher(id: &str, lang: Language, m: &MatchSpec, target: Target) -> R
             });
         }
     }
+    let has = compile_sels(id, &m.has, true)?;
+    let not_has = compile_sels(id, &m.not_has, true)?;
+    let followed_by = compile_flows(id, &m.followed_by)?;
+    let not_followed_by = compile_flows(id, &m.not_followed_by)?;
+    // Every placeholder must name something a match binds.
+    let sels = m.has.iter().chain(m.not_has.iter()).map(|s| (&s.regex, &s.not_regex)).chain(
+        m.followed_by
+            .iter()
+            .chain(m.not_followed_by.iter())
+            .flat_map(|f| {
+                std::iter::once((&f.regex, &f.not_regex))
+                    .chain(f.until.iter().chain(f.skip.iter()).map(|u| (&u.regex, &u.not_regex)))
+            }),
+    );
+    for (a, b) in sels {
+        for name in a.iter().chain(b.iter()).flat_map(|r| placeholders(r)) {
+            let bound = name == "match"
+                || match &query {
+                    Some(q) => q.contains(&format!("@{name}")),
+                    None => name == "callee" || name.strip_prefix("arg").is_some_and(|i| i.parse::<usize>().is_ok()),
+                };
+            if !bound {
+                return Err(ScanError::Invalid {
+                    rule: id.into(),
+                    message: format!("`{{{name}}}` names no capture of the match"),
+                });
+            }
+        }
+    }
     Ok(Some(Pending {
         detector: Detector {
             target,
             calls: m.calls.iter().map(|c| NamePat::new(c)).collect(),
             constraints,
-            inside: compile_sels(id, &m.inside)?,
-            not_inside: compile_sels(id, &m.not_inside)?,
-            has: compile_sels(id, &m.has)?,
-            not_has: compile_sels(id, &m.not_has)?,
+            inside: compile_sels(id, &m.inside, false)?,
+            not_inside: compile_sels(id, &m.not_inside, false)?,
+            has,
+            not_has,
+            followed_by,
+            not_followed_by,
         },
         query,
         constraint_captures: caps,
@@ -320,6 +496,10 @@ fn compile_constraint(id: &str, c: &Constraint) -> Result<CConstraint, ScanError
         not_kind: c.not_kind.clone(),
         resolves_to: c.resolves_to.iter().map(|s| NamePat::new(s)).collect(),
         guarded: c.guarded,
+        checked: c.checked,
+        param: c.param,
+        tested: c.tested,
+        from_input: c.from_input,
         on_match: c.capture.as_deref() == Some("match"),
         field: c.field.clone(),
     })
@@ -465,14 +645,17 @@ fn compile_language(lang: Language, rules: &[Rule], spec: Option<&LanguageSpec>)
             *slot = true;
         }
     }
-    let taint = spec
-        .map(|s| TaintConfig {
+    let config = |parameters: Option<bool>| {
+        spec.map(|s| TaintConfig {
             sources: s.taint.sources.iter().map(|x| NamePat::new(x)).collect(),
             sanitizers: s.taint.sanitizers.iter().map(|x| NamePat::new(x)).collect(),
-            parameters: s.taint.parameters,
+            parameters: parameters.unwrap_or(s.taint.parameters),
             writers: s.taint.writers.iter().map(|x| NamePat::new(x)).collect(),
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+    };
+    let taint = config(None);
+    let taint_input = config(Some(false));
     let comment_kinds = (0..grammar.node_kind_count())
         .map(|i| grammar.node_kind_for_id(i as u16).is_some_and(|k| k.contains("comment")))
         .collect();
@@ -513,6 +696,7 @@ fn compile_language(lang: Language, rules: &[Rule], spec: Option<&LanguageSpec>)
         pattern_detector,
         match_capture,
         taint,
+        taint_input,
         facts,
         call_kinds,
         import_kinds,
@@ -546,12 +730,18 @@ pub(crate) fn callee_text<'s>(call: Node<'_>, callee_field: &str, src: &'s str) 
 
 struct Ctx<'a, 't> {
     conditions: std::cell::RefCell<HashMap<usize, std::rc::Rc<Vec<Node<'t>>>>>,
+    /// Instantiated selector templates, compiled once per unit.
+    regexes: std::cell::RefCell<HashMap<String, Option<Regex>>>,
     lang: Language,
     src: &'a str,
     shift: Shift,
 
     imports: &'a Imports,
     analysis: Analysis<'a, 't>,
+    /// Taint from real input only (parameters are not sources), built on first use.
+    input: std::cell::OnceCell<Analysis<'a, 't>>,
+    input_config: &'a TaintConfig,
+    functions: Vec<Node<'t>>,
 }
 
 /// No ancestor of interest.
@@ -636,6 +826,40 @@ impl<'a, 't> Ctx<'a, 't> {
         {
             return false;
         }
+        if let Some(want) = c.checked
+            && self.checked(n) != want
+        {
+            return false;
+        }
+        if let Some(want) = c.param
+            && self.analysis.is_param(n) != want
+        {
+            return false;
+        }
+        if let Some(want) = c.tested
+            && self.tested(n) != want
+        {
+            return false;
+        }
+        if let Some(want) = c.from_input {
+            let a = if self.analysis.config.parameters {
+                self.input.get_or_init(|| {
+                    Analysis::new(
+                        self.src,
+                        self.lang.syntax(),
+                        self.imports,
+                        self.input_config,
+                        self.analysis.root,
+                        self.functions.clone(),
+                    )
+                })
+            } else {
+                &self.analysis
+            };
+            if (a.eval(n) == Taint::Tainted) != want {
+                return false;
+            }
+        }
         if c.constant.is_some() || c.tainted.is_some() {
             let t = self.analysis.eval(n);
             if let Some(want) = c.constant
@@ -652,9 +876,106 @@ impl<'a, 't> Ctx<'a, 't> {
         true
     }
 
-    /// Is an identifier of `n` compared in an `if`/`while` condition that encloses or
-    /// precedes `n` within its function?
+    /// Is a value of `n` bounded from above by an `if`/`while` before it in its function?
+    ///
+    /// A comparison counts by direction: an enclosing condition must keep the value small
+    /// (`x < e`, `e >= x`); an earlier `if` whose branch leaves (`return`, `break`, `goto`, …)
+    /// must reject large values (`if (x > e) return;`); an earlier `if` that does not leave
+    /// (a clamp, `if (x > max) x = max;`) counts either way. `min(…)`/`MIN(…)` of the value
+    /// counts everywhere. Comparisons inside `n` itself do not count.
     fn guarded(&self, n: Node<'t>) -> bool {
+        let names = self.idents_of(n);
+        if names.is_empty() {
+            return false;
+        }
+        let mentions = |x: Node<'t>| {
+            let t = node_text(x, self.src);
+            names.iter().any(|nm| contains_word(t, nm))
+        };
+        let scope = self.analysis.enclosing_scope(n).unwrap_or(self.analysis.root);
+        for c in self.conditions_of(scope).iter() {
+            if c.start_byte() >= n.start_byte() {
+                break;
+            }
+            let stmt = c.parent();
+            let branch = stmt.and_then(|s| s.child_by_field_name("consequence").or_else(|| s.child_by_field_name("body")));
+            let encloses = branch.is_some_and(|b| b.start_byte() <= n.start_byte() && n.end_byte() <= b.end_byte());
+            let inside_other = !encloses && stmt.is_some_and(|s| s.end_byte() >= n.end_byte());
+            let leaves = !encloses && branch.is_some_and(|b| self.leaves(b));
+            let mut found = false;
+            crate::parse::preorder(*c, 4_096, |x| {
+                if found {
+                    return false;
+                }
+                // the node itself (`if ((p = malloc(n * 4)) == NULL)`) is not a check of itself
+                if x.start_byte() >= n.start_byte() && x.end_byte() <= n.end_byte() {
+                    return true;
+                }
+                let k = x.kind();
+                if matches!(k, "call_expression" | "call" | "macro_invocation" | "invocation_expression")
+                    && let Some(f) = x.child_by_field_name("function").or_else(|| x.child_by_field_name("macro"))
+                    && node_text(f, self.src).to_ascii_lowercase().ends_with("min")
+                    && mentions(x)
+                {
+                    found = true;
+                    return false;
+                }
+                let op = x.child_by_field_name("operator").map(|o| node_text(o, self.src).trim());
+                let (Some(op), Some(l), Some(r)) = (op, x.child_by_field_name("left"), x.child_by_field_name("right"))
+                else {
+                    return true;
+                };
+                let less = match op {
+                    "<" | "<=" => true,
+                    ">" | ">=" => false,
+                    _ => return true,
+                };
+                // which side is the small one
+                let (small, large) = if less { (l, r) } else { (r, l) };
+                let ok = if encloses {
+                    mentions(small)
+                } else if leaves && !inside_other {
+                    mentions(large)
+                } else {
+                    mentions(small) || mentions(large)
+                };
+                if ok {
+                    found = true;
+                    return false;
+                }
+                true
+            });
+            if found {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Does this branch always or sometimes leave the enclosing block (`return`, `break`,
+    /// `continue`, `throw`, `goto`, `exit()`, `panic!`)?
+    fn leaves(&self, branch: Node<'t>) -> bool {
+        let mut leaves = false;
+        crate::parse::preorder(branch, 2_000, |x| {
+            let k = x.kind();
+            if k.starts_with("return")
+                || k.starts_with("break")
+                || k.starts_with("continue")
+                || k.starts_with("throw")
+                || k.starts_with("raise")
+                || k == "goto_statement"
+                || (matches!(k, "macro_invocation" | "call_expression" | "call") && regex_lite_exit(node_text(x, self.src)))
+            {
+                leaves = true;
+                return false;
+            }
+            true
+        });
+        leaves
+    }
+
+    /// The identifiers of `n` (at most 256 nodes looked at).
+    fn idents_of(&self, n: Node<'t>) -> Vec<String> {
         let syntax = self.lang.syntax();
         let mut names = Vec::new();
         crate::parse::preorder(n, 256, |node| {
@@ -663,44 +984,66 @@ impl<'a, 't> Ctx<'a, 't> {
             }
             true
         });
+        names
+    }
+
+    /// Is an identifier of `n` tested by an `if` before `n` whose branch leaves the block
+    /// (see [`crate::rule::Constraint::checked`])?
+    fn checked(&self, n: Node<'t>) -> bool {
+        let names = self.idents_of(n);
         if names.is_empty() {
             return false;
         }
-        // the enclosing function (or the file)
         let scope = self.analysis.enclosing_scope(n).unwrap_or(self.analysis.root);
-        let cmp = |t: &str| {
-            t.contains('<') || t.contains('>') || t.contains("min") || t.contains("sizeof") || t.contains("len")
-        };
-        let word = |t: &str, w: &str| {
-            t.match_indices(w).any(|(i, _)| {
-                let before = t[..i].chars().next_back();
-                let after = t[i + w.len()..].chars().next();
-                !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
-                    && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
-            })
-        };
-        let conditions = self.conditions_of(scope);
-        for c in conditions.iter() {
-            // a condition before the node, or of a statement enclosing it
+        for c in self.conditions_of(scope).iter() {
             if c.start_byte() >= n.start_byte() {
                 break;
             }
             let t = node_text(*c, self.src);
-            if cmp(t) && names.iter().any(|nm| word(t, nm)) {
+            if !names.iter().any(|nm| contains_word(t, nm)) {
+                continue;
+            }
+            let Some(stmt) = c.parent() else { continue };
+            if !stmt.kind().starts_with("if") {
+                continue;
+            }
+            let Some(branch) = stmt.child_by_field_name("consequence") else { continue };
+            if branch.end_byte() > n.start_byte() {
+                continue; // `n` is inside the branch: the test guards it, it does not reject
+            }
+            let leaves = self.leaves(branch);
+            if leaves {
                 return true;
             }
         }
         false
     }
 
-    /// The conditions of every `if`/`while` in `scope`, in document order (cached per scope).
+    /// Does an identifier of `n` appear in a condition before or around it?
+    fn tested(&self, n: Node<'t>) -> bool {
+        let names = self.idents_of(n);
+        let scope = self.analysis.enclosing_scope(n).unwrap_or(self.analysis.root);
+        self.conditions_of(scope)
+            .iter()
+            .take_while(|c| c.start_byte() < n.start_byte())
+            .filter(|c| c.end_byte() < n.end_byte())
+            .any(|c| {
+                let t = node_text(*c, self.src);
+                names.iter().any(|nm| contains_word(t, nm))
+            })
+    }
+
+    /// The conditions of every `if`/`while`/`?:` in `scope`, in document order (cached per scope).
     fn conditions_of(&self, scope: Node<'t>) -> std::rc::Rc<Vec<Node<'t>>> {
         if let Some(c) = self.conditions.borrow().get(&scope.id()) {
             return c.clone();
         }
         let mut out = Vec::new();
         crate::parse::preorder(scope, 1_000_000, |node| {
-            if (node.kind().starts_with("if") || node.kind().starts_with("while"))
+            if (node.kind().starts_with("if")
+                || node.kind().starts_with("while")
+                || node.kind() == "conditional_expression"
+                || node.kind() == "ternary_expression")
                 && let Some(c) = node.child_by_field_name("condition")
             {
                 out.push(c);
@@ -712,9 +1055,92 @@ impl<'a, 't> Ctx<'a, 't> {
         rc
     }
 
+    /// For `inside`/`not_inside` selectors, which never hold templates.
     fn sel_matches(&self, s: &CSel, n: Node<'_>) -> bool {
+        let text = || node_text(n, self.src);
         (s.kind.is_empty() || s.kind.iter().any(|k| k == n.kind()))
-            && s.regex.as_ref().is_none_or(|r| r.is_match(node_text(n, self.src)))
+            && s.regex.as_ref().is_none_or(|r| match r {
+                Pat::Fixed(r) => r.is_match(text()),
+                Pat::Template(_) => false,
+            })
+            && s.not_regex.as_ref().is_none_or(|r| match r {
+                Pat::Fixed(r) => !r.is_match(text()),
+                Pat::Template(_) => true,
+            })
+    }
+
+    /// A compiled regex for `pattern`, memoised per unit (templates repeat across matches).
+    fn regex_for(&self, pattern: String) -> Option<Regex> {
+        if let Some(r) = self.regexes.borrow().get(&pattern) {
+            return r.clone();
+        }
+        let r = Regex::new(&pattern).ok();
+        self.regexes.borrow_mut().insert(pattern, r.clone());
+        r
+    }
+
+    /// `s` with its templates filled in from `bind` (the match's captures).
+    fn resolve_sel<'s>(&self, s: &'s CSel, bind: &dyn Fn(&str) -> Option<Node<'t>>) -> RSel<'s> {
+        let mut never = false;
+        let text = |name: &str| bind(name).map(|n| node_text(n, self.src).to_string());
+        let mut one = |p: &Option<Pat>, never_if_unbound: bool| match p {
+            None => None,
+            Some(Pat::Fixed(r)) => Some(r.clone()),
+            Some(Pat::Template(t)) => match instantiate(t, &text).and_then(|p| self.regex_for(p)) {
+                Some(r) => Some(r),
+                None => {
+                    if never_if_unbound {
+                        never = true;
+                    }
+                    None
+                }
+            },
+        };
+        let regex = one(&s.regex, true);
+        let not_regex = one(&s.not_regex, false);
+        RSel { kind: &s.kind, regex, not_regex, never }
+    }
+
+    /// Does a node selected by `f` run after `n` (see [`crate::rule::FlowSel`])?
+    fn flows_to(&self, f: &CFlow, n: Node<'t>, ancestors: &[Node<'t>], bind: &dyn Fn(&str) -> Option<Node<'t>>) -> bool {
+        let target = self.resolve_sel(&f.sel, bind);
+        if target.never {
+            return false;
+        }
+        let until: Vec<RSel<'_>> = f.until.iter().map(|u| self.resolve_sel(u, bind)).collect();
+        let skip: Vec<RSel<'_>> = f.skip.iter().map(|u| self.resolve_sel(u, bind)).collect();
+        let src = self.src;
+        let found = |x: Node<'t>| {
+            target.matches(x, src)
+                && (f.constraints.is_empty() || {
+                    let args = self
+                        .lang
+                        .syntax()
+                        .calls
+                        .iter()
+                        .find(|(k, _, _)| *k == x.kind())
+                        .map(|&(_, _, args_field)| self.args(x, args_field));
+                    f.constraints.iter().all(|c| {
+                        let node = if let Some(i) = c.arg {
+                            args.as_ref().and_then(|(pos, _)| pos.get(i).copied())
+                        } else if let Some(k) = &c.keyword {
+                            args.as_ref().and_then(|(_, kw)| kw.iter().find(|(n, _)| n == k).map(|(_, v)| *v))
+                        } else {
+                            c.target(x, None)
+                        };
+                        self.check_node(c, node)
+                    })
+                })
+        };
+        let until = |x: Node<'t>| until.iter().any(|u| u.matches(x, src));
+        let skip = |x: Node<'t>| skip.iter().any(|u| u.matches(x, src));
+        crate::flow::reaches(
+            src,
+            ancestors,
+            n,
+            self.lang.syntax().functions,
+            &crate::flow::Search { target: &found, until: &until, skip: &skip },
+        )
     }
 
     /// The ancestors of `n`, outermost first, found by one descent from the root (tree-sitter's
@@ -735,7 +1161,13 @@ impl<'a, 't> Ctx<'a, 't> {
     /// `inside`/`not_inside`/`has`/`not_has`. `chain` is the walk's chain of ancestors of
     /// interest (kinds named by any `inside`/`not_inside`) and the index of `n`'s nearest one;
     /// without it the ancestors are found by a descent from the root.
-    fn context_ok(&self, d: &Detector, n: Node<'t>, chain: Option<(&[(Node<'t>, usize)], usize)>) -> bool {
+    fn context_ok(
+        &self,
+        d: &Detector,
+        n: Node<'t>,
+        chain: Option<(&[(Node<'t>, usize)], usize)>,
+        bind: &dyn Fn(&str) -> Option<Node<'t>>,
+    ) -> bool {
         if !d.inside.is_empty() || !d.not_inside.is_empty() {
             let mut found_inside = vec![false; d.inside.len()];
             let ancestors: Vec<Node<'t>> = match chain {
@@ -773,14 +1205,16 @@ impl<'a, 't> Ctx<'a, 't> {
         if !d.has.is_empty() || !d.not_has.is_empty() {
             let mut found = vec![false; d.has.len()];
             let mut excluded = false;
+            let has: Vec<RSel<'_>> = d.has.iter().map(|s| self.resolve_sel(s, bind)).collect();
+            let not_has: Vec<RSel<'_>> = d.not_has.iter().map(|s| self.resolve_sel(s, bind)).collect();
             crate::parse::preorder(n, 20_000, |node| {
                 if node.id() != n.id() {
-                    for (i, s) in d.has.iter().enumerate() {
-                        if self.sel_matches(s, node) {
+                    for (i, s) in has.iter().enumerate() {
+                        if s.matches(node, self.src) {
                             found[i] = true;
                         }
                     }
-                    if d.not_has.iter().any(|s| self.sel_matches(s, node)) {
+                    if not_has.iter().any(|s| s.matches(node, self.src)) {
                         excluded = true;
                         return false;
                     }
@@ -791,8 +1225,33 @@ impl<'a, 't> Ctx<'a, 't> {
                 return false;
             }
         }
+        if !d.followed_by.is_empty() || !d.not_followed_by.is_empty() {
+            let ancestors = self.ancestors(n);
+            if !d.followed_by.iter().all(|f| self.flows_to(f, n, &ancestors, bind)) {
+                return false;
+            }
+            if d.not_followed_by.iter().any(|f| self.flows_to(f, n, &ancestors, bind)) {
+                return false;
+            }
+        }
         true
     }
+}
+
+/// Does `t` contain `w` as a whole word?
+fn contains_word(t: &str, w: &str) -> bool {
+    t.match_indices(w).any(|(i, _)| {
+        let before = t[..i].chars().next_back();
+        let after = t[i + w.len()..].chars().next();
+        !before.is_some_and(|c| c.is_alphanumeric() || c == '_') && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
+}
+
+/// Is the call text a call that does not return (`exit(…)`, `panic!(…)`, `abort()`)?
+fn regex_lite_exit(t: &str) -> bool {
+    let name = t.split('(').next().unwrap_or("").trim();
+    let last = name.rsplit([':', '.']).next().unwrap_or(name);
+    matches!(last, "exit" | "_exit" | "abort" | "panic!" | "unreachable!" | "Exit" | "die")
 }
 
 /// What detectors found, before overrides.
@@ -939,7 +1398,40 @@ impl Scanner {
                 return self.empty(lang, path, text.len(), format!("not scanned: grammar error: {e}"));
             }
         };
-        self.scan_parsed(lang, path, text.len(), &parsed)
+        let report = self.scan_parsed(lang, path, text.len(), &parsed);
+        if lang != Language::Rust {
+            return report;
+        }
+        let Ok(engine) = self.engine(lang) else { return report };
+        // Macros inside macro arguments (`lazy_static! { … t!(env::current_exe()) … }`) become
+        // syntax one level at a time: blank, re-parse, repeat (at most four levels).
+        let deadline = std::time::Instant::now() + self.limits.parse_budget;
+        let mut view: Option<crate::parse::Parsed> = None;
+        for _ in 0..4 {
+            let cur = view.as_ref().unwrap_or(&parsed);
+            let Some(next) =
+                crate::parse::rust_macro_view(&cur.text, &cur.tree, &|name| engine.call_index.contains_key(name))
+            else {
+                break;
+            };
+            let tree = PARSER.with(|p| {
+                let mut p = p.borrow_mut();
+                p.set_language(&lang.grammar()).ok()?;
+                crate::parse::parse_once(&mut p, &next, deadline).ok()
+            });
+            let Some(tree) = tree else { break };
+            view = Some(crate::parse::Parsed {
+                text: next,
+                tree,
+                shift: parsed.shift,
+                wrapped_in: parsed.wrapped_in.clone(),
+                error_nodes: parsed.error_nodes,
+            });
+        }
+        match view {
+            Some(v) => merge_macro_view(report, self.scan_parsed(lang, path, text.len(), &v)),
+            None => report,
+        }
     }
 
     fn scan_parsed(&self, lang: Language, path: Option<&str>, bytes: usize, parsed: &crate::parse::Parsed) -> Report {
@@ -1023,8 +1515,19 @@ impl Scanner {
             }
         }
 
-        let analysis = Analysis::new(src, lang.syntax(), &imports, &engine.taint, root, functions);
-        let ctx = Ctx { conditions: Default::default(), lang, src, shift, imports: &imports, analysis };
+        let analysis = Analysis::new(src, lang.syntax(), &imports, &engine.taint, root, functions.clone());
+        let ctx = Ctx {
+            conditions: Default::default(),
+            regexes: Default::default(),
+            lang,
+            src,
+            shift,
+            imports: &imports,
+            analysis,
+            input: Default::default(),
+            input_config: &engine.taint_input,
+            functions,
+        };
         let mut hits: Vec<Hit> = Vec::new();
 
         // Pass 2: calls.
@@ -1065,10 +1568,13 @@ impl Scanner {
                 continue;
             }
             let qualified = qualify(&ct, &imports);
+            // C++: the C library is also `std::` (`std::strcpy`, `std::tmpnam`), and
+            // `using namespace std;` is the norm, so both spellings name the same function.
+            let unqualified = (lang == Language::Cpp).then(|| qualified.strip_prefix("std.")).flatten();
             let mut args: Option<CallArgs<'_>> = None;
             for di in cands {
                 let d = &engine.detectors[di];
-                if !d.calls.iter().any(|p| p.matches(&qualified)) {
+                if !d.calls.iter().any(|p| p.matches(&qualified) || unqualified.is_some_and(|u| p.matches(u))) {
                     continue;
                 }
                 let (pos, kw) = args.get_or_insert_with(|| ctx.args(*call, args_field));
@@ -1082,7 +1588,15 @@ impl Scanner {
                     };
                     ctx.check_node(c, node)
                 });
-                if ok && ctx.context_ok(d, *call, Some((&chain, call_top))) {
+                let callee_node = call.child_by_field_name(callee_field);
+                let bind = |name: &str| -> Option<Node<'_>> {
+                    match name {
+                        "match" => Some(*call),
+                        "callee" => callee_node,
+                        _ => name.strip_prefix("arg").and_then(|i| i.parse::<usize>().ok()).and_then(|i| pos.get(i).copied()),
+                    }
+                };
+                if ok && ctx.context_ok(d, *call, Some((&chain, call_top)), &bind) {
                     hits.push(Hit {
                         target: d.target,
                         span: Span::of(*call, &shift),
@@ -1104,7 +1618,7 @@ impl Scanner {
             for &di in dets {
                 let d = &engine.detectors[di];
                 if d.constraints.iter().all(|c| ctx.check_node(c, c.target(*node, None)))
-                    && ctx.context_ok(d, *node, Some((&chain, node_top)))
+                    && ctx.context_ok(d, *node, Some((&chain, node_top)), &|name| (name == "match").then_some(*node))
                 {
                     hits.push(Hit {
                         target: d.target,
@@ -1142,12 +1656,21 @@ impl Scanner {
                     let cap = m.captures().iter().find(|x| Some(x.index) == c.capture).map(|x| x.node);
                     ctx.check_node(c, c.target(node, cap))
                 });
-                if !ok || !ctx.context_ok(d, node, None) {
+                if !ok || seen.contains(&(di, node.id())) {
                     continue;
                 }
-                if !seen.insert((di, node.id())) {
+                let names = q.capture_names();
+                let captures = m.captures();
+                let bind = |name: &str| -> Option<Node<'_>> {
+                    if name == "match" {
+                        return Some(node);
+                    }
+                    captures.iter().find(|c| names.get(c.index as usize).is_some_and(|n| *n == name)).map(|c| c.node)
+                };
+                if !ctx.context_ok(d, node, None, &bind) {
                     continue;
                 }
+                seen.insert((di, node.id()));
                 hits.push(Hit {
                     target: d.target,
                     span: Span::of(node, &shift),
@@ -1339,6 +1862,39 @@ impl Scanner {
             suppressed_by: None,
         }
     }
+}
+
+/// Adds to `report` what the second scan of a unit with its Rust macro arguments exposed
+/// (see [`crate::parse::rust_macro_view`]): findings and facts it did not have, at the same
+/// offsets; then derives the properties again.
+fn merge_macro_view(mut report: Report, inside: Report) -> Report {
+    let key = |f: &Finding| (f.rule.clone(), f.span.start_byte);
+    let have: HashSet<(String, usize)> = report.findings.iter().chain(report.suppressed.iter()).map(key).collect();
+    for f in inside.findings {
+        if !have.contains(&key(&f)) {
+            report.findings.push(f);
+        }
+    }
+    for f in inside.suppressed {
+        if !have.contains(&key(&f)) {
+            if let Some(o) = f.suppressed_by.and_then(|i| report.overrides.get_mut(i)) {
+                o.suppressed += 1;
+            }
+            report.suppressed.push(f);
+        }
+    }
+    let facts: HashSet<(String, usize)> = report.facts.iter().map(|f| (f.name.clone(), f.span.start_byte)).collect();
+    for f in inside.facts {
+        if !facts.contains(&(f.name.clone(), f.span.start_byte)) {
+            report.facts.push(f);
+        }
+    }
+    report.findings.sort_by_key(|f| (f.span.start_byte, f.rule.clone()));
+    report.suppressed.sort_by_key(|f| (f.span.start_byte, f.rule.clone()));
+    report.facts.sort_by_key(|f| (f.span.start_byte, f.name.clone()));
+    report.properties =
+        derive_properties(report.language, &report.findings, &report.suppressed, &report.facts, &report.overrides);
+    report
 }
 
 /// Derive the unit's properties (documented in the crate docs).

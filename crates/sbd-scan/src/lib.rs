@@ -66,6 +66,7 @@
 pub mod anrf;
 pub mod catalog;
 mod engine;
+mod flow;
 pub mod lang;
 pub mod output;
 pub mod overrides;

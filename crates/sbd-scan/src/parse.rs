@@ -25,7 +25,7 @@ pub(crate) enum ParseFailure {
     Grammar(String),
 }
 
-fn parse_once(parser: &mut Parser, text: &str, deadline: Instant) -> Result<Tree, ParseFailure> {
+pub(crate) fn parse_once(parser: &mut Parser, text: &str, deadline: Instant) -> Result<Tree, ParseFailure> {
     let bytes = text.as_bytes();
     let mut cb = |_: &tree_sitter::ParseState| {
         if Instant::now() >= deadline { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
@@ -110,7 +110,20 @@ pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Dur
     if errors == 0 || text.len() > MAX_WRAPPED_BYTES || (text.len() > 4096 && !top_level_error(&best.tree)) {
         return Ok(best);
     }
-    for (prefix, suffix) in lang.syntax().wrappers {
+    // Each wrapper as it is and, for a fragment cut off before its closing braces (a snippet,
+    // a truncated answer), with the braces it leaves open closed instead of the wrapper's
+    // suffix: otherwise everything from the unclosed function on parses as one ERROR node.
+    let mut candidates: Vec<(&str, String)> = Vec::new();
+    for (prefix, suffix) in std::iter::once(&("", "")).chain(lang.syntax().wrappers.iter()) {
+        if !prefix.is_empty() {
+            candidates.push((prefix, suffix.to_string()));
+        }
+        let open = unclosed_braces(&format!("{prefix}{text}"), lang);
+        if open > 0 {
+            candidates.push((prefix, "\n}".repeat(open)));
+        }
+    }
+    for (prefix, suffix) in &candidates {
         let wrapped = format!("{prefix}{text}{suffix}");
         let Ok(tree) = parse_once(parser, &wrapped, deadline) else {
             break;
@@ -121,7 +134,7 @@ pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Dur
                 text: wrapped,
                 tree,
                 shift: Shift { bytes: prefix.len(), lines: prefix.matches('\n').count() },
-                wrapped_in: Some(prefix.trim().to_string()),
+                wrapped_in: Some(if prefix.is_empty() { "closing braces".to_string() } else { prefix.trim().to_string() }),
                 error_nodes: e,
             };
             if e == 0 {
@@ -130,6 +143,121 @@ pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Dur
         }
     }
     Ok(best)
+}
+
+/// How many `{` of `text` are still open at its end (outside strings, characters and
+/// comments; a `}` with nothing open is ignored), for the brace languages; 0 past 64.
+fn unclosed_braces(text: &str, lang: Language) -> usize {
+    if lang == Language::Python {
+        return 0;
+    }
+    let b = text.as_bytes();
+    let mut depth: i64 = 0;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            q @ (b'"' | b'`') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            // a character literal (not a Rust lifetime): at most a few bytes to the closing quote
+            b'\'' => {
+                let end = b[i + 1..].iter().take(8).position(|&c| c == b'\'');
+                if let Some(e) = end
+                    && (e == 1 || b.get(i + 1) == Some(&b'\\'))
+                {
+                    i += e + 1;
+                }
+            }
+            b'{' => depth += 1,
+            b'}' => depth = (depth - 1).max(0),
+            _ => {}
+        }
+        i += 1;
+    }
+    if depth > 0 && depth <= 64 { depth as usize } else { 0 }
+}
+
+/// Rust macro arguments are token trees, not syntax: `println!("{}", unsafe { *p })` hides the
+/// `unsafe` block from every rule. When a macro's tokens could hold something a rule looks for
+/// (`unsafe`, or a name in `call_names` followed by an argument list), this returns the text
+/// with the names of the macros (and their `!`) blanked out, so that a second parse sees
+/// `("{}", unsafe { *p })`, a tuple of ordinary expressions, at the same byte offsets.
+/// `macro_rules!` definitions are left alone.
+pub(crate) fn rust_macro_view(text: &str, tree: &Tree, call_names: &dyn Fn(&str) -> bool) -> Option<String> {
+    let mut names: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut interesting = false;
+    // inside `macro_rules!` the tokens are patterns and templates, not code
+    let mut definition_end = 0usize;
+    preorder(tree.root_node(), 1_000_000, |n| {
+        if n.start_byte() < definition_end {
+            return true;
+        }
+        if n.kind() == "macro_definition" {
+            definition_end = n.end_byte();
+            return true;
+        }
+        if n.kind() == "macro_invocation"
+            && let Some(m) = n.child_by_field_name("macro")
+        {
+            // the name and the `!` after it
+            let mut end = m.end_byte();
+            let rest = text.as_bytes();
+            while end < rest.len() && rest[end].is_ascii_whitespace() {
+                end += 1;
+            }
+            if rest.get(end) == Some(&b'!') {
+                names.push(m.start_byte()..end + 1);
+            }
+        }
+        if !interesting && n.kind() == "token_tree" {
+            let mut c = n.walk();
+            let kids: Vec<tree_sitter::Node<'_>> = n.children(&mut c).collect();
+            for (i, k) in kids.iter().enumerate() {
+                let t = text.get(k.byte_range()).unwrap_or("");
+                if t == "unsafe"
+                    || (k.kind() == "identifier"
+                        && call_names(t)
+                        && kids.get(i + 1).is_some_and(|x| x.kind() == "token_tree" && text[x.byte_range()].starts_with('(')))
+                {
+                    interesting = true;
+                    break;
+                }
+            }
+        }
+        true
+    });
+    if !interesting || names.is_empty() {
+        return None;
+    }
+    let mut out = text.as_bytes().to_vec();
+    for r in names {
+        for b in &mut out[r] {
+            if !b.is_ascii_whitespace() {
+                *b = b' ';
+            }
+        }
+    }
+    // Only ASCII bytes were replaced (a macro path is ASCII or replaced byte-for-byte inside
+    // ASCII-only ranges), so the text stays UTF-8; fall back to nothing if it does not.
+    String::from_utf8(out).ok()
 }
 
 /// Visits `root` and its descendants in document order. Children are entered only while

@@ -25,6 +25,10 @@
 //! [[match.not_inside]]                      # also inside, has, not_has
 //! kind = ["if_statement"]
 //! regex = "len"
+//! [[match.followed_by]]                     # also not_followed_by: a node that can run
+//! kind = ["field_expression"]               # after the match in its function
+//! regex = "^{arg0}->"                       # `{name}`: the text of a capture / argument
+//! until = [{ kind = ["assignment_expression"], regex = "^{arg0}\\s*=" }]
 //!
 //! [docs]
 //! what = "…"        # What it does
@@ -143,6 +147,13 @@ pub struct MatchSpec {
     pub has: Vec<NodeSel>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_has: Vec<NodeSel>,
+    /// Nodes that must come after the match on some path through its function (see
+    /// [`FlowSel`]); all must be found.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub followed_by: Vec<FlowSel>,
+    /// Nodes that must not come after the match.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_followed_by: Vec<FlowSel>,
 }
 
 /// A constraint on an argument, keyword argument or capture ("metavariable").
@@ -185,17 +196,41 @@ pub struct Constraint {
     /// The node kind is none of these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_kind: Vec<String>,
-    /// Whether an identifier of the node appears in a comparison (`<`, `>`, `<=`, `>=`,
-    /// `min`, `sizeof`) in the condition of an `if`/`while` that encloses or precedes the node
-    /// in its function: a bounds check.
+    /// Whether a value of the node is bounded from above by an `if`/`while` before it in its
+    /// function — a bounds check: an enclosing condition `x < e` (or `e >= x`), an earlier
+    /// `if (x > e)` whose branch leaves (`return`, `break`, `goto`, …), an earlier clamp
+    /// `if (x > e) x = e;` (either direction), or `min(x, …)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guarded: Option<bool>,
+    /// Whether an identifier of the node is tested in the condition of an `if` before the node
+    /// whose branch leaves (`return`, `break`, `continue`, `throw`, `raise`, `panic!`, `exit`):
+    /// a check-and-bail validation such as `if !valid(rel) { return Err(…) }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked: Option<bool>,
+    /// Whether an identifier of the node appears at all in the condition of an `if`, `while` or
+    /// `?:` that comes before or encloses the node in its function (any test, `n != 0`
+    /// included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tested: Option<bool>,
+    /// Reached by a configured source of untrusted input (arguments, environment, standard
+    /// input, network, request data, decoded bytes) — as `tainted`, but a function's
+    /// parameters do not count as sources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_input: Option<bool>,
+    /// Whether the node is an identifier naming a parameter of the enclosing function (not a
+    /// value computed from one: see `tainted` for that).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub param: Option<bool>,
     /// The node, resolved through imports, is one of these qualified names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resolves_to: Vec<String>,
 }
 
 /// Selects an ancestor (`inside`) or descendant (`has`) node.
+///
+/// In `has`, `not_has` and the flow selectors, `regex` and `not_regex` may name the text of a
+/// capture as `{name}` (inserted literally, regex-escaped): a query capture, `match` (the
+/// matched node), and for call rules `callee` and `arg0`, `arg1`, … (`free({arg0})`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSel {
@@ -203,6 +238,40 @@ pub struct NodeSel {
     pub kind: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regex: Option<String>,
+    /// The node's text does not match this regex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_regex: Option<String>,
+}
+
+/// Selects a node that can run after the matched node, within its function.
+///
+/// The search covers the statements that follow the match's statement in its block, then
+/// those that follow the enclosing statement in the outer block, and so on up to the function,
+/// in source order. It ends after a `return`, `throw`, `goto`, `break` or `continue` (or a
+/// call to `exit`/`abort`) that follows the match in the same block: code after it is not
+/// reached from the match. A node matching `until` (a reassignment, a check) ends the search
+/// when it runs whenever the match does; inside a branch or loop that may not run (an `if`
+/// without `else`, a loop body, a `case`, a closure) it only hides the nodes after it in that
+/// branch. `kind` is required.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowSel {
+    pub kind: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_regex: Option<String>,
+    /// Constraints on the node found, as in `match.where`: `capture = "match"` is the node
+    /// itself, `arg`/`keyword` its arguments when it is a call, `field` a field of it.
+    #[serde(rename = "where", default, skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<Constraint>,
+    /// Nodes that end the search (any of them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub until: Vec<NodeSel>,
+    /// Nodes whose insides are not searched, though the search goes on after them (the branch
+    /// of `if (p == NULL) return …;` when looking for a leak of `p`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skip: Vec<NodeSel>,
 }
 
 /// A fact detector, from `languages/<lang>.toml`.

@@ -191,6 +191,11 @@ impl<'a, 't> Analysis<'a, 't> {
         if literal_kind(k) {
             return Taint::Constant;
         }
+        if k == "preproc_arg" {
+            // The body of `#define NAME …`: constant when it is one literal (or several
+            // adjacent string literals).
+            return if macro_literal(self.text(n)) { Taint::Constant } else { Taint::Unknown };
+        }
         if self.syntax.idents.contains(&k) {
             let name = self.text(n);
             if self.is_source(&qualify(name, self.imports)) {
@@ -252,13 +257,36 @@ impl<'a, 't> Analysis<'a, 't> {
                 t = t.max(Taint::Unknown);
             }
         }
+        // A writer (`snprintf(buf, n, fmt, x)`) fills its first argument from the others: the
+        // destination's old contents do not flow into what it writes.
+        let writer = self.config.writers.iter().any(|w| w.matches(&name));
         if let Some(args) = n.child_by_field_name(args_field).or_else(|| {
             let mut c = n.walk();
             n.named_children(&mut c).find(|c| c.kind() == "arguments")
         }) {
             let mut c = args.walk();
-            for a in args.named_children(&mut c) {
+            for (i, a) in args.named_children(&mut c).enumerate() {
+                if writer && i == 0 {
+                    continue;
+                }
                 t = t.max(self.eval_depth(a, depth + 1));
+            }
+        }
+        // A Rust macro (`format!("{} {name}", x)`): its token tree holds the arguments, and
+        // the format string may name variables inline.
+        if n.kind() == "macro_invocation" {
+            let mut c = n.walk();
+            for tt in n.named_children(&mut c).filter(|ch| ch.kind() == "token_tree") {
+                t = t.max(self.eval_depth(tt, depth + 1));
+                crate::parse::preorder(tt, 4096, |x| {
+                    if self.syntax.strings.contains(&x.kind()) {
+                        for name in inline_format_args(self.text(x)) {
+                            t = t.max(self.variable(name, x, depth + 1));
+                        }
+                        return false;
+                    }
+                    true
+                });
             }
         }
         if t == Taint::Tainted {
@@ -348,6 +376,15 @@ impl<'a, 't> Analysis<'a, 't> {
         }
     }
 
+    /// Is `n` an identifier naming a parameter of its enclosing function?
+    pub(crate) fn is_param(&self, n: Node<'t>) -> bool {
+        if !self.syntax.idents.contains(&n.kind()) {
+            return false;
+        }
+        let name = self.text(n);
+        self.enclosing_scope(n).is_some_and(|s| self.params_of(s).iter().any(|p| p == name))
+    }
+
     fn params_of(&self, scope: Node<'t>) -> std::rc::Rc<Vec<String>> {
         if let Some(p) = self.params.borrow().get(&scope.id()) {
             return p.clone();
@@ -425,6 +462,83 @@ fn collect_idents(n: Node<'_>, syntax: &Syntax, src: &str, out: &mut Vec<String>
     });
 }
 
+/// The variables a Rust format string names inline: `{name}`, `{name:?}`, `{name:>5}`
+/// (`{{` is an escaped brace, `{0}` and `{}` are positional).
+fn inline_format_args(lit: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let b = lit.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'{' {
+            if b.get(i + 1) == Some(&b'{') {
+                i += 2;
+                continue;
+            }
+            let start = i + 1;
+            let mut j = start;
+            while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+                j += 1;
+            }
+            if j > start && !b[start].is_ascii_digit() && matches!(b.get(j), Some(b'}') | Some(b':')) {
+                out.push(&lit[start..j]);
+            }
+            i = j.max(i + 1);
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Is a macro body a literal: a number, a character, or adjacent string literals
+/// (`"ps -e" " | wc"`), optionally parenthesised?
+fn macro_literal(body: &str) -> bool {
+    let t = body.trim();
+    let t = t.strip_prefix('(').and_then(|x| x.strip_suffix(')')).unwrap_or(t).trim();
+    let b = t.as_bytes();
+    if b.is_empty() {
+        return false;
+    }
+    if b[0] == b'\'' {
+        return b.len() >= 3 && b[b.len() - 1] == b'\'' && !t[1..t.len() - 1].replace("\\'", "").contains('\'');
+    }
+    if b[0].is_ascii_digit() || (b.len() > 1 && matches!(b[0], b'-' | b'+') && b[1].is_ascii_digit()) {
+        return b[1..].iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'\''));
+    }
+    // one or more string literals, each with an optional encoding prefix
+    let mut i = 0;
+    let mut strings = 0;
+    while i < b.len() {
+        if b[i].is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        for p in ["u8", "L", "u", "U"] {
+            if t[i..].starts_with(p) && t[i + p.len()..].starts_with('"') {
+                i += p.len();
+                break;
+            }
+        }
+        if b[i] != b'"' {
+            return false;
+        }
+        i += 1;
+        loop {
+            match b.get(i) {
+                None => return false,
+                Some(b'\\') => i += 2,
+                Some(b'"') => {
+                    i += 1;
+                    break;
+                }
+                Some(_) => i += 1,
+            }
+        }
+        strings += 1;
+    }
+    strings > 0
+}
+
 /// Node kinds that are literals in every grammar we use.
 pub(crate) fn literal_kind(k: &str) -> bool {
     if matches!(k, "composite_literal" | "func_literal" | "compound_literal_expression" | "literal_value") {
@@ -445,4 +559,28 @@ pub(crate) fn literal_kind(k: &str) -> bool {
         || k == "sizeof_expression"
         || k == "undefined"
         || k == "iota"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{inline_format_args, macro_literal};
+
+    #[test]
+    fn rust_inline_format_args() {
+        assert_eq!(inline_format_args("\"grep {pattern} {0} {} {{x}} {n:>5} {v:?}\""), ["pattern", "n", "v"]);
+    }
+
+    #[test]
+    fn macro_bodies() {
+        assert!(macro_literal("\"uptime\""));
+        assert!(macro_literal(" (\"ps -e\" \" | wc\") "));
+        assert!(macro_literal("L\"x\\\"y\""));
+        assert!(macro_literal("4096"));
+        assert!(macro_literal("0x1fU"));
+        assert!(macro_literal("'a'"));
+        assert!(!macro_literal("\"ls \" DIR"));
+        assert!(!macro_literal("getenv(\"X\")"));
+        assert!(!macro_literal("BASE + 1"));
+        assert!(!macro_literal(""));
+    }
 }

@@ -28,7 +28,9 @@ pub const FAMILIES: &[(&str, &[u32])] = &[
     ("XML external entities", &[611, 776, 827]),
     ("permissions", &[276, 281, 732]),
     ("information exposure", &[200, 209, 312, 319, 359, 532]),
-    ("signature / integrity", &[345, 347, 354]),
+    // CWE-353 (missing support for integrity check: encryption without a MAC) is, like 347
+    // and 354, a child of CWE-345 (insufficient verification of data authenticity).
+    ("signature / integrity", &[345, 347, 353, 354]),
     ("resource exhaustion", &[400, 770, 789, 1333]),
     ("authentication / authorisation", &[285, 287, 290, 306, 807, 862, 863]),
     ("regular expression", &[185, 625]),
