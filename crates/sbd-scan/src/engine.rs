@@ -471,6 +471,8 @@ fn compile_language(lang: Language, rules: &[Rule], spec: Option<&LanguageSpec>)
             sanitizers: s.taint.sanitizers.iter().map(|x| NamePat::new(x)).collect(),
             parameters: s.taint.parameters,
             writers: s.taint.writers.iter().map(|x| NamePat::new(x)).collect(),
+            validators: s.taint.validators.iter().map(|x| NamePat::new(x)).collect(),
+            membership: s.taint.membership,
         })
         .unwrap_or_default();
     let comment_kinds = (0..grammar.node_kind_count())

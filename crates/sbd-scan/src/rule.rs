@@ -234,6 +234,15 @@ pub struct TaintSpec {
     /// (`snprintf(buf, n, fmt, x)` taints `buf` with `x`).
     #[serde(default)]
     pub writers: Vec<String>,
+    /// Checks that validate a value (`re.fullmatch`, `.test`, `startsWith`, `in_array`, …):
+    /// a variable that is an argument or the receiver of one of these calls in the condition
+    /// of an `if`/`while` before its use, in the same function, is clean from there on.
+    #[serde(default)]
+    pub validators: Vec<String>,
+    /// Also treat a membership test in a condition (`x in ALLOWED`, Python's
+    /// `comparison_operator` with `in`) as validating its left operand.
+    #[serde(default)]
+    pub membership: bool,
 }
 
 /// A language file: taint configuration and fact detectors.

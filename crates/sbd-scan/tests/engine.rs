@@ -67,6 +67,35 @@ fn unknown_values_are_not_tainted_but_parameters_are() {
 }
 
 #[test]
+fn validation_guards_clean_a_value_on_the_passing_side_only() {
+    let flagged = |code: &str, lang| !scan(code, lang).findings.is_empty();
+    // A failed check that leaves, or replaces the value, guards what follows.
+    let py = "import os, re\ndef f(name):\n    if not re.fullmatch(r\"[a-z]+\", name):\n        raise ValueError(name)\n    os.system(\"ls \" + name)\n";
+    assert!(!flagged(py, Language::Python));
+    let py = "import os\nALLOWED = {\"a\", \"b\"}\ndef f(name):\n    if name in ALLOWED:\n        os.system(\"ls \" + name)\n";
+    assert!(!flagged(py, Language::Python));
+    // Membership in a collection that is not constant proves nothing.
+    let py = "import os\ndef f(name, seen):\n    if name not in seen:\n        os.system(\"ls \" + name)\n";
+    assert!(flagged(py, Language::Python));
+    // The failing branch of a negated check is not guarded.
+    let py = "import os, re\ndef f(name):\n    if not re.fullmatch(r\"[a-z]+\", name):\n        os.system(\"echo bad \" + name)\n";
+    assert!(flagged(py, Language::Python));
+    // A check whose failing branch goes on does not guard what follows.
+    let py = "import os, re\ndef f(name):\n    if not re.fullmatch(r\"[a-z]+\", name):\n        print(\"bad\")\n    os.system(\"ls \" + name)\n";
+    assert!(flagged(py, Language::Python));
+    // Weak checks: an unanchored pattern, a prefix that is not a directory.
+    let js = "const cp = require(\"child_process\");\nfunction f(n) {\n  if (!/[a-z]+$/.test(n)) return;\n  cp.exec(\"ls \" + n);\n}\n";
+    assert!(flagged(js, Language::JavaScript));
+    let js = "const cp = require(\"child_process\");\nfunction f(n) {\n  if (!/^[a-z]+$/.test(n)) return;\n  cp.exec(\"ls \" + n);\n}\n";
+    assert!(!flagged(js, Language::JavaScript));
+    let py = "import os\ndef f(line):\n    if line.startswith(\"[\"):\n        os.system(line)\n";
+    assert!(flagged(py, Language::Python));
+    let php =
+        "<?php\n$to = $_GET[\"to\"];\nif (!preg_match('#^[a-z]+$#', $to)) { $to = \"x\"; }\nsystem(\"ls \" . $to);\n";
+    assert!(!flagged(php, Language::Php));
+}
+
+#[test]
 fn self_referential_assignments_terminate() {
     let mut code = String::from("import os, sys\nx = sys.argv[1]\n");
     for _ in 0..300 {
