@@ -90,13 +90,17 @@ pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Dur
         let wrapped = format!("{prefix}{text}");
         let tree = parse_once(parser, &wrapped, deadline).map_err(budget_err)?;
         let error_nodes = count_errors(&tree);
-        return Ok(Parsed {
+        let mut best = Parsed {
             text: wrapped,
             tree,
             shift: Shift { bytes: prefix.len(), lines: 1 },
             wrapped_in: Some("<?php".into()),
             error_nodes,
-        });
+        };
+        if error_nodes > 0 && text.len() <= MAX_WRAPPED_BYTES {
+            rebalance(parser, lang, text, prefix, deadline, &mut best);
+        }
+        return Ok(best);
     }
 
     let tree = parse_once(parser, text, deadline).map_err(budget_err)?;
@@ -108,6 +112,10 @@ pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Dur
     // Small units (model output) always get the wrappers tried; larger ones only when the
     // error is at the top level.
     if errors == 0 || text.len() > MAX_WRAPPED_BYTES || (text.len() > 4096 && !top_level_error(&best.tree)) {
+        return Ok(best);
+    }
+    rebalance(parser, lang, text, "", deadline, &mut best);
+    if best.error_nodes == 0 {
         return Ok(best);
     }
     for (prefix, suffix) in lang.syntax().wrappers {
@@ -130,6 +138,208 @@ pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Dur
         }
     }
     Ok(best)
+}
+
+/// How to open the blocks that a fragment closes without opening them: `(outers, function,
+/// nested)`. `outers` are the declarations around a function, innermost first (a class, a
+/// namespace); `function` opens the function the fragment starts in; `nested` opens a `}`
+/// that sits inside an unmatched `(` (a callback).
+type Scheme = (&'static [&'static str], &'static str, &'static str);
+
+fn schemes(lang: Language) -> &'static [Scheme] {
+    match lang {
+        Language::C => &[(&[], "void sbd_fragment(void) {\n", "{\n")],
+        Language::Cpp => &[
+            (&[], "void sbd_fragment() {\n", "[&]() {\n"),
+            (&["class SbdFragment {\n", "namespace sbd_fragment {\n"], "void sbd_fragment() {\n", "[&]() {\n"),
+        ],
+        Language::Rust => &[
+            (&[], "fn sbd_fragment() {\n", "|| {\n"),
+            (&["impl SbdFragment {\n", "mod sbd_fragment {\n"], "fn sbd_fragment() {\n", "|| {\n"),
+        ],
+        Language::Go => &[(&[], "func sbdFragment() {\n", "func() {\n")],
+        Language::Java => &[(&["class SbdFragment {\n"], "void sbdFragment() throws Exception {\n", "() -> {\n")],
+        Language::JavaScript | Language::TypeScript => &[
+            (&[], "function sbdFragment() {\n", "function () {\n"),
+            (&["class SbdFragment {\n"], "sbdFragment() {\n", "function () {\n"),
+        ],
+        Language::CSharp => {
+            &[(&["class SbdFragment {\n", "namespace SbdFragmentNs {\n"], "void SbdFragmentBody() {\n", "() => {\n")]
+        }
+        Language::Php => &[
+            (&[], "function sbd_fragment() {\n", "function () {\n"),
+            (&["class SbdFragment {\n"], "function sbdFragment() {\n", "function () {\n"),
+        ],
+        Language::Python => &[],
+    }
+}
+
+/// The prefix that opens `unmatched` (innermost first) when the first `inner` unmatched `}`
+/// lie inside the function (blocks, then the function itself) and the others close `outers`.
+fn openers(unmatched: &[u8], inner: usize, scheme: &Scheme) -> String {
+    let (outers, function, nested) = *scheme;
+    // innermost first
+    let mut chain: Vec<&str> = Vec::new();
+    let mut braces = 0usize;
+    let mut used_function = false;
+    let mut used_outers = 0usize;
+    for (i, &c) in unmatched.iter().enumerate() {
+        match c {
+            b')' => chain.push("sbd(\n"),
+            b']' => chain.push("[\n"),
+            _ => {
+                braces += 1;
+                if unmatched.get(i + 1) == Some(&b')') {
+                    chain.push(nested);
+                } else if braces < inner {
+                    chain.push("{\n");
+                } else if !used_function {
+                    chain.push(function);
+                    used_function = true;
+                } else {
+                    chain.push(outers.get(used_outers).copied().unwrap_or("{\n"));
+                    used_outers += 1;
+                }
+            }
+        }
+    }
+    // What the fragment does not close stays open around it.
+    if !used_function {
+        chain.push(function);
+    }
+    chain.extend(outers.iter().skip(used_outers).copied());
+    let go_package = if outers.is_empty() && function.starts_with("func ") { "package sbd\n" } else { "" };
+    let mut prefix = String::from(go_package);
+    for o in chain.iter().rev() {
+        prefix.push_str(o);
+    }
+    prefix
+}
+
+/// The brackets of C-like source that do not pair up: the closers without an opener, innermost
+/// first, and the openers still open at the end, outermost first. Strings, character literals
+/// and comments are skipped (approximately: this only chooses a wrapper to try).
+fn unbalanced(text: &str, lang: Language) -> (Vec<u8>, Vec<u8>) {
+    let b = text.as_bytes();
+    let mut open: Vec<u8> = Vec::new();
+    let mut unmatched: Vec<u8> = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'#' if lang == Language::Php => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'"' | b'`' | b'\'' => {
+                // Rust lifetimes (`'a`) are not character literals.
+                if c == b'\'' && lang == Language::Rust && b.get(i + 2) != Some(&b'\'') && b.get(i + 1) != Some(&b'\\')
+                {
+                    i += 1;
+                    continue;
+                }
+                i += 1;
+                while i < b.len() && b[i] != c {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    } else if b[i] == b'\n' && c != b'`' && lang != Language::Php {
+                        break; // an unterminated literal ends with its line
+                    }
+                    i += 1;
+                }
+            }
+            b'{' | b'(' | b'[' => open.push(c),
+            b'}' | b')' | b']' => {
+                let want = match c {
+                    b'}' => b'{',
+                    b')' => b'(',
+                    _ => b'[',
+                };
+                match open.last() {
+                    Some(&o) if o == want => {
+                        open.pop();
+                    }
+                    Some(_) => {
+                        // a mismatch inside the text: give up on this closer
+                    }
+                    None => unmatched.push(c),
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    (unmatched, open)
+}
+
+/// Units that start inside blocks (a window of a file, the continuation of a prompt) close
+/// brackets they never opened. Try them behind openers for those brackets, for each of the
+/// language's schemes and a few guesses of how many of them close blocks of the function the
+/// fragment starts in, with closers appended for what is left open; keep the variant with the
+/// fewest error nodes in `best`.
+fn rebalance(parser: &mut Parser, lang: Language, text: &str, head: &str, deadline: Instant, best: &mut Parsed) {
+    let (unmatched, _) = unbalanced(text, lang);
+    let braces = unmatched.iter().filter(|&&c| c == b'}').count();
+    if braces == 0 {
+        return;
+    }
+    let has_package = lang == Language::Go && text.trim_start().starts_with("package ");
+    let mut tried: Vec<String> = Vec::new();
+    for scheme in schemes(lang) {
+        for inner in [1, 2, braces] {
+            if inner > braces {
+                continue;
+            }
+            let mut prefix = openers(&unmatched, inner, scheme);
+            if has_package {
+                prefix = prefix.replacen("package sbd\n", "", 1);
+            }
+            let prefix = format!("{head}{prefix}");
+            if tried.contains(&prefix) {
+                continue;
+            }
+            tried.push(prefix.clone());
+            let mut wrapped = format!("{prefix}{text}");
+            let (_, still_open) = unbalanced(&wrapped, lang);
+            wrapped.push('\n');
+            for &o in still_open.iter().rev() {
+                wrapped.push_str(match o {
+                    b'{' => "}\n",
+                    b'(' => ")\n",
+                    _ => "]\n",
+                });
+            }
+            let Ok(tree) = parse_once(parser, &wrapped, deadline) else {
+                return;
+            };
+            let e = count_errors(&tree);
+            if e < best.error_nodes {
+                *best = Parsed {
+                    text: wrapped,
+                    tree,
+                    shift: Shift { bytes: prefix.len(), lines: prefix.matches('\n').count() },
+                    wrapped_in: Some(format!("{} (rebalanced)", prefix.lines().next().unwrap_or("").trim())),
+                    error_nodes: e,
+                };
+                if e == 0 {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// Visits `root` and its descendants in document order. Children are entered only while

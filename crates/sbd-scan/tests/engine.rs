@@ -67,6 +67,22 @@ fn unknown_values_are_not_tainted_but_parameters_are() {
 }
 
 #[test]
+fn fragments_that_close_blocks_they_did_not_open_are_rebalanced() {
+    // A window of a controller: the end of one action, then a POST action, then the ends of
+    // the class and the namespace.
+    let cs = "        return View();\n    }\n\n    [HttpPost]\n    public ActionResult Delete(int id)\n    {\n        return View();\n    }\n}\n}\n";
+    let r = scan(cs, Language::CSharp);
+    assert_eq!(rules(&r), ["CS004"], "{:?}", r.parse);
+    assert_eq!(r.findings[0].span.start_line, 4);
+    assert_eq!(r.parse.error_nodes, 0);
+    // The continuation of a callback: `});` closes a function and a call it never opened.
+    let js = "  const cmd = req.query.cmd;\n  cp.exec(\"ls \" + cmd);\n});\n";
+    let r = scan(&format!("const cp = require(\"child_process\");\n{js}"), Language::JavaScript);
+    assert_eq!(rules(&r), ["JS001"], "{:?}", r.parse);
+    assert_eq!(r.findings[0].span.start_line, 3);
+}
+
+#[test]
 fn validation_guards_clean_a_value_on_the_passing_side_only() {
     let flagged = |code: &str, lang| !scan(code, lang).findings.is_empty();
     // A failed check that leaves, or replaces the value, guards what follows.
