@@ -62,6 +62,31 @@ pub(crate) fn count_errors(tree: &Tree) -> usize {
     }
 }
 
+/// Bytes covered by ERROR nodes (outermost only).
+fn error_bytes(tree: &Tree) -> usize {
+    if !tree.root_node().has_error() {
+        return 0;
+    }
+    let mut n = 0;
+    let mut cursor = tree.walk();
+    loop {
+        let node = cursor.node();
+        if node.is_error() {
+            n += node.byte_range().len();
+        } else if node.has_error() && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return n;
+            }
+        }
+    }
+}
+
 /// Does the tree have an ERROR node at the top level (what a fragment that needs a wrapper
 /// produces)? Errors nested inside items (a macro the grammar does not understand) are not
 /// fixed by wrapping.
@@ -326,7 +351,9 @@ fn rebalance(parser: &mut Parser, lang: Language, text: &str, head: &str, deadli
                 return;
             };
             let e = count_errors(&tree);
-            if e < best.error_nodes {
+            // Equal counts: the variant whose errors cover less text (a truncated last
+            // statement, rather than a whole method lost to a stray `}`).
+            if e < best.error_nodes || (e == best.error_nodes && error_bytes(&tree) < error_bytes(&best.tree)) {
                 *best = Parsed {
                     text: wrapped,
                     tree,
