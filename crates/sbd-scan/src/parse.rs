@@ -144,7 +144,12 @@ pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Dur
         return Ok(best);
     }
     for (prefix, suffix) in lang.syntax().wrappers {
-        let wrapped = format!("{prefix}{text}{suffix}");
+        // A fragment cut off at the end leaves more open than the wrapper's own closers.
+        let wrapped = if schemes(lang).is_empty() {
+            format!("{prefix}{text}{suffix}")
+        } else {
+            close_open(format!("{prefix}{text}"), lang)
+        };
         let Ok(tree) = parse_once(parser, &wrapped, deadline) else {
             break;
         };
@@ -200,7 +205,8 @@ fn schemes(lang: Language) -> &'static [Scheme] {
 }
 
 /// The prefix that opens `unmatched` (innermost first) when the first `inner` unmatched `}`
-/// lie inside the function (blocks, then the function itself) and the others close `outers`.
+/// lie inside the function (blocks, then the function itself) and the others close `outers`;
+/// whatever the fragment does not close (the function, outers) stays open around it.
 fn openers(unmatched: &[u8], inner: usize, scheme: &Scheme) -> String {
     let (outers, function, nested) = *scheme;
     // innermost first
@@ -310,6 +316,20 @@ fn unbalanced(text: &str, lang: Language) -> (Vec<u8>, Vec<u8>) {
     (unmatched, open)
 }
 
+/// `text` followed by closers for the brackets it leaves open.
+fn close_open(mut text: String, lang: Language) -> String {
+    let (_, still_open) = unbalanced(&text, lang);
+    text.push('\n');
+    for &o in still_open.iter().rev() {
+        text.push_str(match o {
+            b'{' => "}\n",
+            b'(' => ")\n",
+            _ => "]\n",
+        });
+    }
+    text
+}
+
 /// Units that start inside blocks (a window of a file, the continuation of a prompt) close
 /// brackets they never opened. Try them behind openers for those brackets, for each of the
 /// language's schemes and a few guesses of how many of them close blocks of the function the
@@ -324,8 +344,11 @@ fn rebalance(parser: &mut Parser, lang: Language, text: &str, head: &str, deadli
     let has_package = lang == Language::Go && text.trim_start().starts_with("package ");
     let mut tried: Vec<String> = Vec::new();
     for scheme in schemes(lang) {
-        for inner in [1, 2, braces] {
-            if inner > braces {
+        // `inner` of the unmatched `}` close blocks of the function the fragment starts in
+        // (the last of them the function itself); `braces + 1`: all of them close blocks and
+        // the function stays open.
+        for inner in [1, 2, braces, braces + 1] {
+            if inner > braces + 1 {
                 continue;
             }
             let mut prefix = openers(&unmatched, inner, scheme);
@@ -337,16 +360,7 @@ fn rebalance(parser: &mut Parser, lang: Language, text: &str, head: &str, deadli
                 continue;
             }
             tried.push(prefix.clone());
-            let mut wrapped = format!("{prefix}{text}");
-            let (_, still_open) = unbalanced(&wrapped, lang);
-            wrapped.push('\n');
-            for &o in still_open.iter().rev() {
-                wrapped.push_str(match o {
-                    b'{' => "}\n",
-                    b'(' => ")\n",
-                    _ => "]\n",
-                });
-            }
+            let wrapped = close_open(format!("{prefix}{text}"), lang);
             let Ok(tree) = parse_once(parser, &wrapped, deadline) else {
                 return;
             };
