@@ -5,7 +5,8 @@
 //! interpolation, concatenation and format calls (the join of their parts), configured sources
 //! (`request.args`, `sys.argv`, `req.query`, `$_GET`, … and, where the language file says so,
 //! the function's parameters), sanitizers (`shlex.quote`, `escapeshellarg`, …: clean), other
-//! calls (tainted when any argument or the receiver is), and variables: every assignment to
+//! calls (tainted when any argument or the receiver is; constant when a string builder or a
+//! constructor gets only constants), and variables: every assignment to
 //! the variable in the enclosing function that comes before the use (flow-insensitive within
 //! that prefix, so a branch that assigns untrusted input counts). A variable assigned nowhere
 //! in the function is looked up in the enclosing scopes, up to the file.
@@ -311,11 +312,27 @@ impl<'a, 't> Analysis<'a, 't> {
                 t = t.max(self.eval_depth(a, depth + 1));
             }
         }
+        // C# object and collection initializers: `new ProcessStartInfo { FileName = x }`.
+        if let Some(init) = n.child_by_field_name("initializer") {
+            let mut c = init.walk();
+            for e in init.named_children(&mut c) {
+                let v = if e.kind() == "assignment_expression" { e.child_by_field_name("right") } else { Some(e) };
+                if let Some(v) = v {
+                    t = t.max(self.eval_depth(v, depth + 1));
+                }
+            }
+        }
         if t == Taint::Tainted {
             return Taint::Tainted;
         }
         let last = name.rsplit('.').next().unwrap_or(&name);
         if t == Taint::Constant && (BUILDERS.contains(&last) || BUILDERS.contains(&name.as_str())) {
+            return Taint::Constant;
+        }
+        // An object constructed from constants (`new ProcessStartInfo("git")`) holds nothing
+        // untrusted until something is stored in it (an assignment to one of its fields counts
+        // as a definition of the variable).
+        if t == Taint::Constant && (n.kind().contains("creation") || n.kind() == "new_expression") {
             return Taint::Constant;
         }
         Taint::Unknown
