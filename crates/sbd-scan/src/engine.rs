@@ -65,6 +65,8 @@ struct CConstraint {
     not_kind: Vec<String>,
     resolves_to: Vec<NamePat>,
     guarded: Option<bool>,
+    value_regex: Option<Regex>,
+    formatted: Option<bool>,
     /// The constraint is on the matched node itself (`capture = "match"`).
     on_match: bool,
     /// The constraint is on this field of the matched node.
@@ -320,6 +322,8 @@ fn compile_constraint(id: &str, c: &Constraint) -> Result<CConstraint, ScanError
         not_kind: c.not_kind.clone(),
         resolves_to: c.resolves_to.iter().map(|s| NamePat::new(s)).collect(),
         guarded: c.guarded,
+        value_regex: compile_regex(id, &c.value_regex)?,
+        formatted: c.formatted,
         on_match: c.capture.as_deref() == Some("match"),
         field: c.field.clone(),
     })
@@ -635,6 +639,16 @@ impl<'a, 't> Ctx<'a, 't> {
         }
         if let Some(want) = c.guarded
             && self.guarded(n) != want
+        {
+            return false;
+        }
+        if let Some(r) = &c.value_regex
+            && !self.analysis.values(n).iter().any(|v| r.is_match(node_text(*v, self.src)))
+        {
+            return false;
+        }
+        if let Some(want) = c.formatted
+            && self.analysis.formatted(n) != want
         {
             return false;
         }

@@ -95,6 +95,18 @@ struct Check {
     bails: bool,
 }
 
+/// `n` without enclosing parentheses.
+fn unparenthesize(n: Node<'_>) -> Node<'_> {
+    let mut n = n;
+    while n.kind().starts_with("parenthesized") && n.named_child_count() == 1 {
+        match n.named_child(0) {
+            Some(c) => n = c,
+            None => break,
+        }
+    }
+    n
+}
+
 /// Is `n` under an odd number of negations (`!`, `not`) within `cond`?
 fn negated(n: Node<'_>, cond: Node<'_>, src: &str) -> bool {
     let mut neg = false;
@@ -418,6 +430,112 @@ impl<'a, 't> Analysis<'a, 't> {
         }
     }
 
+    /// The expressions `n` stands for: `n` itself, or for a variable the values of its
+    /// definitions before the use (found as for taint), through copies; at most 16.
+    pub fn values(&self, n: Node<'t>) -> Vec<Node<'t>> {
+        let mut out = Vec::new();
+        self.collect_values(n, 0, &mut out);
+        out
+    }
+
+    fn collect_values(&self, n: Node<'t>, depth: usize, out: &mut Vec<Node<'t>>) {
+        if out.len() >= 16 {
+            return;
+        }
+        let n = unparenthesize(n);
+        if depth < 4 && self.syntax.idents.contains(&n.kind()) {
+            let defs = self.reaching_defs(self.text(n), n);
+            if defs.is_empty() {
+                out.push(n);
+            }
+            for v in defs {
+                self.collect_values(v, depth + 1, out);
+            }
+        } else {
+            out.push(n);
+        }
+    }
+
+    /// The values of the definitions of `name` that `variable` would look at for `use_node`.
+    fn reaching_defs(&self, name: &str, use_node: Node<'t>) -> Vec<Node<'t>> {
+        let before = |d: &Def<'t>, at: usize| {
+            d.name == name
+                && d.start < at
+                && !(d.value.start_byte() <= use_node.start_byte() && use_node.end_byte() <= d.value.end_byte())
+        };
+        let mut scope = self.enclosing_scope(use_node);
+        loop {
+            let defs = self.defs_of(scope.unwrap_or(self.root));
+            let found: Vec<Node<'t>> =
+                defs.iter().filter(|d| before(d, use_node.start_byte())).map(|d| d.value).collect();
+            if !found.is_empty() {
+                return found;
+            }
+            let Some(s) = scope else { return found };
+            if self.params_of(s).iter().any(|p| p == name) {
+                return Vec::new();
+            }
+            scope = self.enclosing_scope(s);
+            if scope.is_none() {
+                let defs = self.defs_of(self.root);
+                return defs.iter().filter(|d| before(d, s.start_byte())).map(|d| d.value).collect();
+            }
+        }
+    }
+
+    /// Is `n` (or, for a variable, one of its values) a string assembled at run time —
+    /// interpolation, `%`/`+`/`.` with a string operand, a `format`/`sprintf`/`join` call —
+    /// from at least one part that is not constant?
+    pub fn formatted(&self, n: Node<'t>) -> bool {
+        self.values(n).into_iter().any(|v| self.is_formatting(v, 0) && self.eval(v) != Taint::Constant)
+    }
+
+    fn is_formatting(&self, v: Node<'t>, depth: usize) -> bool {
+        if depth > 8 {
+            return false;
+        }
+        let v = unparenthesize(v);
+        let k = v.kind();
+        if self.syntax.strings.contains(&k) {
+            if self.has_interpolation(v) {
+                return true;
+            }
+            let mut c = v.walk();
+            return v
+                .named_children(&mut c)
+                .any(|ch| self.syntax.strings.contains(&ch.kind()) && self.has_interpolation(ch));
+        }
+        if k.contains("binary") {
+            let op = v
+                .child_by_field_name("operator")
+                .map(|o| self.text(o))
+                .or_else(|| {
+                    let mut c = v.walk();
+                    v.children(&mut c).find(|ch| !ch.is_named()).map(|o| self.text(o))
+                })
+                .unwrap_or("");
+            if !matches!(op, "%" | "+" | ".") {
+                return false;
+            }
+            let (Some(l), Some(r)) = (v.child_by_field_name("left"), v.child_by_field_name("right")) else {
+                return false;
+            };
+            let stringy = |x: Node<'t>| {
+                self.syntax.strings.contains(&unparenthesize(x).kind()) || self.is_formatting(x, depth + 1)
+            };
+            return stringy(l) || (op != "%" && stringy(r));
+        }
+        if let Some(&(_, callee_field, _)) = self.syntax.calls.iter().find(|(ck, _, _)| *ck == k) {
+            let callee = crate::engine::callee_text(v, callee_field, self.src);
+            let last = callee.rsplit(['.', ':', '>']).next().unwrap_or("");
+            return matches!(
+                last,
+                "format" | "Format" | "sprintf" | "Sprintf" | "vsprintf" | "join" | "Join" | "concat" | "Concat"
+            );
+        }
+        false
+    }
+
     /// Is `name` validated by a check of its function before `use_node` (see the module docs)?
     fn validated(&self, name: &str, use_node: Node<'t>) -> bool {
         if self.config.validators.is_empty() && !self.config.membership {
@@ -647,6 +765,8 @@ impl<'a, 't> Analysis<'a, 't> {
         if let Some(p) = p {
             collect_idents(p, self.syntax, self.src, &mut out, 4096);
         }
+        // A method's own object (`self`, `cls`) is not data from its caller.
+        out.retain(|n| n != "self" && n != "cls");
         let rc = std::rc::Rc::new(out);
         self.params.borrow_mut().insert(scope.id(), rc.clone());
         rc

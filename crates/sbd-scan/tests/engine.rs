@@ -112,6 +112,24 @@ fn validation_guards_clean_a_value_on_the_passing_side_only() {
 }
 
 #[test]
+fn a_methods_own_object_is_not_caller_input() {
+    // `self.cmd` may hold anything, but it is not proven to come from the caller: the
+    // computed-command rule reports it, the taint rule does not.
+    let r = scan("import os\nclass T:\n    def run(self):\n        os.system(self.cmd)\n", Language::Python);
+    assert_eq!(rules(&r), ["PY013"]);
+    let r = scan("import os\nclass T:\n    def run(self, cmd):\n        os.system(cmd)\n", Language::Python);
+    assert_eq!(rules(&r), ["PY001"]);
+}
+
+#[test]
+fn computed_strings_are_seen_through_variables() {
+    let code = "def f(db, scene):\n    sql = \"select * from t where s='{}'\".format(scene)\n    db.exec(sql)\n";
+    assert_eq!(rules(&scan(code, Language::Python)), ["PY016"]);
+    let code = "def f(db, scene):\n    sql = \"select * from t where s='{scene}'\"\n    db.exec(sql, {\"scene\": scene})\n";
+    assert!(scan(code, Language::Python).findings.is_empty());
+}
+
+#[test]
 fn self_referential_assignments_terminate() {
     let mut code = String::from("import os, sys\nx = sys.argv[1]\n");
     for _ in 0..300 {
