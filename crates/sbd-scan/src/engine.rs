@@ -69,6 +69,8 @@ struct CConstraint {
     param: Option<bool>,
     tested: Option<bool>,
     from_input: Option<bool>,
+    value_regex: Option<Regex>,
+    formatted: Option<bool>,
     /// The constraint is on the matched node itself (`capture = "match"`).
     on_match: bool,
     /// The constraint is on this field of the matched node.
@@ -125,7 +127,8 @@ impl RSel<'_> {
             return false;
         }
         let text = node_text(n, src);
-        self.regex.as_ref().is_none_or(|r| r.is_match(text)) && self.not_regex.as_ref().is_none_or(|r| !r.is_match(text))
+        self.regex.as_ref().is_none_or(|r| r.is_match(text))
+            && self.not_regex.as_ref().is_none_or(|r| !r.is_match(text))
     }
 }
 
@@ -370,7 +373,6 @@ fn compile_flows(rule: &str, flows: &[crate::rule::FlowSel]) -> Result<Vec<CFlow
         .collect()
 }
 
-
 struct Pending {
     detector: Detector,
     query: Option<String>,
@@ -409,13 +411,10 @@ fn compile_matcher(id: &str, lang: Language, m: &MatchSpec, target: Target) -> R
     let not_followed_by = compile_flows(id, &m.not_followed_by)?;
     // Every placeholder must name something a match binds.
     let sels = m.has.iter().chain(m.not_has.iter()).map(|s| (&s.regex, &s.not_regex)).chain(
-        m.followed_by
-            .iter()
-            .chain(m.not_followed_by.iter())
-            .flat_map(|f| {
-                std::iter::once((&f.regex, &f.not_regex))
-                    .chain(f.until.iter().chain(f.skip.iter()).map(|u| (&u.regex, &u.not_regex)))
-            }),
+        m.followed_by.iter().chain(m.not_followed_by.iter()).flat_map(|f| {
+            std::iter::once((&f.regex, &f.not_regex))
+                .chain(f.until.iter().chain(f.skip.iter()).map(|u| (&u.regex, &u.not_regex)))
+        }),
     );
     for (a, b) in sels {
         for name in a.iter().chain(b.iter()).flat_map(|r| placeholders(r)) {
@@ -500,6 +499,8 @@ fn compile_constraint(id: &str, c: &Constraint) -> Result<CConstraint, ScanError
         param: c.param,
         tested: c.tested,
         from_input: c.from_input,
+        value_regex: compile_regex(id, &c.value_regex)?,
+        formatted: c.formatted,
         on_match: c.capture.as_deref() == Some("match"),
         field: c.field.clone(),
     })
@@ -651,6 +652,8 @@ fn compile_language(lang: Language, rules: &[Rule], spec: Option<&LanguageSpec>)
             sanitizers: s.taint.sanitizers.iter().map(|x| NamePat::new(x)).collect(),
             parameters: parameters.unwrap_or(s.taint.parameters),
             writers: s.taint.writers.iter().map(|x| NamePat::new(x)).collect(),
+            validators: s.taint.validators.iter().map(|x| NamePat::new(x)).collect(),
+            membership: s.taint.membership,
         })
         .unwrap_or_default()
     };
@@ -860,6 +863,16 @@ impl<'a, 't> Ctx<'a, 't> {
                 return false;
             }
         }
+        if let Some(r) = &c.value_regex
+            && !self.analysis.values(n).iter().any(|v| r.is_match(node_text(*v, self.src)))
+        {
+            return false;
+        }
+        if let Some(want) = c.formatted
+            && self.analysis.formatted(n) != want
+        {
+            return false;
+        }
         if c.constant.is_some() || c.tainted.is_some() {
             let t = self.analysis.eval(n);
             if let Some(want) = c.constant
@@ -898,7 +911,8 @@ impl<'a, 't> Ctx<'a, 't> {
                 break;
             }
             let stmt = c.parent();
-            let branch = stmt.and_then(|s| s.child_by_field_name("consequence").or_else(|| s.child_by_field_name("body")));
+            let branch =
+                stmt.and_then(|s| s.child_by_field_name("consequence").or_else(|| s.child_by_field_name("body")));
             let encloses = branch.is_some_and(|b| b.start_byte() <= n.start_byte() && n.end_byte() <= b.end_byte());
             let inside_other = !encloses && stmt.is_some_and(|s| s.end_byte() >= n.end_byte());
             let leaves = !encloses && branch.is_some_and(|b| self.leaves(b));
@@ -964,7 +978,8 @@ impl<'a, 't> Ctx<'a, 't> {
                 || k.starts_with("throw")
                 || k.starts_with("raise")
                 || k == "goto_statement"
-                || (matches!(k, "macro_invocation" | "call_expression" | "call") && regex_lite_exit(node_text(x, self.src)))
+                || (matches!(k, "macro_invocation" | "call_expression" | "call")
+                    && regex_lite_exit(node_text(x, self.src)))
             {
                 leaves = true;
                 return false;
@@ -1102,7 +1117,13 @@ impl<'a, 't> Ctx<'a, 't> {
     }
 
     /// Does a node selected by `f` run after `n` (see [`crate::rule::FlowSel`])?
-    fn flows_to(&self, f: &CFlow, n: Node<'t>, ancestors: &[Node<'t>], bind: &dyn Fn(&str) -> Option<Node<'t>>) -> bool {
+    fn flows_to(
+        &self,
+        f: &CFlow,
+        n: Node<'t>,
+        ancestors: &[Node<'t>],
+        bind: &dyn Fn(&str) -> Option<Node<'t>>,
+    ) -> bool {
         let target = self.resolve_sel(&f.sel, bind);
         if target.never {
             return false;
@@ -1243,7 +1264,8 @@ fn contains_word(t: &str, w: &str) -> bool {
     t.match_indices(w).any(|(i, _)| {
         let before = t[..i].chars().next_back();
         let after = t[i + w.len()..].chars().next();
-        !before.is_some_and(|c| c.is_alphanumeric() || c == '_') && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+        !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
     })
 }
 
@@ -1399,6 +1421,20 @@ impl Scanner {
             }
         };
         let report = self.scan_parsed(lang, path, text.len(), &parsed);
+        let mut report = self.macro_views(report, lang, path, text, &parsed);
+        clamp_spans(&mut report, text);
+        report
+    }
+
+    /// Rust only: the findings inside macro arguments, merged into `report`.
+    fn macro_views(
+        &self,
+        report: Report,
+        lang: Language,
+        path: Option<&str>,
+        text: &str,
+        parsed: &crate::parse::Parsed,
+    ) -> Report {
         if lang != Language::Rust {
             return report;
         }
@@ -1408,7 +1444,7 @@ impl Scanner {
         let deadline = std::time::Instant::now() + self.limits.parse_budget;
         let mut view: Option<crate::parse::Parsed> = None;
         for _ in 0..4 {
-            let cur = view.as_ref().unwrap_or(&parsed);
+            let cur = view.as_ref().unwrap_or(parsed);
             let Some(next) =
                 crate::parse::rust_macro_view(&cur.text, &cur.tree, &|name| engine.call_index.contains_key(name))
             else {
@@ -1593,7 +1629,10 @@ impl Scanner {
                     match name {
                         "match" => Some(*call),
                         "callee" => callee_node,
-                        _ => name.strip_prefix("arg").and_then(|i| i.parse::<usize>().ok()).and_then(|i| pos.get(i).copied()),
+                        _ => name
+                            .strip_prefix("arg")
+                            .and_then(|i| i.parse::<usize>().ok())
+                            .and_then(|i| pos.get(i).copied()),
                     }
                 };
                 if ok && ctx.context_ok(d, *call, Some((&chain, call_top)), &bind) {
@@ -1867,6 +1906,21 @@ impl Scanner {
 /// Adds to `report` what the second scan of a unit with its Rust macro arguments exposed
 /// (see [`crate::parse::rust_macro_view`]): findings and facts it did not have, at the same
 /// offsets; then derives the properties again.
+/// Keeps every span inside the unit: closers appended to a fragment for parsing (see
+/// `parse::close_open`) are not part of the user's text, so a node that reaches into them ends
+/// at the unit's end.
+fn clamp_spans(report: &mut Report, text: &str) {
+    let len = text.len();
+    let lines = text.lines().count().max(1);
+    for f in report.findings.iter_mut().chain(report.suppressed.iter_mut()) {
+        let s = &mut f.span;
+        s.end_byte = s.end_byte.min(len);
+        s.start_byte = s.start_byte.min(s.end_byte);
+        s.end_line = s.end_line.min(lines);
+        s.start_line = s.start_line.min(s.end_line);
+    }
+}
+
 fn merge_macro_view(mut report: Report, inside: Report) -> Report {
     let key = |f: &Finding| (f.rule.clone(), f.span.start_byte);
     let have: HashSet<(String, usize)> = report.findings.iter().chain(report.suppressed.iter()).map(key).collect();

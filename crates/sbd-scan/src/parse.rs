@@ -62,6 +62,31 @@ pub(crate) fn count_errors(tree: &Tree) -> usize {
     }
 }
 
+/// Bytes covered by ERROR nodes (outermost only).
+fn error_bytes(tree: &Tree) -> usize {
+    if !tree.root_node().has_error() {
+        return 0;
+    }
+    let mut n = 0;
+    let mut cursor = tree.walk();
+    loop {
+        let node = cursor.node();
+        if node.is_error() {
+            n += node.byte_range().len();
+        } else if node.has_error() && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return n;
+            }
+        }
+    }
+}
+
 /// Does the tree have an ERROR node at the top level (what a fragment that needs a wrapper
 /// produces)? Errors nested inside items (a macro the grammar does not understand) are not
 /// fixed by wrapping.
@@ -90,13 +115,17 @@ pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Dur
         let wrapped = format!("{prefix}{text}");
         let tree = parse_once(parser, &wrapped, deadline).map_err(budget_err)?;
         let error_nodes = count_errors(&tree);
-        return Ok(Parsed {
+        let mut best = Parsed {
             text: wrapped,
             tree,
             shift: Shift { bytes: prefix.len(), lines: 1 },
             wrapped_in: Some("<?php".into()),
             error_nodes,
-        });
+        };
+        if error_nodes > 0 && text.len() <= MAX_WRAPPED_BYTES {
+            rebalance(parser, lang, text, prefix, deadline, &mut best);
+        }
+        return Ok(best);
     }
 
     let tree = parse_once(parser, text, deadline).map_err(budget_err)?;
@@ -110,21 +139,24 @@ pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Dur
     if errors == 0 || text.len() > MAX_WRAPPED_BYTES || (text.len() > 4096 && !top_level_error(&best.tree)) {
         return Ok(best);
     }
-    // Each wrapper as it is and, for a fragment cut off before its closing braces (a snippet,
-    // a truncated answer), with the braces it leaves open closed instead of the wrapper's
-    // suffix: otherwise everything from the unclosed function on parses as one ERROR node.
-    let mut candidates: Vec<(&str, String)> = Vec::new();
-    for (prefix, suffix) in std::iter::once(&("", "")).chain(lang.syntax().wrappers.iter()) {
-        if !prefix.is_empty() {
-            candidates.push((prefix, suffix.to_string()));
-        }
-        let open = unclosed_braces(&format!("{prefix}{text}"), lang);
-        if open > 0 {
-            candidates.push((prefix, "\n}".repeat(open)));
-        }
+    rebalance(parser, lang, text, "", deadline, &mut best);
+    if best.error_nodes == 0 {
+        return Ok(best);
     }
-    for (prefix, suffix) in &candidates {
-        let wrapped = format!("{prefix}{text}{suffix}");
+    // The fragment with closers for what it leaves open (a snippet, an answer cut off before
+    // its closing braces: otherwise everything from the unclosed function on is one ERROR
+    // node), then inside each of the language's wrappers.
+    let closes = !schemes(lang).is_empty();
+    let mut candidates: Vec<(&str, String)> = Vec::new();
+    if closes && !unbalanced(text, lang).1.is_empty() {
+        candidates.push(("", close_open(text.to_string(), lang)));
+    }
+    for (prefix, suffix) in lang.syntax().wrappers {
+        let wrapped =
+            if closes { close_open(format!("{prefix}{text}"), lang) } else { format!("{prefix}{text}{suffix}") };
+        candidates.push((*prefix, wrapped));
+    }
+    for (prefix, wrapped) in candidates {
         let Ok(tree) = parse_once(parser, &wrapped, deadline) else {
             break;
         };
@@ -134,7 +166,11 @@ pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Dur
                 text: wrapped,
                 tree,
                 shift: Shift { bytes: prefix.len(), lines: prefix.matches('\n').count() },
-                wrapped_in: Some(if prefix.is_empty() { "closing braces".to_string() } else { prefix.trim().to_string() }),
+                wrapped_in: Some(if prefix.is_empty() {
+                    "closing braces".to_string()
+                } else {
+                    prefix.trim().to_string()
+                }),
                 error_nodes: e,
             };
             if e == 0 {
@@ -145,18 +181,100 @@ pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Dur
     Ok(best)
 }
 
-/// How many `{` of `text` are still open at its end (outside strings, characters and
-/// comments; a `}` with nothing open is ignored), for the brace languages; 0 past 64.
-fn unclosed_braces(text: &str, lang: Language) -> usize {
-    if lang == Language::Python {
-        return 0;
+/// How to open the blocks that a fragment closes without opening them: `(outers, function,
+/// nested)`. `outers` are the declarations around a function, innermost first (a class, a
+/// namespace); `function` opens the function the fragment starts in; `nested` opens a `}`
+/// that sits inside an unmatched `(` (a callback).
+type Scheme = (&'static [&'static str], &'static str, &'static str);
+
+fn schemes(lang: Language) -> &'static [Scheme] {
+    match lang {
+        Language::C => &[(&[], "void sbd_fragment(void) {\n", "{\n")],
+        Language::Cpp => &[
+            (&[], "void sbd_fragment() {\n", "[&]() {\n"),
+            (&["class SbdFragment {\n", "namespace sbd_fragment {\n"], "void sbd_fragment() {\n", "[&]() {\n"),
+        ],
+        Language::Rust => &[
+            (&[], "fn sbd_fragment() {\n", "|| {\n"),
+            (&["impl SbdFragment {\n", "mod sbd_fragment {\n"], "fn sbd_fragment() {\n", "|| {\n"),
+        ],
+        Language::Go => &[(&[], "func sbdFragment() {\n", "func() {\n")],
+        Language::Java => &[(&["class SbdFragment {\n"], "void sbdFragment() throws Exception {\n", "() -> {\n")],
+        Language::JavaScript | Language::TypeScript => &[
+            (&[], "function sbdFragment() {\n", "function () {\n"),
+            (&["class SbdFragment {\n"], "sbdFragment() {\n", "function () {\n"),
+        ],
+        Language::CSharp => {
+            &[(&["class SbdFragment {\n", "namespace SbdFragmentNs {\n"], "void SbdFragmentBody() {\n", "() => {\n")]
+        }
+        Language::Php => &[
+            (&[], "function sbd_fragment() {\n", "function () {\n"),
+            (&["class SbdFragment {\n"], "function sbdFragment() {\n", "function () {\n"),
+        ],
+        Language::Python => &[],
     }
+}
+
+/// The prefix that opens `unmatched` (innermost first) when the first `inner` unmatched `}`
+/// lie inside the function (blocks, then the function itself) and the others close `outers`;
+/// whatever the fragment does not close (the function, outers) stays open around it.
+fn openers(unmatched: &[u8], inner: usize, scheme: &Scheme) -> String {
+    let (outers, function, nested) = *scheme;
+    // innermost first
+    let mut chain: Vec<&str> = Vec::new();
+    let mut braces = 0usize;
+    let mut used_function = false;
+    let mut used_outers = 0usize;
+    for (i, &c) in unmatched.iter().enumerate() {
+        match c {
+            b')' => chain.push("sbd(\n"),
+            b']' => chain.push("[\n"),
+            _ => {
+                braces += 1;
+                if unmatched.get(i + 1) == Some(&b')') {
+                    chain.push(nested);
+                } else if braces < inner {
+                    chain.push("{\n");
+                } else if !used_function {
+                    chain.push(function);
+                    used_function = true;
+                } else {
+                    chain.push(outers.get(used_outers).copied().unwrap_or("{\n"));
+                    used_outers += 1;
+                }
+            }
+        }
+    }
+    // What the fragment does not close stays open around it.
+    if !used_function {
+        chain.push(function);
+    }
+    chain.extend(outers.iter().skip(used_outers).copied());
+    let go_package = if outers.is_empty() && function.starts_with("func ") { "package sbd\n" } else { "" };
+    let mut prefix = String::from(go_package);
+    for o in chain.iter().rev() {
+        prefix.push_str(o);
+    }
+    prefix
+}
+
+/// The brackets of C-like source that do not pair up: the closers without an opener, innermost
+/// first, and the openers still open at the end, outermost first. Strings, character literals
+/// and comments are skipped (approximately: this only chooses a wrapper to try).
+fn unbalanced(text: &str, lang: Language) -> (Vec<u8>, Vec<u8>) {
     let b = text.as_bytes();
-    let mut depth: i64 = 0;
+    let mut open: Vec<u8> = Vec::new();
+    let mut unmatched: Vec<u8> = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        match b[i] {
+        let c = b[i];
+        match c {
             b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'#' if lang == Language::Php => {
                 while i < b.len() && b[i] != b'\n' {
                     i += 1;
                 }
@@ -168,31 +286,112 @@ fn unclosed_braces(text: &str, lang: Language) -> usize {
                 }
                 i += 1;
             }
-            q @ (b'"' | b'`') => {
+            b'"' | b'`' | b'\'' => {
+                // Rust lifetimes (`'a`) are not character literals.
+                if c == b'\'' && lang == Language::Rust && b.get(i + 2) != Some(&b'\'') && b.get(i + 1) != Some(&b'\\')
+                {
+                    i += 1;
+                    continue;
+                }
                 i += 1;
-                while i < b.len() && b[i] != q {
+                while i < b.len() && b[i] != c {
                     if b[i] == b'\\' {
                         i += 1;
+                    } else if b[i] == b'\n' && c != b'`' && lang != Language::Php {
+                        break; // an unterminated literal ends with its line
                     }
                     i += 1;
                 }
             }
-            // a character literal (not a Rust lifetime): at most a few bytes to the closing quote
-            b'\'' => {
-                let end = b[i + 1..].iter().take(8).position(|&c| c == b'\'');
-                if let Some(e) = end
-                    && (e == 1 || b.get(i + 1) == Some(&b'\\'))
-                {
-                    i += e + 1;
+            b'{' | b'(' | b'[' => open.push(c),
+            b'}' | b')' | b']' => {
+                let want = match c {
+                    b'}' => b'{',
+                    b')' => b'(',
+                    _ => b'[',
+                };
+                match open.last() {
+                    Some(&o) if o == want => {
+                        open.pop();
+                    }
+                    Some(_) => {
+                        // a mismatch inside the text: give up on this closer
+                    }
+                    None => unmatched.push(c),
                 }
             }
-            b'{' => depth += 1,
-            b'}' => depth = (depth - 1).max(0),
             _ => {}
         }
         i += 1;
     }
-    if depth > 0 && depth <= 64 { depth as usize } else { 0 }
+    (unmatched, open)
+}
+
+/// `text` followed by closers for the brackets it leaves open.
+fn close_open(mut text: String, lang: Language) -> String {
+    let (_, still_open) = unbalanced(&text, lang);
+    text.push('\n');
+    for &o in still_open.iter().rev() {
+        text.push_str(match o {
+            b'{' => "}\n",
+            b'(' => ")\n",
+            _ => "]\n",
+        });
+    }
+    text
+}
+
+/// Units that start inside blocks (a window of a file, the continuation of a prompt) close
+/// brackets they never opened. Try them behind openers for those brackets, for each of the
+/// language's schemes and a few guesses of how many of them close blocks of the function the
+/// fragment starts in, with closers appended for what is left open; keep the variant with the
+/// fewest error nodes in `best`.
+fn rebalance(parser: &mut Parser, lang: Language, text: &str, head: &str, deadline: Instant, best: &mut Parsed) {
+    let (unmatched, _) = unbalanced(text, lang);
+    let braces = unmatched.iter().filter(|&&c| c == b'}').count();
+    if braces == 0 {
+        return;
+    }
+    let has_package = lang == Language::Go && text.trim_start().starts_with("package ");
+    let mut tried: Vec<String> = Vec::new();
+    for scheme in schemes(lang) {
+        // `inner` of the unmatched `}` close blocks of the function the fragment starts in
+        // (the last of them the function itself); `braces + 1`: all of them close blocks and
+        // the function stays open.
+        for inner in [1, 2, braces, braces + 1] {
+            if inner > braces + 1 {
+                continue;
+            }
+            let mut prefix = openers(&unmatched, inner, scheme);
+            if has_package {
+                prefix = prefix.replacen("package sbd\n", "", 1);
+            }
+            let prefix = format!("{head}{prefix}");
+            if tried.contains(&prefix) {
+                continue;
+            }
+            tried.push(prefix.clone());
+            let wrapped = close_open(format!("{prefix}{text}"), lang);
+            let Ok(tree) = parse_once(parser, &wrapped, deadline) else {
+                return;
+            };
+            let e = count_errors(&tree);
+            // Equal counts: the variant whose errors cover less text (a truncated last
+            // statement, rather than a whole method lost to a stray `}`).
+            if e < best.error_nodes || (e == best.error_nodes && error_bytes(&tree) < error_bytes(&best.tree)) {
+                *best = Parsed {
+                    text: wrapped,
+                    tree,
+                    shift: Shift { bytes: prefix.len(), lines: prefix.matches('\n').count() },
+                    wrapped_in: Some(format!("{} (rebalanced)", prefix.lines().next().unwrap_or("").trim())),
+                    error_nodes: e,
+                };
+                if e == 0 {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// Rust macro arguments are token trees, not syntax: `println!("{}", unsafe { *p })` hides the
@@ -235,7 +434,9 @@ pub(crate) fn rust_macro_view(text: &str, tree: &Tree, call_names: &dyn Fn(&str)
                 if t == "unsafe"
                     || (k.kind() == "identifier"
                         && call_names(t)
-                        && kids.get(i + 1).is_some_and(|x| x.kind() == "token_tree" && text[x.byte_range()].starts_with('(')))
+                        && kids
+                            .get(i + 1)
+                            .is_some_and(|x| x.kind() == "token_tree" && text[x.byte_range()].starts_with('(')))
                 {
                     interesting = true;
                     break;

@@ -21,7 +21,8 @@
 //! arg = 0                                   # or keyword = "shell", capture = "x",
 //!                                           # field = "right" (of the matched node)
 //! tainted = true                            # also: literal, constant, regex, not_regex,
-//!                                           # kind, not_kind, present, resolves_to
+//!                                           # kind, not_kind, present, resolves_to,
+//!                                           # guarded, value_regex, formatted
 //! [[match.not_inside]]                      # also inside, has, not_has
 //! kind = ["if_statement"]
 //! regex = "len"
@@ -221,6 +222,15 @@ pub struct Constraint {
     /// value computed from one: see `tainted` for that).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub param: Option<bool>,
+    /// The node's text, or for a variable the text of a value it was assigned before the use,
+    /// matches this regex (`q = "SELECT …" + x; db.query(q)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_regex: Option<String>,
+    /// Whether the node, or a value of the variable it names, is a string assembled at run
+    /// time (interpolation, `%`/`+`/`.` with a string, `format`/`sprintf`/`join`) from a part
+    /// that is not constant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formatted: Option<bool>,
     /// The node, resolved through imports, is one of these qualified names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resolves_to: Vec<String>,
@@ -303,6 +313,15 @@ pub struct TaintSpec {
     /// (`snprintf(buf, n, fmt, x)` taints `buf` with `x`).
     #[serde(default)]
     pub writers: Vec<String>,
+    /// Checks that validate a value (`re.fullmatch`, `.test`, `startsWith`, `in_array`, …):
+    /// a variable that is an argument or the receiver of one of these calls in the condition
+    /// of an `if`/`while` before its use, in the same function, is clean from there on.
+    #[serde(default)]
+    pub validators: Vec<String>,
+    /// Also treat a membership test in a condition (`x in ALLOWED`, Python's
+    /// `comparison_operator` with `in`) as validating its left operand.
+    #[serde(default)]
+    pub membership: bool,
 }
 
 /// A language file: taint configuration and fact detectors.

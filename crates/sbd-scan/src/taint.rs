@@ -5,10 +5,19 @@
 //! interpolation, concatenation and format calls (the join of their parts), configured sources
 //! (`request.args`, `sys.argv`, `req.query`, `$_GET`, … and, where the language file says so,
 //! the function's parameters), sanitizers (`shlex.quote`, `escapeshellarg`, …: clean), other
-//! calls (tainted when any argument or the receiver is), and variables: every assignment to
+//! calls (tainted when any argument or the receiver is; constant when a string builder or a
+//! constructor gets only constants), and variables: every assignment to
 //! the variable in the enclosing function that comes before the use (flow-insensitive within
 //! that prefix, so a branch that assigns untrusted input counts). A variable assigned nowhere
 //! in the function is looked up in the enclosing scopes, up to the file.
+//!
+//! Guards: a variable that the language's *validators* check in the condition of an `if` or
+//! `while` of its function before the use (`if not re.fullmatch(r"[a-z]+", name): raise`,
+//! `if (!target.startsWith(ROOT)) return`, `if (!preg_match('#^/#', $to)) $to = "/";`, and
+//! for Python `if name not in ALLOWED`) is clean from there on, like a sanitized value. The
+//! check does not look at the condition's polarity or at what the branch does: validating a
+//! value and then using it anyway on failure is rare, while treating every validated value as
+//! untrusted flags the secure version of almost every injection fix.
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -33,6 +42,10 @@ pub(crate) struct TaintConfig {
     pub parameters: bool,
     /// Calls that write the taint of their other arguments into their first argument.
     pub writers: Vec<NamePat>,
+    /// Calls that validate their arguments and receiver when used in a condition.
+    pub validators: Vec<NamePat>,
+    /// Membership tests (`x in ALLOWED`) in a condition validate their left operand.
+    pub membership: bool,
 }
 
 /// Calls that build strings: constant arguments give a constant result.
@@ -67,6 +80,50 @@ const BUILDERS: &[&str] = &[
 const MAX_DEPTH: usize = 40;
 const MAX_ANCESTORS: usize = 400;
 
+/// A variable validated in the condition of an `if`/`while`.
+struct Check {
+    /// The condition.
+    cond: std::ops::Range<usize>,
+    /// The whole statement.
+    stmt: std::ops::Range<usize>,
+    /// The branch taken when the condition holds.
+    then: Option<std::ops::Range<usize>>,
+    name: String,
+    /// The check is negated (`if (!ok(x))`): the `then` branch is the failing one.
+    negated: bool,
+    /// The `then` branch leaves or reassigns the variable.
+    bails: bool,
+}
+
+/// `n` without enclosing parentheses.
+fn unparenthesize(n: Node<'_>) -> Node<'_> {
+    let mut n = n;
+    while n.kind().starts_with("parenthesized") && n.named_child_count() == 1 {
+        match n.named_child(0) {
+            Some(c) => n = c,
+            None => break,
+        }
+    }
+    n
+}
+
+/// Is `n` under an odd number of negations (`!`, `not`) within `cond`?
+fn negated(n: Node<'_>, cond: Node<'_>, src: &str) -> bool {
+    let mut neg = false;
+    let mut cur = n;
+    while cur.id() != cond.id() {
+        let Some(p) = cur.parent() else { break };
+        let k = p.kind();
+        if k == "not_operator"
+            || ((k.starts_with("unary") || k.contains("prefix")) && node_text(p, src).starts_with('!'))
+        {
+            neg = !neg;
+        }
+        cur = p;
+    }
+    neg
+}
+
 struct Def<'t> {
     name: String,
     start: usize,
@@ -85,6 +142,10 @@ pub(crate) struct Analysis<'a, 't> {
     values: RefCell<HashMap<usize, Taint>>,
     in_progress: RefCell<std::collections::HashSet<usize>>,
     memo: RefCell<HashMap<usize, Taint>>,
+    /// Per scope: the validating checks of its conditions, in document order.
+    checks: RefCell<HashMap<usize, std::rc::Rc<Vec<Check>>>>,
+    /// Scopes whose checks are being collected.
+    checking: RefCell<std::collections::HashSet<usize>>,
     /// Function-like nodes of the unit in document order (for scope lookups without
     /// walking parents, which costs O(depth) per step in tree-sitter).
     functions: Vec<Node<'t>>,
@@ -115,6 +176,8 @@ impl<'a, 't> Analysis<'a, 't> {
             values: RefCell::default(),
             in_progress: RefCell::default(),
             memo: RefCell::default(),
+            checks: RefCell::default(),
+            checking: RefCell::default(),
             functions,
             budget: std::cell::Cell::new(TAINT_BUDGET),
         }
@@ -289,11 +352,27 @@ impl<'a, 't> Analysis<'a, 't> {
                 });
             }
         }
+        // C# object and collection initializers: `new ProcessStartInfo { FileName = x }`.
+        if let Some(init) = n.child_by_field_name("initializer") {
+            let mut c = init.walk();
+            for e in init.named_children(&mut c) {
+                let v = if e.kind() == "assignment_expression" { e.child_by_field_name("right") } else { Some(e) };
+                if let Some(v) = v {
+                    t = t.max(self.eval_depth(v, depth + 1));
+                }
+            }
+        }
         if t == Taint::Tainted {
             return Taint::Tainted;
         }
         let last = name.rsplit('.').next().unwrap_or(&name);
         if t == Taint::Constant && (BUILDERS.contains(&last) || BUILDERS.contains(&name.as_str())) {
+            return Taint::Constant;
+        }
+        // An object constructed from constants (`new ProcessStartInfo("git")`) holds nothing
+        // untrusted until something is stored in it (an assignment to one of its fields counts
+        // as a definition of the variable).
+        if t == Taint::Constant && (n.kind().contains("creation") || n.kind() == "new_expression") {
             return Taint::Constant;
         }
         Taint::Unknown
@@ -327,6 +406,9 @@ impl<'a, 't> Analysis<'a, 't> {
     }
 
     fn variable(&self, name: &str, use_node: Node<'t>, depth: usize) -> Taint {
+        if self.validated(name, use_node) {
+            return Taint::Constant;
+        }
         let mut scope = self.enclosing_scope(use_node);
         loop {
             let scope_node = scope.unwrap_or(self.root);
@@ -385,6 +467,328 @@ impl<'a, 't> Analysis<'a, 't> {
         self.enclosing_scope(n).is_some_and(|s| self.params_of(s).iter().any(|p| p == name))
     }
 
+    /// The expressions `n` stands for: `n` itself, or for a variable the values of its
+    /// definitions before the use (found as for taint), through copies; at most 16.
+    pub fn values(&self, n: Node<'t>) -> Vec<Node<'t>> {
+        let mut out = Vec::new();
+        self.collect_values(n, 0, &mut out);
+        out
+    }
+
+    fn collect_values(&self, n: Node<'t>, depth: usize, out: &mut Vec<Node<'t>>) {
+        if out.len() >= 16 {
+            return;
+        }
+        let n = unparenthesize(n);
+        if depth < 4 && self.syntax.idents.contains(&n.kind()) {
+            let defs = self.reaching_defs(self.text(n), n);
+            if defs.is_empty() {
+                out.push(n);
+            }
+            for v in defs {
+                self.collect_values(v, depth + 1, out);
+            }
+        } else {
+            out.push(n);
+        }
+    }
+
+    /// The values of the definitions of `name` that `variable` would look at for `use_node`.
+    fn reaching_defs(&self, name: &str, use_node: Node<'t>) -> Vec<Node<'t>> {
+        let before = |d: &Def<'t>, at: usize| {
+            d.name == name
+                && d.start < at
+                && !(d.value.start_byte() <= use_node.start_byte() && use_node.end_byte() <= d.value.end_byte())
+        };
+        let mut scope = self.enclosing_scope(use_node);
+        loop {
+            let defs = self.defs_of(scope.unwrap_or(self.root));
+            let found: Vec<Node<'t>> =
+                defs.iter().filter(|d| before(d, use_node.start_byte())).map(|d| d.value).collect();
+            if !found.is_empty() {
+                return found;
+            }
+            let Some(s) = scope else { return found };
+            if self.params_of(s).iter().any(|p| p == name) {
+                return Vec::new();
+            }
+            scope = self.enclosing_scope(s);
+            if scope.is_none() {
+                let defs = self.defs_of(self.root);
+                return defs.iter().filter(|d| before(d, s.start_byte())).map(|d| d.value).collect();
+            }
+        }
+    }
+
+    /// Is `n` (or, for a variable, one of its values) a string assembled at run time —
+    /// interpolation, `%`/`+`/`.` with a string operand, a `format`/`sprintf`/`join` call —
+    /// from at least one part that is not constant?
+    pub fn formatted(&self, n: Node<'t>) -> bool {
+        self.values(n).into_iter().any(|v| self.is_formatting(v, 0) && self.eval(v) != Taint::Constant)
+    }
+
+    fn is_formatting(&self, v: Node<'t>, depth: usize) -> bool {
+        if depth > 8 {
+            return false;
+        }
+        let v = unparenthesize(v);
+        let k = v.kind();
+        if self.syntax.strings.contains(&k) {
+            if self.has_interpolation(v) {
+                return true;
+            }
+            let mut c = v.walk();
+            return v
+                .named_children(&mut c)
+                .any(|ch| self.syntax.strings.contains(&ch.kind()) && self.has_interpolation(ch));
+        }
+        if k.contains("binary") {
+            let op = v
+                .child_by_field_name("operator")
+                .map(|o| self.text(o))
+                .or_else(|| {
+                    let mut c = v.walk();
+                    v.children(&mut c).find(|ch| !ch.is_named()).map(|o| self.text(o))
+                })
+                .unwrap_or("");
+            if !matches!(op, "%" | "+" | ".") {
+                return false;
+            }
+            let (Some(l), Some(r)) = (v.child_by_field_name("left"), v.child_by_field_name("right")) else {
+                return false;
+            };
+            let stringy = |x: Node<'t>| {
+                self.syntax.strings.contains(&unparenthesize(x).kind()) || self.is_formatting(x, depth + 1)
+            };
+            return stringy(l) || (op != "%" && stringy(r));
+        }
+        if let Some(&(_, callee_field, _)) = self.syntax.calls.iter().find(|(ck, _, _)| *ck == k) {
+            let callee = crate::engine::callee_text(v, callee_field, self.src);
+            let last = callee.rsplit(['.', ':', '>']).next().unwrap_or("");
+            return matches!(
+                last,
+                "format" | "Format" | "sprintf" | "Sprintf" | "vsprintf" | "join" | "Join" | "concat" | "Concat"
+            );
+        }
+        false
+    }
+
+    /// Is `name` validated by a check of its function before `use_node` (see the module docs)?
+    fn validated(&self, name: &str, use_node: Node<'t>) -> bool {
+        if self.config.validators.is_empty() && !self.config.membership {
+            return false;
+        }
+        let scope = self.enclosing_scope(use_node).unwrap_or(self.root);
+        let checks = self.checks_of(scope);
+        let at = use_node.start_byte();
+        checks.iter().take_while(|c| c.cond.start < at).any(|c| {
+            if c.name != name || c.cond.contains(&at) {
+                return false;
+            }
+            if c.stmt.contains(&at) {
+                // inside the guarded statement: the branch where the check passed
+                let in_then = c.then.as_ref().is_some_and(|r| r.contains(&at));
+                in_then != c.negated
+            } else {
+                // after it: the failing branch must leave or replace the value
+                c.stmt.end <= at && c.bails
+            }
+        })
+    }
+
+    /// The validating checks of `scope`'s `if`/`while` statements, in document order (cached
+    /// per scope).
+    fn checks_of(&self, scope: Node<'t>) -> std::rc::Rc<Vec<Check>> {
+        if let Some(c) = self.checks.borrow().get(&scope.id()) {
+            return c.clone();
+        }
+        // A membership test evaluates its collection, which may look at this scope's checks.
+        if !self.checking.borrow_mut().insert(scope.id()) {
+            return std::rc::Rc::new(Vec::new());
+        }
+        let mut out: Vec<Check> = Vec::new();
+        crate::parse::preorder(scope, 1_000_000, |node| {
+            let k = node.kind();
+            if !(k.starts_with("if") || k.starts_with("while") || k == "elif_clause" || k == "else_if_clause") {
+                return true;
+            }
+            let Some(cond) = node.child_by_field_name("condition") else { return true };
+            let then = node.child_by_field_name("consequence").or_else(|| node.child_by_field_name("body"));
+            let mut found: Vec<(String, bool)> = Vec::new();
+            crate::parse::preorder(cond, 4096, |n| {
+                for name in self.validated_by(n) {
+                    found.push((name, negated(n, cond, self.src)));
+                }
+                true
+            });
+            for (name, neg) in found {
+                let bails = then.is_some_and(|t| self.leaves_or_assigns(t, &name));
+                out.push(Check {
+                    cond: cond.byte_range(),
+                    stmt: node.byte_range(),
+                    then: then.map(|t| t.byte_range()),
+                    name,
+                    negated: neg,
+                    bails,
+                });
+            }
+            true
+        });
+        out.sort_by_key(|c| c.cond.start);
+        self.checking.borrow_mut().remove(&scope.id());
+        let rc = std::rc::Rc::new(out);
+        self.checks.borrow_mut().insert(scope.id(), rc.clone());
+        rc
+    }
+
+    /// The variables that node `n` (part of a condition) validates: the arguments and receiver
+    /// of a validator call, the left operand of a membership test in a constant collection.
+    fn validated_by(&self, n: Node<'t>) -> Vec<String> {
+        let nk = n.kind();
+        let mut names = Vec::new();
+        if self.config.membership && nk == "comparison_operator" {
+            let mut c = n.walk();
+            let is_in = n.children(&mut c).any(|ch| !ch.is_named() && (ch.kind() == "in" || ch.kind() == "not in"));
+            if is_in
+                && let (Some(left), Some(right)) = (n.named_child(0), n.named_child(1))
+                && self.syntax.idents.contains(&left.kind())
+                && self.eval(right) == Taint::Constant
+            {
+                names.push(self.text(left).to_string());
+            }
+            return names;
+        }
+        let Some(&(_, callee_field, args_field)) = self.syntax.calls.iter().find(|(ck, _, _)| *ck == nk) else {
+            return names;
+        };
+        let callee = crate::engine::callee_text(n, callee_field, self.src);
+        let name = qualify(&callee, self.imports);
+        if !self.config.validators.iter().any(|v| v.matches(&name)) || !self.strong_check(n, &name, args_field) {
+            return names;
+        }
+        // the receiver (`target.startsWith(…)`) and the arguments
+        if let Some(f) = n.child_by_field_name(callee_field).or_else(|| n.child_by_field_name("object")) {
+            if self.syntax.idents.contains(&f.kind()) && n.child_by_field_name("object").is_some() {
+                names.push(self.text(f).to_string());
+            }
+            let mut c = f.walk();
+            for ch in f.named_children(&mut c) {
+                if self.syntax.idents.contains(&ch.kind()) && ch.end_byte() != f.end_byte() {
+                    names.push(self.text(ch).to_string());
+                }
+            }
+        }
+        if let Some(args) = n.child_by_field_name(args_field).or_else(|| {
+            let mut c = n.walk();
+            n.named_children(&mut c).find(|c| c.kind() == "arguments")
+        }) {
+            let mut c = args.walk();
+            for a in args.named_children(&mut c) {
+                let a = if a.kind() == "argument" {
+                    let mut ac = a.walk();
+                    a.named_children(&mut ac).last().unwrap_or(a)
+                } else {
+                    a
+                };
+                if self.syntax.idents.contains(&a.kind()) {
+                    names.push(self.text(a).to_string());
+                }
+            }
+        }
+        names
+    }
+
+    /// Whether a validator call checks enough to count: a prefix check with a literal prefix
+    /// must name a directory (`startswith("/srv/files/")`, not `startswith("[")`), and a regular
+    /// expression given literally must be anchored at the start (`/^[a-f0-9]+$/`, not
+    /// `/\.js$/`) unless the call anchors it itself (`re.match`, `re.fullmatch`, Java's
+    /// `matches`).
+    fn strong_check(&self, call: Node<'t>, name: &str, args_field: &str) -> bool {
+        let last = name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase();
+        let prefix = matches!(last.as_str(), "startswith" | "hasprefix" | "str_starts_with");
+        let regex = matches!(last.as_str(), "test" | "match" | "matchstring" | "preg_match" | "ismatch" | "search");
+        if !prefix && !regex {
+            return true;
+        }
+        let anchored_by_call = name == "re.match";
+        let mut literals: Vec<&str> = Vec::new();
+        let mut visit = |x: Node<'t>| {
+            if x.kind() == "regex" || self.is_literal(x) {
+                literals.push(self.text(x));
+            }
+        };
+        if let Some(obj) = call.child_by_field_name("function").and_then(|f| f.child_by_field_name("object")) {
+            visit(obj);
+        }
+        if let Some(obj) = call.child_by_field_name("object") {
+            visit(obj);
+        }
+        if let Some(args) = call.child_by_field_name(args_field) {
+            let mut c = args.walk();
+            for a in args.named_children(&mut c) {
+                let a = if a.kind() == "argument" {
+                    let mut ac = a.walk();
+                    a.named_children(&mut ac).last().unwrap_or(a)
+                } else {
+                    a
+                };
+                visit(a);
+            }
+        }
+        let body = |t: &str| {
+            t.trim_start_matches(['r', 'R', 'b', 'B', 'u', 'U', '@', '$'])
+                .trim_start_matches(['"', '\'', '`', '/', '#', '~', '!', '%', '{', '('])
+                .to_string()
+        };
+        if prefix {
+            literals.iter().all(|t| t.contains('/') || t.contains("\\\\"))
+        } else {
+            anchored_by_call
+                || literals.iter().all(|t| {
+                    let b = body(t);
+                    b.starts_with('^') || b.starts_with("\\A")
+                })
+        }
+    }
+
+    /// Does the branch `body` leave (return, raise, throw, break, continue, exit) or assign
+    /// `name` a new value?
+    fn leaves_or_assigns(&self, body: Node<'t>, name: &str) -> bool {
+        let mut yes = false;
+        crate::parse::preorder(body, 4096, |n| {
+            if yes {
+                return false;
+            }
+            let k = n.kind();
+            if matches!(
+                k,
+                "return_statement"
+                    | "raise_statement"
+                    | "throw_statement"
+                    | "throw_expression"
+                    | "break_statement"
+                    | "continue_statement"
+                    | "exit_statement"
+                    | "goto_statement"
+            ) {
+                yes = true;
+            } else if let Some(&(_, callee_field, _)) = self.syntax.calls.iter().find(|(ck, _, _)| *ck == k) {
+                let callee = crate::engine::callee_text(n, callee_field, self.src);
+                let last = callee.rsplit(['.', ':', '>']).next().unwrap_or("");
+                if matches!(last, "exit" | "die" | "abort" | "Exit" | "panic" | "abort_with" | "Fatal" | "Fatalf") {
+                    yes = true;
+                }
+            } else if let Some(dk) = self.syntax.defs.iter().find(|d| d.kind == k)
+                && let Some(t) = n.child_by_field_name(dk.target)
+                && self.text(t) == name
+            {
+                yes = true;
+            }
+            true
+        });
+        yes
+    }
+
     fn params_of(&self, scope: Node<'t>) -> std::rc::Rc<Vec<String>> {
         if let Some(p) = self.params.borrow().get(&scope.id()) {
             return p.clone();
@@ -398,6 +802,8 @@ impl<'a, 't> Analysis<'a, 't> {
         if let Some(p) = p {
             collect_idents(p, self.syntax, self.src, &mut out, 4096);
         }
+        // A method's own object (`self`, `cls`) is not data from its caller.
+        out.retain(|n| n != "self" && n != "cls");
         let rc = std::rc::Rc::new(out);
         self.params.borrow_mut().insert(scope.id(), rc.clone());
         rc

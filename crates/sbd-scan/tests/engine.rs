@@ -67,6 +67,70 @@ fn unknown_values_are_not_tainted_but_parameters_are() {
 }
 
 #[test]
+fn fragments_that_close_blocks_they_did_not_open_are_rebalanced() {
+    // A window of a controller: the end of one action, then a POST action, then the ends of
+    // the class and the namespace.
+    let cs = "        return View();\n    }\n\n    [HttpPost]\n    public ActionResult Delete(int id)\n    {\n        return View();\n    }\n}\n}\n";
+    let r = scan(cs, Language::CSharp);
+    assert_eq!(rules(&r), ["CS004"], "{:?}", r.parse);
+    assert_eq!(r.findings[0].span.start_line, 4);
+    assert_eq!(r.parse.error_nodes, 0);
+    // The continuation of a callback: `});` closes a function and a call it never opened.
+    let js = "  const cmd = req.query.cmd;\n  cp.exec(\"ls \" + cmd);\n});\n";
+    let r = scan(&format!("const cp = require(\"child_process\");\n{js}"), Language::JavaScript);
+    assert_eq!(rules(&r), ["JS001"], "{:?}", r.parse);
+    assert_eq!(r.findings[0].span.start_line, 3);
+}
+
+#[test]
+fn validation_guards_clean_a_value_on_the_passing_side_only() {
+    let flagged = |code: &str, lang| !scan(code, lang).findings.is_empty();
+    // A failed check that leaves, or replaces the value, guards what follows.
+    let py = "import os, re\ndef f(name):\n    if not re.fullmatch(r\"[a-z]+\", name):\n        raise ValueError(name)\n    os.system(\"ls \" + name)\n";
+    assert!(!flagged(py, Language::Python));
+    let py = "import os\nALLOWED = {\"a\", \"b\"}\ndef f(name):\n    if name in ALLOWED:\n        os.system(\"ls \" + name)\n";
+    assert!(!flagged(py, Language::Python));
+    // Membership in a collection that is not constant proves nothing.
+    let py = "import os\ndef f(name, seen):\n    if name not in seen:\n        os.system(\"ls \" + name)\n";
+    assert!(flagged(py, Language::Python));
+    // The failing branch of a negated check is not guarded.
+    let py = "import os, re\ndef f(name):\n    if not re.fullmatch(r\"[a-z]+\", name):\n        os.system(\"echo bad \" + name)\n";
+    assert!(flagged(py, Language::Python));
+    // A check whose failing branch goes on does not guard what follows.
+    let py = "import os, re\ndef f(name):\n    if not re.fullmatch(r\"[a-z]+\", name):\n        print(\"bad\")\n    os.system(\"ls \" + name)\n";
+    assert!(flagged(py, Language::Python));
+    // Weak checks: an unanchored pattern, a prefix that is not a directory.
+    let js = "const cp = require(\"child_process\");\nfunction f(n) {\n  if (!/[a-z]+$/.test(n)) return;\n  cp.exec(\"ls \" + n);\n}\n";
+    assert!(flagged(js, Language::JavaScript));
+    let js = "const cp = require(\"child_process\");\nfunction f(n) {\n  if (!/^[a-z]+$/.test(n)) return;\n  cp.exec(\"ls \" + n);\n}\n";
+    assert!(!flagged(js, Language::JavaScript));
+    let py = "import os\ndef f(line):\n    if line.startswith(\"[\"):\n        os.system(line)\n";
+    assert!(flagged(py, Language::Python));
+    let php =
+        "<?php\n$to = $_GET[\"to\"];\nif (!preg_match('#^[a-z]+$#', $to)) { $to = \"x\"; }\nsystem(\"ls \" . $to);\n";
+    assert!(!flagged(php, Language::Php));
+}
+
+#[test]
+fn a_methods_own_object_is_not_caller_input() {
+    // `self.cmd` may hold anything, but it is not proven to come from the caller: the
+    // computed-command rule reports it, the taint rule does not.
+    let r = scan("import os\nclass T:\n    def run(self):\n        os.system(self.cmd)\n", Language::Python);
+    assert_eq!(rules(&r), ["PY013"]);
+    let r = scan("import os\nclass T:\n    def run(self, cmd):\n        os.system(cmd)\n", Language::Python);
+    assert_eq!(rules(&r), ["PY001"]);
+}
+
+#[test]
+fn computed_strings_are_seen_through_variables() {
+    let code = "def f(db, scene):\n    sql = \"select * from t where s='{}'\".format(scene)\n    db.exec(sql)\n";
+    assert_eq!(rules(&scan(code, Language::Python)), ["PY016"]);
+    let code =
+        "def f(db, scene):\n    sql = \"select * from t where s='{scene}'\"\n    db.exec(sql, {\"scene\": scene})\n";
+    assert!(scan(code, Language::Python).findings.is_empty());
+}
+
+#[test]
 fn self_referential_assignments_terminate() {
     let mut code = String::from("import os, sys\nx = sys.argv[1]\n");
     for _ in 0..300 {
