@@ -7,10 +7,11 @@
 //!   treat as intended (plus, not removed, claimed labels it disagrees with);
 //! - `consistency`: rows whose ANRF instance disagrees with the code's verified properties
 //!   (instances the validator rejects are kept and counted as `anrf_invalid_kept`);
-//! - `exact_dup` and `near_dup` ([`dedup`]): exact duplicates of normalised text and
-//!   MinHash+LSH near-duplicates across groups.
+//! - `exact_dup` and `near_dup` ([`dedup`], searched in bounded memory by [`spill`]): exact
+//!   duplicates of normalised text and MinHash+LSH near-duplicates across groups.
 pub mod dedup;
 pub mod secrets;
+pub mod spill;
 
 use std::collections::BTreeMap;
 
