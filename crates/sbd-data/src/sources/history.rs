@@ -147,7 +147,8 @@ fn id_re() -> &'static Regex {
 fn word_re() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     R.get_or_init(|| {
-        let alts: Vec<String> = WORDS.iter().map(|(w, _)| regex::escape(w).replace("\\ ", r"\s+")).collect();
+        let alts: Vec<String> =
+            WORDS.iter().map(|(w, _)| w.split(' ').map(regex::escape).collect::<Vec<_>>().join(r"\s+")).collect();
         Regex::new(&format!(r"(?i)\b(?:{})\b", alts.join("|"))).expect("a valid word pattern")
     })
 }
