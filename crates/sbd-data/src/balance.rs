@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::record::Record;
+use crate::record::{Record, VariantKind};
 
 /// The dimensions a target can name, in cell order.
 pub const DIMENSIONS: [&str; 4] = ["language", "cwe", "variant", "override"];
@@ -56,16 +56,45 @@ impl Default for Balance {
     }
 }
 
-/// The stratum of `r` on dimension `dim`.
-pub fn stratum(r: &Record, dim: &str) -> String {
+/// What a row's strata are read from.
+pub struct Strata<'a> {
+    pub language: &'a str,
+    /// The labelled CWE, else the first found.
+    pub cwe: Option<u32>,
+    pub variant: VariantKind,
+    pub override_status: &'a str,
+}
+
+impl<'a> Strata<'a> {
+    pub fn of(r: &'a Record) -> Strata<'a> {
+        Strata {
+            language: &r.language,
+            cwe: r.cwe_label.or_else(|| r.cwes.first().copied()),
+            variant: r.variant,
+            override_status: &r.override_status,
+        }
+    }
+
+    pub fn of_key(k: &'a crate::chunk::Key) -> Strata<'a> {
+        Strata {
+            language: &k.language,
+            cwe: k.cwe_label.or(k.first_cwe),
+            variant: k.variant,
+            override_status: &k.override_status,
+        }
+    }
+}
+
+/// The stratum of a row on dimension `dim`.
+pub fn stratum(s: &Strata, dim: &str) -> String {
     match dim {
-        "language" => r.language.clone(),
-        "cwe" => match r.cwe_label.or_else(|| r.cwes.first().copied()) {
+        "language" => s.language.to_string(),
+        "cwe" => match s.cwe {
             Some(c) => format!("CWE-{c}"),
             None => "none".into(),
         },
-        "variant" => r.variant.name().to_string(),
-        _ => r.override_status.clone(),
+        "variant" => s.variant.name().to_string(),
+        _ => s.override_status.to_string(),
     }
 }
 
@@ -108,9 +137,9 @@ impl Balance {
         Ok(())
     }
 
-    /// The cell of `r`: its strata on the configured dimensions.
-    pub fn cell(&self, r: &Record) -> Vec<String> {
-        self.dimensions().into_iter().map(|d| stratum(r, d)).collect()
+    /// The cell of a row: its strata on the configured dimensions.
+    pub fn cell(&self, s: &Strata) -> Vec<String> {
+        self.dimensions().into_iter().map(|d| stratum(s, d)).collect()
     }
 
     /// Per-cell weights for one split from its cell counts (iterative proportional fitting).

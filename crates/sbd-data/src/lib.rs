@@ -19,13 +19,15 @@
 //!    resampling toward configured shares;
 //! 7. [`output`] — zstd Parquet shards, `manifest.json`, `stats.json`, a dataset card, and the
 //!    SFT/DPO/RL exports;
-//! 8. [`pipeline`] — the resumable, shardable build that ties them together.
+//! 8. [`pipeline`] — the resumable, shardable build that ties them together; [`chunk`] is its
+//!    work-folder format.
 //!
 //! Every reader names the file and line of a bad record and skips nothing silently.
 #![forbid(unsafe_code)]
 
 pub mod annotate;
 pub mod balance;
+pub mod chunk;
 pub mod cwe;
 pub mod lang;
 pub mod output;

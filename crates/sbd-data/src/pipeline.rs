@@ -6,7 +6,7 @@
 //!    items) is stored in `DIR/.work/plan.json`; a different plan clears old work.
 //! 2. **Chunks** ([`run_chunks`]): each chunk is read, cut into units, gated (length,
 //!    secrets, parse), annotated, given its variants (overrides, verified mutants,
-//!    obfuscations) and written as one zstd JSON-lines file `DIR/.work/chunk-NNNNNN.jsonl.zst`
+//!    obfuscations) and written as one file `DIR/.work/chunk-NNNNNN.rows.zst` ([`crate::chunk`])
 //!    by an atomic rename. A chunk that exists is done: kill the build at any point, run it
 //!    again, and it continues. `--shard i/N` runs the chunks whose number is `i` modulo `N`,
 //!    so any scheduler can fan out; memory is bounded by one chunk per worker.
@@ -16,7 +16,6 @@
 //!    `blind_spots.json`, `manifest.json` and `README.md`. Same inputs and seed, same
 //!    dataset: the manifest's `digest` covers every row in order.
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -590,7 +589,7 @@ fn work_dir(out: &Path) -> PathBuf {
 }
 
 fn chunk_path(out: &Path, i: usize) -> PathBuf {
-    work_dir(out).join(format!("chunk-{i:06}.jsonl.zst"))
+    work_dir(out).join(format!("chunk-{i:06}.rows.zst"))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -718,12 +717,13 @@ pub fn process_unit(
             unit.code = code;
         }
     }
-    let (record, report) = annotator.annotate(&unit);
+    let report = annotator.scan(&unit);
     if !crate::quality::parses(&report, unit.code.lines().count()) {
         gates.add("parse", 1);
         return;
     }
-    if !crate::quality::consistent(&record) {
+    let (record, consistent) = annotator.record_checked(&unit, &report);
+    if !consistent {
         gates.add("consistency", 1);
         return;
     }
@@ -738,8 +738,8 @@ pub fn process_unit(
     let derived = unit.source != "seed";
     let push_variant =
         |v: Unit, rep: &sbd_scan::Report, operator: Option<&str>, rows: &mut Vec<Record>, gates: &mut GateCounts| {
-            let mut r = annotator.record(&v, rep);
-            if !crate::quality::consistent(&r) {
+            let (mut r, consistent) = annotator.record_checked(&v, rep);
+            if !consistent {
                 gates.add("consistency", 1);
                 return;
             }
@@ -791,17 +791,7 @@ pub fn process_unit(
 }
 
 fn write_chunk(path: &Path, meta: &ChunkMeta, rows: &[Record]) -> Result<(), Error> {
-    let mut enc = zstd::Encoder::new(Vec::new(), 3).map_err(|e| Error::io(path, e))?;
-    let mut line = |v: &dyn erased::Ser| -> Result<(), Error> {
-        v.write_json(&mut enc).map_err(|e| Error::io(path, e))?;
-        enc.write_all(b"\n").map_err(|e| Error::io(path, e))
-    };
-    line(meta)?;
-    for r in rows {
-        line(r)?;
-    }
-    let bytes = enc.finish().map_err(|e| Error::io(path, e))?;
-    crate::output::write_atomic(path, &bytes)
+    crate::chunk::write(path, meta, rows)
 }
 
 mod erased {
@@ -815,31 +805,19 @@ mod erased {
     }
 }
 
-/// The row count in a chunk's first line (its meta), without reading the rows.
+/// The row count in a chunk's meta, without reading the rows.
 fn chunk_rows(path: &Path) -> Result<u64, Error> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let dec = zstd::Decoder::new(file).map_err(|e| Error::io(path, e))?;
-    let mut first = String::new();
-    BufReader::new(dec).read_line(&mut first).map_err(|e| Error::io(path, e))?;
-    let meta: ChunkMeta = serde_json::from_str(&first)
-        .map_err(|e| Error::Record { path: path.display().to_string(), line: 1, message: e.to_string() })?;
+    let text = crate::chunk::meta(path)?;
+    let meta: ChunkMeta = serde_json::from_str(&text)
+        .map_err(|e| Error::Record { path: path.display().to_string(), line: 0, message: e.to_string() })?;
     Ok(meta.rows)
 }
 
 /// Reads a chunk file: its meta and then each record in order.
-pub fn read_chunk(path: &Path, mut f: impl FnMut(Record) -> Result<(), Error>) -> Result<ChunkMeta, Error> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let dec = zstd::Decoder::new(file).map_err(|e| Error::io(path, e))?;
-    let mut lines = BufReader::new(dec).lines();
-    let bad = |line: usize, m: String| Error::Record { path: path.display().to_string(), line, message: m };
-    let first = lines.next().ok_or_else(|| bad(1, "empty chunk".into()))?.map_err(|e| Error::io(path, e))?;
-    let meta: ChunkMeta = serde_json::from_str(&first).map_err(|e| bad(1, e.to_string()))?;
-    for (i, l) in lines.enumerate() {
-        let l = l.map_err(|e| Error::io(path, e))?;
-        let r: Record = serde_json::from_str(&l).map_err(|e| bad(i + 2, e.to_string()))?;
-        f(r)?;
-    }
-    Ok(meta)
+pub fn read_chunk(path: &Path, f: impl FnMut(Record) -> Result<(), Error>) -> Result<ChunkMeta, Error> {
+    let text = crate::chunk::read(path, f)?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::Record { path: path.display().to_string(), line: 0, message: format!("chunk meta: {e}") })
 }
 
 /// Runs the chunks of `plan` that are missing (all, or those of one shard).
@@ -975,11 +953,14 @@ pub fn merge(out: &Path, progress: &dyn Progress) -> Result<Manifest, Error> {
     let mut cell_index: BTreeMap<Vec<String>, u32> = BTreeMap::new();
     let mut spill = crate::quality::spill::Spill::new(&wd.join("merge"), expected, config.near_dup_threshold)?;
     for i in 0..pf.chunks {
-        let mut rows: Vec<Record> = Vec::new();
-        let meta = read_chunk(&chunk_path(out, i), |r| {
+        let path = chunk_path(out, i);
+        let mut rows: Vec<crate::chunk::Key> = Vec::new();
+        let text = crate::chunk::read_keys(&path, |r| {
             rows.push(r);
             Ok(())
         })?;
+        let meta: ChunkMeta = serde_json::from_str(&text)
+            .map_err(|e| Error::Record { path: path.display().to_string(), line: 0, message: format!("chunk meta: {e}") })?;
         let sigs: Vec<dedup::Signature> = rows.par_iter().map(|r| dedup::signature(&r.code)).collect();
         for (r, sig) in rows.iter().zip(&sigs) {
             let g = groups.id(&r.group);
@@ -990,7 +971,7 @@ pub fn merge(out: &Path, progress: &dyn Progress) -> Result<Manifest, Error> {
             let key = dedup::exact_key(&r.code) ^ if original { 0x9E37_79B9_7F4A_7C15 } else { 0 };
             spill.push(sig, Some(key))?;
             if balance.active() {
-                let c = balance.cell(r);
+                let c = balance.cell(&crate::balance::Strata::of_key(r));
                 let next = cell_names.len() as u32;
                 let id = *cell_index.entry(c.clone()).or_insert_with(|| {
                     cell_names.push(c);

@@ -78,7 +78,12 @@ pub fn list(root: &Path, origin: &RootOrigin, budget: u64, max_file_bytes: u64) 
     let mut licences = LicenceMap::default();
     let rel_of = |p: &Path| p.strip_prefix(root).unwrap_or(p).to_string_lossy().replace('\\', "/");
     let mut files: Vec<(PathBuf, u64)> = Vec::new();
+    let mut listed = 0u64;
+    // The walk visits paths in sorted order, so it can stop once the budget is spent.
     for e in ignore::WalkBuilder::new(root).sort_by_file_path(|a, b| a.cmp(b)).build().flatten() {
+        if listed >= budget {
+            break;
+        }
         if !e.file_type().is_some_and(|t| t.is_file()) {
             continue;
         }
@@ -96,6 +101,7 @@ pub fn list(root: &Path, origin: &RootOrigin, budget: u64, max_file_bytes: u64) 
             && m.len() > 0
             && m.len() <= max_file_bytes
         {
+            listed += m.len();
             files.push((e.into_path(), m.len()));
         }
     }

@@ -2,7 +2,8 @@
 //! annotate (verifier, ANRF, variants, gates), merge (exact and near-duplicate removal,
 //! splits, Parquet) — as lines/s and MB/s per core from CPU time and from wall time, with the
 //! peak memory of each phase, for two corpus sizes (so a reader sees whether memory grows
-//! with the corpus), and the machine's load average.
+//! with the corpus), and the machine's load average. The annotate and merge phases each run
+//! in a fresh child process (`--phase`), so each one's peak resident memory is its own.
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -28,6 +29,71 @@ pub struct DataBenchArgs {
     /// Keep the datasets here (`DIR/<mb>mb`) instead of a temporary directory.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
+    /// Internal: run one phase (`annotate` or `merge`) on the dataset folder `--work` and
+    /// print its measurements (what the benchmark's child processes do).
+    #[arg(long, hide = true, requires = "work")]
+    pub phase: Option<String>,
+    #[arg(long, hide = true)]
+    pub work: Option<PathBuf>,
+}
+
+const PHASE_LINE: &str = "sbd-bench-phase ";
+
+fn config_for(mb: u64) -> Config {
+    Config { registry_bytes: mb << 20, stdlib_bytes: mb << 20, tree_bytes: mb << 20, ..Config::default() }
+}
+
+/// A child process's side: one phase, measured, printed as one JSON line.
+fn run_phase(phase: &str, sources: &[Source], mb: u64, threads: usize, work: &Path) -> anyhow::Result<ExitCode> {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    let config = config_for(mb);
+    let (_, p) = match phase {
+        "annotate" => {
+            let plan = pipeline::plan(&config, sources, &Quiet)?;
+            let opts = Options { shard: None, stop_after: None, progress: &Quiet };
+            measure("annotate + variants", || {
+                Ok(pool.install(|| pipeline::run_chunks(work, &config, sources, &plan, &opts))?)
+            })?
+        }
+        "merge" => measure("merge (dedup, write)", || {
+            Ok(pool.install(|| pipeline::merge(work, &Quiet)).map(|m| m.rows as usize)?)
+        })?,
+        other => anyhow::bail!("--phase {other}: expected annotate or merge"),
+    };
+    // The whole child's peak: what this phase needed, plus the plan it worked from.
+    let peak = peak_rss_mib();
+    println!("{PHASE_LINE}{}", serde_json::json!({"wall": p.wall, "cpu": p.cpu, "peak": peak}));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `phase` in a child process of this binary and reads its measurements.
+fn child_phase(
+    name: &'static str,
+    phase: &str,
+    args: &DataBenchArgs,
+    mb: u64,
+    threads: usize,
+    work: &Path,
+) -> anyhow::Result<Phase> {
+    let exe = std::env::current_exe()?;
+    let out = std::process::Command::new(exe)
+        .args(["bench", "data", "--phase", phase, "--work"])
+        .arg(work)
+        .args(["--mb", &mb.to_string(), "--threads", &threads.to_string()])
+        .args(&args.sources)
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().find_map(|l| l.strip_prefix(PHASE_LINE));
+    let Some(line) = line.filter(|_| out.status.success()) else {
+        anyhow::bail!("the {phase} phase failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    };
+    let v: serde_json::Value = serde_json::from_str(line)?;
+    Ok(Phase {
+        name,
+        wall: v["wall"].as_f64().unwrap_or(f64::NAN),
+        cpu: v["cpu"].as_f64(),
+        peak: v["peak"].as_f64(),
+    })
 }
 
 /// Peak resident memory of this process in MiB since the last [`reset_peak`], from
@@ -92,9 +158,8 @@ fn measure<T>(name: &'static str, f: impl FnOnce() -> anyhow::Result<T>) -> anyh
     Ok((v, Phase { name, wall, cpu, peak }))
 }
 
-fn run_once(sources: &[Source], mb: u64, threads: usize, out: &Path) -> anyhow::Result<Run> {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
-    let config = Config { registry_bytes: mb << 20, stdlib_bytes: mb << 20, tree_bytes: mb << 20, ..Config::default() };
+fn run_once(a: &DataBenchArgs, sources: &[Source], mb: u64, threads: usize, out: &Path) -> anyhow::Result<Run> {
+    let config = config_for(mb);
     let _ = std::fs::remove_dir_all(out);
     let (plan, p_plan) = measure("plan (walk)", || Ok(pipeline::plan(&config, sources, &Quiet)?))?;
     // Input size, outside the timed phases.
@@ -111,14 +176,12 @@ fn run_once(sources: &[Source], mb: u64, threads: usize, out: &Path) -> anyhow::
         "no input code found for {:?}",
         sources.iter().map(|s| s.to_string()).collect::<Vec<_>>()
     );
-    let opts = Options { shard: None, stop_after: None, progress: &Quiet };
-    let (_, p_annotate) = measure("annotate + variants", || {
-        Ok(pool.install(|| pipeline::run_chunks(out, &config, sources, &plan, &opts))?)
-    })?;
     let files = plan.items.len();
     drop(plan);
-    let (manifest, p_merge) = measure("merge (dedup, write)", || Ok(pool.install(|| pipeline::merge(out, &Quiet))?))?;
-    Ok(Run { mb, files, lines, bytes, rows: manifest.rows, phases: vec![p_plan, p_annotate, p_merge] })
+    let p_annotate = child_phase("annotate + variants", "annotate", a, mb, threads, out)?;
+    let p_merge = child_phase("merge (dedup, write)", "merge", a, mb, threads, out)?;
+    let rows = pipeline::read_manifest(out)?.rows;
+    Ok(Run { mb, files, lines, bytes, rows, phases: vec![p_plan, p_annotate, p_merge] })
 }
 
 fn print_run(r: &Run, threads: usize) {
@@ -161,6 +224,9 @@ pub fn run_data_bench(a: DataBenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         a.sources.iter().map(|s| s.parse()).collect::<Result<_, String>>().map_err(anyhow::Error::msg)?
     };
+    if let (Some(phase), Some(work)) = (&a.phase, &a.work) {
+        return run_phase(phase, &sources, a.mb, threads, work);
+    }
     let base = match &a.keep {
         Some(d) => d.clone(),
         None => std::env::temp_dir().join(format!("sbd-data-bench-{}", std::process::id())),
@@ -176,7 +242,7 @@ pub fn run_data_bench(a: DataBenchArgs) -> anyhow::Result<ExitCode> {
     let mut runs = Vec::new();
     for mb in sizes {
         let out = base.join(format!("{mb}mb"));
-        let r = run_once(&sources, mb, threads, &out)?;
+        let r = run_once(&a, &sources, mb, threads, &out)?;
         print_run(&r, threads);
         if a.keep.is_none() {
             let _ = std::fs::remove_dir_all(&out);
@@ -187,7 +253,7 @@ pub fn run_data_bench(a: DataBenchArgs) -> anyhow::Result<ExitCode> {
         let _ = std::fs::remove_dir_all(&base);
     }
     if runs.len() > 1 {
-        println!("\npeak memory against corpus size (MiB, VmHWM reset before each phase):");
+        println!("\npeak memory against corpus size (MiB; plan: VmHWM reset before the phase; annotate and merge: their own processes):");
         println!("{:>8} {:>10} {:>9} {:>10} {:>10} {:>10}", "MB/src", "lines", "rows", "plan", "annotate", "merge");
         for r in &runs {
             let p = |i: usize| r.phases[i].peak.map(|p| format!("{p:.0}")).unwrap_or_else(|| "-".into());
