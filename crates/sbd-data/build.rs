@@ -3,8 +3,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
+    // The target `cargo fetch --target` restricts crate downloads to (sources::crates).
+    println!("cargo:rustc-env=SBD_HOST_TARGET={}", std::env::var("TARGET").unwrap_or_else(|_| "x86_64-unknown-linux-gnu".into()));
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("seed");
     println!("cargo:rerun-if-changed={}", root.display());
+    println!("cargo:rerun-if-changed=build.rs");
     let mut files = Vec::new();
     if let Ok(langs) = std::fs::read_dir(&root) {
         for lang in langs.flatten() {

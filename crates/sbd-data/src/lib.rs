@@ -3,8 +3,11 @@
 //! The pipeline reads like its folders:
 //! 1. [`sources`] and [`seed`] — labelled public datasets (CyberSecEval, SVEN/SafeCoder,
 //!    labelled JSONL, RustSec) and the seed corpus of secure/insecure pairs written here;
+//!    plus advisories (RustSec, OSV) whose crates.io fixes are fetched with cargo, and
+//!    security fixes mined from git history, both as before/after function pairs;
 //! 2. [`units`] — code from directory trees and git repositories, cut into function-level
-//!    units with the verifier's tree-sitter grammars, origin kept;
+//!    units with the verifier's tree-sitter grammars, origin (repository, commit, path,
+//!    licence) kept;
 //! 3. [`annotate`] — the verifier's findings, facts and properties, token-level security tags
 //!    as character spans, explanations from the rules' documentation, a validated ANRF 1.1.0
 //!    instance;
@@ -12,15 +15,19 @@
 //!    obfuscating mutants and the verifier blind-spot report;
 //! 5. [`quality`] — gates (parse, re-verification, consistency, exact and near-duplicate
 //!    removal, secret redaction, length bounds), each counting what it removed;
-//! 6. [`split`] — group-aware, deterministic splits;
+//! 6. [`split`] — group-aware, deterministic splits, and [`balance`] — stratified
+//!    resampling toward configured shares;
 //! 7. [`output`] — zstd Parquet shards, `manifest.json`, `stats.json`, a dataset card, and the
 //!    SFT/DPO/RL exports;
-//! 8. [`pipeline`] — the resumable, shardable build that ties them together.
+//! 8. [`pipeline`] — the resumable, shardable build that ties them together; [`chunk`] is its
+//!    work-folder format.
 //!
 //! Every reader names the file and line of a bad record and skips nothing silently.
 #![forbid(unsafe_code)]
 
 pub mod annotate;
+pub mod balance;
+pub mod chunk;
 pub mod cwe;
 pub mod lang;
 pub mod output;

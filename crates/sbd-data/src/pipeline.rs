@@ -6,7 +6,7 @@
 //!    items) is stored in `DIR/.work/plan.json`; a different plan clears old work.
 //! 2. **Chunks** ([`run_chunks`]): each chunk is read, cut into units, gated (length,
 //!    secrets, parse), annotated, given its variants (overrides, verified mutants,
-//!    obfuscations) and written as one zstd JSON-lines file `DIR/.work/chunk-NNNNNN.jsonl.zst`
+//!    obfuscations) and written as one file `DIR/.work/chunk-NNNNNN.rows.zst` ([`crate::chunk`])
 //!    by an atomic rename. A chunk that exists is done: kill the build at any point, run it
 //!    again, and it continues. `--shard i/N` runs the chunks whose number is `i` modulo `N`,
 //!    so any scheduler can fan out; memory is bounded by one chunk per worker.
@@ -16,7 +16,6 @@
 //!    `blind_spots.json`, `manifest.json` and `README.md`. Same inputs and seed, same
 //!    dataset: the manifest's `digest` covers every row in order.
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -31,6 +30,8 @@ use crate::split::{Groups, SplitConfig};
 use crate::units::tree::{self, FileItem};
 use crate::units::{self, Unit};
 use crate::variants::obfuscate::BlindSpots;
+use crate::sources::history;
+use crate::sources::rustsec::Advisory;
 use crate::variants::{self, mutate, obfuscate, overrides};
 use crate::{Error, seed, sources};
 
@@ -68,6 +69,19 @@ pub struct Config {
     pub overrides: bool,
     /// The time written into every ANRF instance (fixed for reproducible builds).
     pub timestamp: String,
+    /// Fetch the last affected and first patched releases of crates.io advisories with
+    /// cargo and extract their affected functions as pairs (`rustsec:` and `osv:` sources).
+    pub fetch_crates: bool,
+    /// Where fetched crates are kept (default `~/.cache/sbd/crates`, or `$SBD_CACHE/crates`).
+    pub crate_cache: Option<PathBuf>,
+    /// At most this many advisories are fetched per build.
+    pub max_advisory_fetches: usize,
+    /// History mining walks at most this many commits per repository.
+    pub history_max_commits: u64,
+    /// A fix commit changing more files (in verifier languages) than this yields no pairs.
+    pub history_max_files: usize,
+    /// Stratified resampling toward target shares (none by default).
+    pub balance: crate::balance::Balance,
 }
 
 impl Default for Config {
@@ -88,6 +102,12 @@ impl Default for Config {
             obfuscation_rate: 1.0,
             overrides: true,
             timestamp: "2026-01-01T00:00:00Z".into(),
+            fetch_crates: true,
+            crate_cache: None,
+            max_advisory_fetches: 10_000,
+            history_max_commits: 1_000_000,
+            history_max_files: 16,
+            balance: crate::balance::Balance::default(),
         }
     }
 }
@@ -110,7 +130,7 @@ impl Config {
         if self.chunk_items == 0 || self.rows_per_shard == 0 {
             return bad("chunk_items and rows_per_shard must be positive");
         }
-        Ok(())
+        self.balance.check().map_err(Error::Config)
     }
 }
 
@@ -129,8 +149,31 @@ pub enum Source {
     CyberSecEval(PathBuf),
     /// Labelled JSONL (`jsonl:PATH`).
     Labelled(PathBuf),
-    /// A directory tree or git repository (any other argument).
+    /// The RustSec advisory database (`rustsec:PATH`).
+    RustSec(PathBuf),
+    /// OSV JSON records (`osv:PATH`; a file or a directory).
+    Osv(PathBuf),
+    /// Security fixes in a repository's history (`history:PATH[@REV]`).
+    History { path: PathBuf, rev: Option<String> },
+    /// A git repository at a revision (`PATH@REV`).
+    Git { path: PathBuf, rev: String },
+    /// A directory read as plain files even inside a work tree (`dir:PATH`).
+    Dir(PathBuf),
+    /// A directory: read from git at `HEAD` when it is inside a repository, else as files
+    /// (any other argument).
     Tree(PathBuf),
+}
+
+/// `PATH@REV` → (PATH, REV) when `s` is not itself an existing path.
+fn split_rev(s: &str) -> (PathBuf, Option<String>) {
+    if !Path::new(s).exists()
+        && let Some((p, r)) = s.rsplit_once('@')
+        && !p.is_empty()
+        && !r.is_empty()
+    {
+        return (p.into(), Some(r.to_string()));
+    }
+    (s.into(), None)
 }
 
 impl std::str::FromStr for Source {
@@ -144,7 +187,17 @@ impl std::str::FromStr for Source {
                 Some((d @ ("sven" | "safecoder"), p)) => Source::Pairs { dataset: d.into(), path: p.into() },
                 Some(("cyberseceval", p)) => Source::CyberSecEval(p.into()),
                 Some(("jsonl", p)) => Source::Labelled(p.into()),
-                _ => Source::Tree(s.into()),
+                Some(("rustsec", p)) => Source::RustSec(p.into()),
+                Some(("osv", p)) => Source::Osv(p.into()),
+                Some(("dir", p)) => Source::Dir(p.into()),
+                Some(("history", p)) => {
+                    let (path, rev) = split_rev(p);
+                    Source::History { path, rev }
+                }
+                _ => match split_rev(s) {
+                    (path, Some(rev)) => Source::Git { path, rev },
+                    (path, None) => Source::Tree(path),
+                },
             },
         })
     }
@@ -159,6 +212,12 @@ impl std::fmt::Display for Source {
             Source::Pairs { dataset, path } => write!(f, "{dataset}:{}", path.display()),
             Source::CyberSecEval(p) => write!(f, "cyberseceval:{}", p.display()),
             Source::Labelled(p) => write!(f, "jsonl:{}", p.display()),
+            Source::RustSec(p) => write!(f, "rustsec:{}", p.display()),
+            Source::Osv(p) => write!(f, "osv:{}", p.display()),
+            Source::History { path, rev: Some(r) } => write!(f, "history:{}@{r}", path.display()),
+            Source::History { path, rev: None } => write!(f, "history:{}", path.display()),
+            Source::Git { path, rev } => write!(f, "{}@{rev}", path.display()),
+            Source::Dir(p) => write!(f, "dir:{}", p.display()),
             Source::Tree(p) => write!(f, "{}", p.display()),
         }
     }
@@ -175,6 +234,27 @@ pub enum Item {
     Seed(String),
     Sample(Box<sources::Sample>),
     File { source: String, file: FileItem },
+    /// A security-fix commit of a repository (`repo` is the path to open).
+    Fix { repo: PathBuf, origin: tree::RootOrigin, fix: Box<history::Fix> },
+    /// An advisory's affected functions in two fetched releases.
+    Advisory(Box<AdvisoryPair>),
+}
+
+/// The two releases of an advisory's crate, fetched and unpacked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdvisoryPair {
+    /// `rustsec` or `osv`.
+    pub source: String,
+    pub id: String,
+    pub package: String,
+    pub title: String,
+    pub explanation: String,
+    pub cwe: Option<u32>,
+    pub functions: Vec<String>,
+    pub before_version: String,
+    pub before_dir: PathBuf,
+    pub after_version: String,
+    pub after_dir: PathBuf,
 }
 
 /// The ordered work of a build.
@@ -183,6 +263,8 @@ pub struct Plan {
     pub seeds: BTreeMap<String, seed::SeedPair>,
     /// Per source: items and a note on what was loaded or skipped.
     pub notes: Vec<String>,
+    /// One JSON object per advisory read (`vulnerabilities.jsonl` of the dataset).
+    pub vulnerabilities: Vec<serde_json::Value>,
     pub fingerprint: u64,
 }
 
@@ -192,12 +274,157 @@ impl Plan {
     }
 }
 
-/// Turns sources into work items.
-pub fn plan(config: &Config, srcs: &[Source]) -> Result<Plan, Error> {
+/// Advisories of a `rustsec:` or `osv:` source, and a note on what was read.
+fn load_advisories(src: &Source) -> Result<Option<(Vec<Advisory>, String)>, Error> {
+    let (advisories, errors) = match src {
+        Source::RustSec(p) => sources::rustsec::load_db(p)?,
+        Source::Osv(p) => sources::osv::load(p)?,
+        _ => return Ok(None),
+    };
+    let mut note = format!("{src}: {} advisories", advisories.len());
+    if !errors.is_empty() {
+        note.push_str(&format!(", {} unreadable (first: {})", errors.len(), errors[0]));
+    }
+    Ok(Some((advisories, note)))
+}
+
+/// A JSON vulnerability record of `a`, with what became of its pair.
+fn vulnerability_record(a: &Advisory, pair: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": a.id,
+        "format": a.format,
+        "aliases": a.aliases,
+        "ecosystem": a.ecosystem,
+        "package": a.package,
+        "date": a.date,
+        "title": a.title,
+        "cwes": a.all_cwes(),
+        "categories": a.categories,
+        "informational": a.informational,
+        "withdrawn": a.withdrawn,
+        "patched": a.patched,
+        "unaffected": a.unaffected,
+        "affected_functions": a.affected_functions.keys().collect::<Vec<_>>(),
+        "fix_commits": a.fix_commits,
+        "references": a.references,
+        "pair": pair,
+    })
+}
+
+/// Fetches the releases of crates.io advisories with affected functions.
+fn advisory_items(
+    config: &Config,
+    src: &Source,
+    advisories: &[Advisory],
+    progress: &dyn Progress,
+    vulnerabilities: &mut Vec<serde_json::Value>,
+    notes: &mut Vec<String>,
+) -> Vec<Item> {
+    let source = if matches!(src, Source::Osv(_)) { "osv" } else { "rustsec" };
+    let wanted = |a: &Advisory| {
+        a.ecosystem == "crates.io"
+            && a.is_vulnerability()
+            && !a.affected_functions.is_empty()
+            && (!a.patched.is_empty() || !a.ranges.is_empty())
+    };
+    let candidates = advisories.iter().filter(|a| wanted(a)).count().min(config.max_advisory_fetches);
+    let cache = sources::crates::CrateCache::new(
+        &config.crate_cache.clone().unwrap_or_else(sources::crates::default_cache_dir),
+    );
+    let mut items = Vec::new();
+    let mut versions: BTreeMap<String, Result<Vec<(semver::Version, bool)>, String>> = BTreeMap::new();
+    let (mut tried, mut fetched, mut failures_in_a_row, mut offline) = (0usize, 0usize, 0usize, false);
+    let mut failed: BTreeMap<String, usize> = BTreeMap::new();
+    if config.fetch_crates && candidates > 0 {
+        progress.start("fetch", candidates as u64);
+    }
+    for a in advisories {
+        if !wanted(a) {
+            vulnerabilities.push(vulnerability_record(a, "none: no affected functions or no patched release"));
+            continue;
+        }
+        if !config.fetch_crates || tried >= config.max_advisory_fetches || offline {
+            let why = if offline { "not fetched: cargo could not reach the registry" } else { "not fetched" };
+            vulnerabilities.push(vulnerability_record(a, why));
+            continue;
+        }
+        tried += 1;
+        progress.inc(1);
+        let vs = versions.entry(a.package.clone()).or_insert_with(|| cache.versions(&a.package));
+        let outcome = match vs {
+            Err(e) => Err(e.clone()),
+            Ok(vs) => match sources::crates::choose(a, vs) {
+                None => Err("no affected release followed by a patched one".to_string()),
+                Some((before, after)) => {
+                    let yanked = |v: &semver::Version| vs.iter().any(|(x, y)| x == v && *y);
+                    cache
+                        .fetch(&a.package, &before, yanked(&before))
+                        .and_then(|b| cache.fetch(&a.package, &after, yanked(&after)).map(|f| (before, b, after, f)))
+                }
+            },
+        };
+        match outcome {
+            Ok((before, bdir, after, adir)) => {
+                failures_in_a_row = 0;
+                fetched += 1;
+                vulnerabilities.push(vulnerability_record(a, &format!("fetched {before} -> {after}")));
+                let first_paragraph = a.description.split("\n\n").next().unwrap_or("").replace('\n', " ");
+                items.push(Item::Advisory(Box::new(AdvisoryPair {
+                    source: source.into(),
+                    id: a.id.clone(),
+                    package: a.package.clone(),
+                    title: a.title.clone(),
+                    explanation: format!("{} ({}). {}", a.title, a.id, first_paragraph.trim()),
+                    cwe: a.all_cwes().first().copied(),
+                    functions: a.affected_functions.keys().cloned().collect(),
+                    before_version: before.to_string(),
+                    before_dir: bdir,
+                    after_version: after.to_string(),
+                    after_dir: adir,
+                })));
+            }
+            Err(e) => {
+                failures_in_a_row += 1;
+                let kind = e.split(':').next().unwrap_or("").to_string();
+                *failed.entry(kind).or_default() += 1;
+                vulnerabilities.push(vulnerability_record(a, &format!("failed: {e}")));
+                // Three failures in a row before any success: the registry is out of reach.
+                if fetched == 0 && failures_in_a_row >= 3 {
+                    offline = true;
+                    notes.push(format!("{src}: cargo could not fetch three crates in a row ({e}); fetching stopped"));
+                }
+            }
+        }
+    }
+    if config.fetch_crates && candidates > 0 {
+        progress.finish();
+    }
+    notes.push(format!("{src}: {tried} advisories with affected functions tried, {fetched} fetched, failed {failed:?}"));
+    items
+}
+
+/// Turns sources into work items. Crates named by advisories are fetched here (a `fetch`
+/// phase on `progress`).
+pub fn plan(config: &Config, srcs: &[Source], progress: &dyn Progress) -> Result<Plan, Error> {
     let mut items = Vec::new();
     let mut seeds = BTreeMap::new();
     let mut notes = Vec::new();
-    for src in srcs {
+    let mut vulnerabilities = Vec::new();
+    // Advisories first: their fix commits mark commits for history mining in any order.
+    let mut advisories: BTreeMap<usize, Vec<Advisory>> = BTreeMap::new();
+    let mut links = history::AdvisoryLinks::default();
+    for (i, src) in srcs.iter().enumerate() {
+        if let Some((list, note)) = load_advisories(src)? {
+            notes.push(note);
+            for a in &list {
+                for c in &a.fix_commits {
+                    links.add(c, &a.id, &a.all_cwes());
+                }
+            }
+            advisories.insert(i, list);
+        }
+    }
+    for (i, src) in srcs.iter().enumerate() {
         let before = items.len();
         match src {
             Source::Seed => {
@@ -221,19 +448,61 @@ pub fn plan(config: &Config, srcs: &[Source]) -> Result<Plan, Error> {
                 ),
                 None => notes.push("python-stdlib: no python3 on PATH; skipped".into()),
             },
-            Source::Tree(dir) => {
+            Source::Tree(dir) | Source::Dir(dir) | Source::Git { path: dir, .. } => {
                 if !dir.is_dir() {
                     return Err(Error::Config(format!(
-                        "{}: not a directory (and not a known source name)",
+                        "{}: not a directory (and not a known source name: seed, registry, python-stdlib, \
+                         sven:, safecoder:, cyberseceval:, jsonl:, rustsec:, osv:, history:, dir:)",
                         dir.display()
                     )));
                 }
-                let origin = tree::origin(dir);
-                items.extend(
-                    tree::list(dir, &origin, config.tree_bytes, config.max_file_bytes)
-                        .into_iter()
-                        .map(|file| Item::File { source: "tree".into(), file }),
-                );
+                let rev = match src {
+                    Source::Git { rev, .. } => Some(rev.as_str()),
+                    _ => None,
+                };
+                let in_git = !matches!(src, Source::Dir(_)) && crate::units::git::discover(dir).is_some();
+                if in_git {
+                    let l = crate::units::git::list(dir, rev, config.tree_bytes, config.max_file_bytes)?;
+                    notes.push(format!("{src}: git {} at {}", l.repo, l.commit));
+                    items.extend(l.files.into_iter().map(|file| Item::File { source: "git".into(), file }));
+                } else if matches!(src, Source::Git { .. }) {
+                    return Err(Error::Config(format!(
+                        "{src}: {} is not inside a git repository, so @REV means nothing",
+                        dir.display()
+                    )));
+                } else {
+                    let origin = tree::origin(dir);
+                    items.extend(
+                        tree::list(dir, &origin, config.tree_bytes, config.max_file_bytes)
+                            .into_iter()
+                            .map(|file| Item::File { source: "tree".into(), file }),
+                    );
+                }
+            }
+            Source::History { path, rev } => {
+                if !path.is_dir() {
+                    return Err(Error::Config(format!("{src}: {} is not a directory", path.display())));
+                }
+                let (fixes, walk) = history::fixes(path, rev.as_deref(), &links, config.history_max_commits)?;
+                let (repo, _) = crate::units::git::discover(path)
+                    .ok_or_else(|| Error::Config(format!("{src}: not inside a git repository")))?;
+                let repo_dir = repo.workdir().map(Path::to_path_buf).unwrap_or_else(|| repo.path().to_path_buf());
+                let licence = tree::origin(&repo_dir).licence;
+                let origin =
+                    tree::RootOrigin { repo: Some(crate::units::git::repo_name(&repo)), commit: None, licence };
+                notes.push(format!(
+                    "{src}: {} commits walked, {} merges skipped, {} security fixes ({} by message, {} by a linked advisory)",
+                    walk.commits, walk.merges, walk.fixes, walk.by_message, walk.by_advisory
+                ));
+                items.extend(fixes.into_iter().map(|fix| Item::Fix {
+                    repo: repo_dir.clone(),
+                    origin: origin.clone(),
+                    fix: Box::new(fix),
+                }));
+            }
+            Source::RustSec(_) | Source::Osv(_) => {
+                let list = advisories.remove(&i).unwrap_or_default();
+                items.extend(advisory_items(config, src, &list, progress, &mut vulnerabilities, &mut notes));
             }
             Source::Pairs { dataset, path } => {
                 let (samples, report) = if path.is_dir() {
@@ -265,13 +534,18 @@ pub fn plan(config: &Config, srcs: &[Source]) -> Result<Plan, Error> {
         let key = match it {
             Item::Seed(id) => id.clone(),
             Item::Sample(s) => format!("{}{}", s.id, dedup::hash64(s.code.as_bytes())),
-            Item::File { file, .. } => format!("{}{}", file.path.display(), file.bytes),
+            Item::File { file, .. } => match &file.blob {
+                Some(b) => format!("{}{}", file.rel, b),
+                None => format!("{}{}", file.path.display(), file.bytes),
+            },
+            Item::Fix { fix, .. } => fix.commit.clone(),
+            Item::Advisory(a) => format!("{}{}{}{:?}", a.id, a.before_version, a.after_version, a.functions),
         };
         h = dedup::hash64(format!("{h}{key}").as_bytes());
     }
     // The verifier's rules are part of what a chunk means.
     h = dedup::hash64(format!("{h}{}", env!("CARGO_PKG_VERSION")).as_bytes());
-    Ok(Plan { items, seeds, notes, fingerprint: h })
+    Ok(Plan { items, seeds, notes, vulnerabilities, fingerprint: h })
 }
 
 /// What a chunk file starts with.
@@ -315,7 +589,7 @@ fn work_dir(out: &Path) -> PathBuf {
 }
 
 fn chunk_path(out: &Path, i: usize) -> PathBuf {
-    work_dir(out).join(format!("chunk-{i:06}.jsonl.zst"))
+    work_dir(out).join(format!("chunk-{i:06}.rows.zst"))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -349,6 +623,8 @@ fn process_chunk(
                 },
                 Item::Sample(s) => units::sample_unit(s).into_iter().collect(),
                 Item::File { source, file } => tree::units(file, source, config.whole_files)?,
+                Item::Fix { repo, origin, fix } => fix_units(repo, origin, fix, config)?,
+                Item::Advisory(a) => advisory_units(a),
             };
             let mut gates = GateCounts::default();
             let mut blind = BlindSpots::default();
@@ -373,6 +649,52 @@ fn process_chunk(
     Ok((meta, rows))
 }
 
+/// The function pairs of a security-fix commit.
+fn fix_units(repo: &Path, origin: &tree::RootOrigin, fix: &history::Fix, config: &Config) -> Result<Vec<Unit>, Error> {
+    let (pairs, _) = history::pairs(repo, fix, config.history_max_files)?;
+    let short = &fix.commit[..12.min(fix.commit.len())];
+    let mut out = Vec::new();
+    for p in pairs {
+        let o = units::PairOrigin {
+            source: "history",
+            group: format!("history/{}#{}@{}/{short}", p.path, p.function, p.after.start_line),
+            repo: (origin.repo.clone(), origin.repo.clone()),
+            commit: (Some(fix.parent.clone()), Some(fix.commit.clone())),
+            licence: (origin.licence.clone(), origin.licence.clone()),
+            task: Some(fix.summary.clone()),
+            cwe: fix.cwe(),
+            explanation: None,
+        };
+        out.extend(units::fix_units(&p, o));
+    }
+    Ok(out)
+}
+
+/// The function pairs of an advisory's two releases.
+fn advisory_units(a: &AdvisoryPair) -> Vec<Unit> {
+    let pairs = sources::crates::extract(&a.package, &a.functions, &a.before_dir, &a.after_dir);
+    let (lb, la) = (tree::licence(&a.before_dir), tree::licence(&a.after_dir));
+    pairs
+        .into_iter()
+        .flat_map(|p| {
+            let o = units::PairOrigin {
+                source: if a.source == "osv" { "osv" } else { "rustsec" },
+                group: format!("{}/{}/{}@{}", a.source, a.id, p.function, p.after.start_line),
+                repo: (
+                    Some(format!("crates.io/{}-{}", a.package, a.before_version)),
+                    Some(format!("crates.io/{}-{}", a.package, a.after_version)),
+                ),
+                commit: (None, None),
+                licence: (lb.clone(), la.clone()),
+                task: Some(a.title.clone()),
+                cwe: a.cwe,
+                explanation: Some(a.explanation.clone()),
+            };
+            units::fix_units(&p, o)
+        })
+        .collect()
+}
+
 /// One unit through gates, annotation and variants.
 pub fn process_unit(
     annotator: &Annotator,
@@ -395,12 +717,13 @@ pub fn process_unit(
             unit.code = code;
         }
     }
-    let (record, report) = annotator.annotate(&unit);
+    let report = annotator.scan(&unit);
     if !crate::quality::parses(&report, unit.code.lines().count()) {
         gates.add("parse", 1);
         return;
     }
-    if !crate::quality::consistent(&record) {
+    let (record, consistent) = annotator.record_checked(&unit, &report);
+    if !consistent {
         gates.add("consistency", 1);
         return;
     }
@@ -415,8 +738,8 @@ pub fn process_unit(
     let derived = unit.source != "seed";
     let push_variant =
         |v: Unit, rep: &sbd_scan::Report, operator: Option<&str>, rows: &mut Vec<Record>, gates: &mut GateCounts| {
-            let mut r = annotator.record(&v, rep);
-            if !crate::quality::consistent(&r) {
+            let (mut r, consistent) = annotator.record_checked(&v, rep);
+            if !consistent {
                 gates.add("consistency", 1);
                 return;
             }
@@ -468,17 +791,7 @@ pub fn process_unit(
 }
 
 fn write_chunk(path: &Path, meta: &ChunkMeta, rows: &[Record]) -> Result<(), Error> {
-    let mut enc = zstd::Encoder::new(Vec::new(), 3).map_err(|e| Error::io(path, e))?;
-    let mut line = |v: &dyn erased::Ser| -> Result<(), Error> {
-        v.write_json(&mut enc).map_err(|e| Error::io(path, e))?;
-        enc.write_all(b"\n").map_err(|e| Error::io(path, e))
-    };
-    line(meta)?;
-    for r in rows {
-        line(r)?;
-    }
-    let bytes = enc.finish().map_err(|e| Error::io(path, e))?;
-    crate::output::write_atomic(path, &bytes)
+    crate::chunk::write(path, meta, rows)
 }
 
 mod erased {
@@ -492,20 +805,19 @@ mod erased {
     }
 }
 
+/// The row count in a chunk's meta, without reading the rows.
+fn chunk_rows(path: &Path) -> Result<u64, Error> {
+    let text = crate::chunk::meta(path)?;
+    let meta: ChunkMeta = serde_json::from_str(&text)
+        .map_err(|e| Error::Record { path: path.display().to_string(), line: 0, message: e.to_string() })?;
+    Ok(meta.rows)
+}
+
 /// Reads a chunk file: its meta and then each record in order.
-pub fn read_chunk(path: &Path, mut f: impl FnMut(Record) -> Result<(), Error>) -> Result<ChunkMeta, Error> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let dec = zstd::Decoder::new(file).map_err(|e| Error::io(path, e))?;
-    let mut lines = BufReader::new(dec).lines();
-    let bad = |line: usize, m: String| Error::Record { path: path.display().to_string(), line, message: m };
-    let first = lines.next().ok_or_else(|| bad(1, "empty chunk".into()))?.map_err(|e| Error::io(path, e))?;
-    let meta: ChunkMeta = serde_json::from_str(&first).map_err(|e| bad(1, e.to_string()))?;
-    for (i, l) in lines.enumerate() {
-        let l = l.map_err(|e| Error::io(path, e))?;
-        let r: Record = serde_json::from_str(&l).map_err(|e| bad(i + 2, e.to_string()))?;
-        f(r)?;
-    }
-    Ok(meta)
+pub fn read_chunk(path: &Path, f: impl FnMut(Record) -> Result<(), Error>) -> Result<ChunkMeta, Error> {
+    let text = crate::chunk::read(path, f)?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::Record { path: path.display().to_string(), line: 0, message: format!("chunk meta: {e}") })
 }
 
 /// Runs the chunks of `plan` that are missing (all, or those of one shard).
@@ -532,6 +844,15 @@ pub fn run_chunks(out: &Path, config: &Config, srcs: &[Source], plan: &Plan, opt
             sources: srcs.iter().map(|s| s.to_string()).collect(),
             notes: plan.notes.clone(),
         };
+        if !plan.vulnerabilities.is_empty() {
+            let mut lines = Vec::new();
+            for v in &plan.vulnerabilities {
+                serde_json::to_writer(&mut lines, v).map_err(|e| Error::Config(e.to_string()))?;
+                lines.push(b'\n');
+            }
+            crate::output::write_atomic(&wd.join("vulnerabilities.jsonl"), &lines)?;
+        }
+        // The plan file goes last: it says the work folder belongs to this plan.
         let text = serde_json::to_vec_pretty(&pf).map_err(|e| Error::Config(e.to_string()))?;
         crate::output::write_atomic(&pf_path, &text)?;
     }
@@ -588,6 +909,9 @@ pub struct Manifest {
     pub digest: String,
     pub files: Vec<ManifestFile>,
     pub gates: GateCounts,
+    /// Records in `vulnerabilities.jsonl` (advisories read by `rustsec:` and `osv:` sources).
+    #[serde(default)]
+    pub vulnerabilities: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -614,59 +938,102 @@ pub fn merge(out: &Path, progress: &dyn Progress) -> Result<Manifest, Error> {
         )));
     }
     let config = pf.config.clone();
-    // Pass 1: duplicates and groups.
+    // Pass 1: groups, signatures and keys spilled to disk (bounded memory).
+    let expected: u64 = (0..pf.chunks).map(|i| chunk_rows(&chunk_path(out, i)).unwrap_or(0)).sum();
     progress.start("dedup", pf.chunks as u64);
     let mut gates = GateCounts::default();
     let mut blind = BlindSpots::default();
     let mut groups = Groups::default();
-    let mut keep: Vec<bool> = Vec::new();
     let mut group_of: Vec<u32> = Vec::new();
-    let mut exact = std::collections::HashSet::new();
-    let mut lsh = dedup::Lsh::new(config.near_dup_threshold);
-    let mut lsh_rows: Vec<(u32, bool)> = Vec::new();
+    // Per row: bit 0 original code, bit 1 dropped as an exact duplicate, bit 2 as a near one.
+    let mut state: Vec<u8> = Vec::new();
+    let balance = &config.balance;
+    let mut cells: Vec<u32> = Vec::new();
+    let mut cell_names: Vec<Vec<String>> = Vec::new();
+    let mut cell_index: BTreeMap<Vec<String>, u32> = BTreeMap::new();
+    let mut spill = crate::quality::spill::Spill::new(&wd.join("merge"), expected, config.near_dup_threshold)?;
     for i in 0..pf.chunks {
-        let meta = read_chunk(&chunk_path(out, i), |r| {
+        let path = chunk_path(out, i);
+        let mut rows: Vec<crate::chunk::Key> = Vec::new();
+        let text = crate::chunk::read_keys(&path, |r| {
+            rows.push(r);
+            Ok(())
+        })?;
+        let meta: ChunkMeta = serde_json::from_str(&text)
+            .map_err(|e| Error::Record { path: path.display().to_string(), line: 0, message: format!("chunk meta: {e}") })?;
+        let sigs: Vec<dedup::Signature> = rows.par_iter().map(|r| dedup::signature(&r.code)).collect();
+        for (r, sig) in rows.iter().zip(&sigs) {
             let g = groups.id(&r.group);
             groups.mark(g, r.variant.is_adversarial(), r.label_claimed.is_some() || r.source == "seed");
             group_of.push(g);
-            if !exact.insert((dedup::exact_key(&r.code), r.variant == VariantKind::Original)) {
-                gates.add("exact_dup", 1);
-                keep.push(false);
-                return Ok(());
-            }
-            let sig = dedup::signature(&r.code);
             let original = r.variant == VariantKind::Original;
-            let mut drop = false;
-            for (cand, _) in lsh.query(&sig) {
-                let (cg, corig) = lsh_rows[cand as usize];
-                if groups.find(cg) == groups.find(g) {
-                    continue;
-                }
-                if original && corig {
-                    drop = true;
-                    break;
-                }
-                groups.union(cg, g);
-                gates.add("near_dup_clustered", 1);
+            state.push(u8::from(original));
+            let key = dedup::exact_key(&r.code) ^ if original { 0x9E37_79B9_7F4A_7C15 } else { 0 };
+            spill.push(sig, Some(key))?;
+            if balance.active() {
+                let c = balance.cell(&crate::balance::Strata::of_key(r));
+                let next = cell_names.len() as u32;
+                let id = *cell_index.entry(c.clone()).or_insert_with(|| {
+                    cell_names.push(c);
+                    next
+                });
+                cells.push(id);
             }
-            if drop {
-                gates.add("near_dup", 1);
-                keep.push(false);
-            } else {
-                lsh.insert(sig);
-                lsh_rows.push((g, original));
-                keep.push(true);
-            }
-            Ok(())
-        })?;
+        }
         gates.merge(&meta.gates);
         blind.merge(&meta.blind_spots);
         progress.inc(1);
     }
     progress.finish();
-    drop(lsh);
-    // Pass 2: splits and shards.
+    // Resolution, in row order: exact duplicates go; a near-duplicate of an earlier kept row
+    // goes when both are code as found, else the two groups join (pairs, variants and their
+    // look-alikes then share a split).
+    let (dups, edges) = spill.finish()?;
+    for (k, s) in state.iter_mut().enumerate() {
+        if dups.contains(k as u32) {
+            *s |= 2;
+            gates.add("exact_dup", 1);
+        }
+    }
+    edges.for_each(|j, i, _| {
+        let (j, i) = (j as usize, i as usize);
+        if state[j] & 6 != 0 || state[i] & 6 != 0 {
+            return Ok(());
+        }
+        let (gi, gj) = (group_of[i], group_of[j]);
+        if groups.find(gi) == groups.find(gj) {
+            return Ok(());
+        }
+        if state[i] & 1 != 0 && state[j] & 1 != 0 {
+            state[j] |= 4;
+            gates.add("near_dup", 1);
+        } else {
+            groups.union(gi, gj);
+            gates.add("near_dup_clustered", 1);
+        }
+        Ok(())
+    })?;
+    // Resampling weights per split and cell.
     let split_cfg = SplitConfig { seed: config.seed, eval_fraction: config.eval_fraction };
+    let mut weights: BTreeMap<(&'static str, u32), f64> = BTreeMap::new();
+    if balance.active() {
+        let mut counts: BTreeMap<&'static str, BTreeMap<Vec<String>, u64>> = BTreeMap::new();
+        for k in 0..state.len() {
+            if state[k] & 6 == 0 {
+                let split = groups.split(group_of[k], &split_cfg);
+                if balance.splits.iter().any(|s| s == split) {
+                    *counts.entry(split).or_default().entry(cell_names[cells[k] as usize].clone()).or_default() += 1;
+                }
+            }
+        }
+        for (split, c) in &counts {
+            for (cell, w) in balance.weights(c) {
+                weights.insert((split, cell_index[&cell]), w);
+            }
+        }
+    }
+    let mut tally = crate::balance::Tally::default();
+    // Pass 2: splits and shards.
     let data = out.join("data");
     if data.is_dir() {
         for e in std::fs::read_dir(&data).map_err(|e| Error::io(&data, e))?.flatten() {
@@ -685,27 +1052,48 @@ pub fn merge(out: &Path, progress: &dyn Progress) -> Result<Manifest, Error> {
         read_chunk(&chunk_path(out, i), |mut r| {
             let k = row;
             row += 1;
-            if !keep[k] {
+            if state[k] & 6 != 0 {
                 return Ok(());
             }
             let split = groups.split(group_of[k], &split_cfg);
             r.split = split.to_string();
-            stats.add(&r);
-            digest.add(&r);
-            if !writers.contains_key(split) {
-                let w = ShardWriter::create(&data.join(format!("{split}-{:05}.parquet", 0)))?;
-                writers.insert(split, (w, 0));
+            let copies = match weights.get(&(split, cells.get(k).copied().unwrap_or(0))) {
+                Some(&w) => {
+                    let cell = &cell_names[cells[k] as usize];
+                    let n = crate::balance::Balance::copies(config.seed, &format!("{}\u{1}{}", r.group, cell.join("\u{1}")), w);
+                    tally.add(split, cell, n);
+                    n
+                }
+                None => 1,
+            };
+            if copies == 0 {
+                return Ok(());
             }
-            let full = writers.get(split).is_some_and(|(w, _)| w.rows >= config.rows_per_shard);
-            if full && let Some((w, n)) = writers.remove(split) {
-                let rows = w.rows;
-                let p = w.finish()?;
-                finished.push((split.to_string(), p.display().to_string(), rows));
-                let nw = ShardWriter::create(&data.join(format!("{split}-{:05}.parquet", n + 1)))?;
-                writers.insert(split, (nw, n + 1));
-            }
-            if let Some((w, _)) = writers.get_mut(split) {
-                w.push(r)?;
+            let extra: Vec<Record> = (2..=copies)
+                .map(|c| {
+                    let mut x = r.clone();
+                    x.id = format!("{}~rep{c}", r.id);
+                    x
+                })
+                .collect();
+            for r in std::iter::once(r).chain(extra) {
+                stats.add(&r);
+                digest.add(&r);
+                if !writers.contains_key(split) {
+                    let w = ShardWriter::create(&data.join(format!("{split}-{:05}.parquet", 0)))?;
+                    writers.insert(split, (w, 0));
+                }
+                let full = writers.get(split).is_some_and(|(w, _)| w.rows >= config.rows_per_shard);
+                if full && let Some((w, n)) = writers.remove(split) {
+                    let rows = w.rows;
+                    let p = w.finish()?;
+                    finished.push((split.to_string(), p.display().to_string(), rows));
+                    let nw = ShardWriter::create(&data.join(format!("{split}-{:05}.parquet", n + 1)))?;
+                    writers.insert(split, (nw, n + 1));
+                }
+                if let Some((w, _)) = writers.get_mut(split) {
+                    w.push(r)?;
+                }
             }
             Ok(())
         })?;
@@ -749,11 +1137,31 @@ pub fn merge(out: &Path, progress: &dyn Progress) -> Result<Manifest, Error> {
         stats: &'a Stats,
         gates: &'a GateCounts,
         quantity: Vec<crate::output::quantity::Line>,
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        balance: BTreeMap<String, crate::balance::SplitReport>,
     }
+    let balance_report = tally.report(balance);
     write_json(
         "stats.json",
-        &StatsFile { stats: &stats, gates: &gates, quantity: crate::output::quantity::report(&stats) },
+        &StatsFile {
+            stats: &stats,
+            gates: &gates,
+            quantity: crate::output::quantity::report(&stats),
+            balance: balance_report,
+        },
     )?;
+    // Vulnerability records, when the build read advisories.
+    let vulns_work = wd.join("vulnerabilities.jsonl");
+    let vulnerabilities = match std::fs::read(&vulns_work) {
+        Ok(bytes) => {
+            crate::output::write_atomic(&out.join("vulnerabilities.jsonl"), &bytes)?;
+            bytes.iter().filter(|&&b| b == b'\n').count() as u64
+        }
+        Err(_) => {
+            let _ = std::fs::remove_file(out.join("vulnerabilities.jsonl"));
+            0
+        }
+    };
     write_json("blind_spots.json", &blind)?;
     let card = crate::output::card::render(&stats, &gates, &blind, &by_split, &pf.sources);
     crate::output::write_atomic(&out.join("README.md"), card.as_bytes())?;
@@ -768,6 +1176,7 @@ pub fn merge(out: &Path, progress: &dyn Progress) -> Result<Manifest, Error> {
         digest: digest.hex(),
         files,
         gates,
+        vulnerabilities,
     };
     write_json("manifest.json", &manifest)?;
     Ok(manifest)
@@ -776,7 +1185,7 @@ pub fn merge(out: &Path, progress: &dyn Progress) -> Result<Manifest, Error> {
 /// Plans, runs the missing chunks and (unless sharded) merges.
 pub fn build(out: &Path, config: &Config, srcs: &[Source], opts: &Options) -> Result<Option<Manifest>, Error> {
     config.check()?;
-    let plan = plan(config, srcs)?;
+    let plan = plan(config, srcs, opts.progress)?;
     run_chunks(out, config, srcs, &plan, opts)?;
     if opts.shard.is_some() {
         return Ok(None);
@@ -842,34 +1251,35 @@ impl Validation {
 /// the code, and no near-duplicates (MinHash + LSH at the build's threshold) across splits.
 pub fn validate(dir: &Path) -> Result<Validation, Error> {
     let mut v = Validation::default();
-    let mut ids = std::collections::HashSet::new();
-    let mut group_split: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let mut group_split: std::collections::HashMap<u64, u8> = std::collections::HashMap::new();
     let mut per_file: BTreeMap<String, u64> = BTreeMap::new();
     let mut digest = Digest::default();
-    let threshold = read_manifest(dir)?.config.near_dup_threshold;
-    let mut lsh = dedup::Lsh::new(threshold);
-    let mut lsh_split: Vec<String> = Vec::new();
+    let manifest = read_manifest(dir)?;
+    let scratch = std::env::temp_dir().join(format!(
+        "sbd-validate-{}-{}",
+        std::process::id(),
+        dedup::hash64(dir.display().to_string().as_bytes())
+    ));
+    // Near-duplicates across splits and duplicate ids, searched on disk; one byte per row
+    // (its split) stays in memory.
+    let mut spill = crate::quality::spill::Spill::new(&scratch, manifest.rows, manifest.config.near_dup_threshold)?;
+    let mut split_of: Vec<u8> = Vec::new();
+    let split_code = |s: &str| crate::split::SPLITS.iter().position(|x| *x == s).unwrap_or(255) as u8;
     let m = for_each_row(dir, |file, r| {
         v.rows += 1;
-        let sig = dedup::signature(&r.code);
-        if lsh.query(&sig).iter().any(|(i, _)| lsh_split[*i as usize] != r.split) {
-            v.problem("near-duplicate across splits", &r.id);
-        }
-        lsh.insert(sig);
-        lsh_split.push(r.split.clone());
+        spill.push(&dedup::signature(&r.code), Some(dedup::hash64(r.id.as_bytes())))?;
+        split_of.push(split_code(&r.split));
         *per_file.entry(file.path.clone()).or_default() += 1;
         digest.add(&r);
-        if !ids.insert(dedup::hash64(r.id.as_bytes())) {
-            v.problem("duplicate id", &r.id);
-        }
         if r.split != file.split {
             v.problem("row in the wrong split file", &r.id);
         }
-        match group_split.get(&r.group) {
-            Some(s) if *s != r.split => v.problem("group straddles splits", &r.group),
+        let g = dedup::hash64(r.group.as_bytes());
+        match group_split.get(&g) {
+            Some(s) if *s != split_code(&r.split) => v.problem("group straddles splits", &r.group),
             Some(_) => {}
             None => {
-                group_split.insert(r.group.clone(), r.split.clone());
+                group_split.insert(g, split_code(&r.split));
             }
         }
         match serde_json::from_str::<serde_json::Value>(&r.anrf) {
@@ -892,6 +1302,35 @@ pub fn validate(dir: &Path) -> Result<Validation, Error> {
         }
         Ok(())
     })?;
+    let (dup_ids, edges) = spill.finish()?;
+    let mut flagged: Vec<(u32, &str)> = Vec::new();
+    for k in 0..split_of.len() as u32 {
+        if dup_ids.contains(k) {
+            flagged.push((k, "duplicate id"));
+        }
+    }
+    let mut across = crate::quality::spill::RowSet::default();
+    edges.for_each(|j, i, _| {
+        if split_of[i as usize] != split_of[j as usize] && !across.contains(j) {
+            across.insert(j);
+            flagged.push((j, "near-duplicate across splits"));
+        }
+        Ok(())
+    })?;
+    if !flagged.is_empty() {
+        // Name the rows: one more pass for their ids.
+        flagged.sort_unstable();
+        let mut at = 0usize;
+        let mut k = 0u32;
+        for_each_row(dir, |_, r| {
+            while at < flagged.len() && flagged[at].0 == k {
+                v.problem(flagged[at].1, &r.id);
+                at += 1;
+            }
+            k += 1;
+            Ok(())
+        })?;
+    }
     v.files = m.files.len();
     for f in &m.files {
         if per_file.get(&f.path).copied().unwrap_or(0) != f.rows {

@@ -2,8 +2,9 @@
 //!
 //! Rows are joined into components: rows of one group (pair sides, all variants of a unit)
 //! and rows found to be near-duplicates of each other. A whole component goes to one split,
-//! so neither a pair nor a near-duplicate cluster ever straddles splits. The split of a
-//! component is a function of the seed and its smallest group name:
+//! so neither a pair nor a near-duplicate cluster ever straddles splits. Groups are known by
+//! a 64-bit hash of their name (about 30 bytes of memory per group, whatever the name). The
+//! split of a component is a function of the seed and its smallest group hash:
 //! - `eval` with probability `eval_fraction`;
 //! - otherwise `adversarial` when it holds a mutant or obfuscated row;
 //! - otherwise `finetune` when it holds labelled material (pairs, seed, datasets with labels);
@@ -14,27 +15,27 @@ use serde::{Deserialize, Serialize};
 
 pub const SPLITS: [&str; 4] = ["pretrain", "finetune", "eval", "adversarial"];
 
-/// Union-find over group names.
+/// Union-find over groups, known by the hash of their name.
 #[derive(Debug, Default)]
 pub struct Groups {
-    index: HashMap<String, u32>,
-    names: Vec<String>,
+    index: HashMap<u64, u32>,
+    keys: Vec<u64>,
     parent: Vec<u32>,
-    adversarial: Vec<bool>,
-    labelled: Vec<bool>,
+    /// Bit 0: holds adversarial rows; bit 1: holds labelled rows.
+    flags: Vec<u8>,
 }
 
 impl Groups {
     pub fn id(&mut self, name: &str) -> u32 {
-        if let Some(&i) = self.index.get(name) {
+        let key = crate::quality::dedup::hash64(name.as_bytes());
+        if let Some(&i) = self.index.get(&key) {
             return i;
         }
-        let i = self.names.len() as u32;
-        self.index.insert(name.to_string(), i);
-        self.names.push(name.to_string());
+        let i = self.keys.len() as u32;
+        self.index.insert(key, i);
+        self.keys.push(key);
         self.parent.push(i);
-        self.adversarial.push(false);
-        self.labelled.push(false);
+        self.flags.push(0);
         i
     }
 
@@ -47,34 +48,32 @@ impl Groups {
         i
     }
 
-    /// Joins two groups; the root is the one with the smaller name, so the result does not
+    /// Joins two groups; the root is the one with the smaller key, so the result does not
     /// depend on the order of unions.
     pub fn union(&mut self, a: u32, b: u32) {
         let (ra, rb) = (self.find(a), self.find(b));
         if ra == rb {
             return;
         }
-        let (root, child) = if self.names[ra as usize] <= self.names[rb as usize] { (ra, rb) } else { (rb, ra) };
+        let (root, child) = if self.keys[ra as usize] <= self.keys[rb as usize] { (ra, rb) } else { (rb, ra) };
         self.parent[child as usize] = root;
-        self.adversarial[root as usize] |= self.adversarial[child as usize];
-        self.labelled[root as usize] |= self.labelled[child as usize];
+        self.flags[root as usize] |= self.flags[child as usize];
     }
 
     pub fn mark(&mut self, i: u32, adversarial: bool, labelled: bool) {
         let r = self.find(i);
-        self.adversarial[r as usize] |= adversarial;
-        self.labelled[r as usize] |= labelled;
+        self.flags[r as usize] |= u8::from(adversarial) | (u8::from(labelled) << 1);
     }
 
     /// The split of group `i`.
     pub fn split(&mut self, i: u32, cfg: &SplitConfig) -> &'static str {
         let r = self.find(i) as usize;
-        let name = &self.names[r];
-        if crate::variants::chosen(cfg.seed, name, cfg.eval_fraction) {
+        let key = format!("{:016x}", self.keys[r]);
+        if crate::variants::chosen(cfg.seed, &key, cfg.eval_fraction) {
             "eval"
-        } else if self.adversarial[r] {
+        } else if self.flags[r] & 1 != 0 {
             "adversarial"
-        } else if self.labelled[r] {
+        } else if self.flags[r] & 2 != 0 {
             "finetune"
         } else {
             "pretrain"
@@ -82,11 +81,11 @@ impl Groups {
     }
 
     pub fn len(&self) -> usize {
-        self.names.len()
+        self.keys.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        self.keys.is_empty()
     }
 }
 
@@ -118,8 +117,8 @@ mod tests {
         let (x2, y2, z2) = (b.id("x"), b.id("y"), b.id("z"));
         b.union(x2, y2);
         b.union(y2, z2);
-        assert_eq!(a.find(z), x);
-        assert_eq!(b.find(z2), x2);
+        assert_eq!(a.find(z), b.find(z2));
+        assert_eq!(a.find(x), a.find(y));
         a.mark(z, true, false);
         let s = a.split(x, &cfg);
         assert_eq!(s, a.split(y, &cfg));

@@ -136,10 +136,10 @@ fn an_interrupted_build_resumes_to_the_same_dataset_and_shards_merge_to_it_too()
     let err = pipeline::build(&resumed, &config(), &sources(&src), &stop).unwrap_err();
     assert!(matches!(err, sbd_data::Error::Interrupted(3)), "{err}");
     // A kill during a write leaves a temporary file; it must not count as a chunk.
-    std::fs::write(resumed.join(".work/.chunk-000005.jsonl.zst.tmp"), b"half").unwrap();
+    std::fs::write(resumed.join(".work/.chunk-000005.rows.zst.tmp"), b"half").unwrap();
     let chunks = std::fs::read_dir(resumed.join(".work"))
         .unwrap()
-        .filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".jsonl.zst")));
+        .filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".rows.zst")));
     assert_eq!(chunks.count(), 3);
     let again = pipeline::build(&resumed, &config(), &sources(&src), &opts()).unwrap().unwrap();
     assert_eq!(again.digest, reference.digest);
@@ -215,4 +215,36 @@ print("ok", t.num_rows)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn resampling_moves_the_training_splits_toward_the_targets_and_stats_report_it() {
+    let src = tmp("src-e");
+    tree(&src);
+    let out = tmp("balanced");
+    let c = Config::from_toml(
+        "chunk_items = 16\nmutation_rate = 1.0\n[balance]\nlanguage = { c = 0.2 }\nsplits = [\"finetune\"]\nmax_repeat = 4.0\n",
+    )
+    .unwrap();
+    let m = pipeline::build(&out, &c, &sources(&src), &opts()).unwrap().unwrap();
+    let v = pipeline::validate(&out).unwrap();
+    assert!(v.ok(), "{:?} {:?}", v.problems, v.examples);
+    let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("stats.json")).unwrap()).unwrap();
+    let ft = &stats["balance"]["finetune"];
+    let share = &ft["shares"]["language"]["c"];
+    let (before, after) = (share["before"].as_f64().unwrap(), share["after"].as_f64().unwrap());
+    assert_eq!(share["target"].as_f64(), Some(0.2));
+    assert!(before < 0.15 && (after - 0.2).abs() < 0.05, "before {before}, after {after}");
+    assert!(ft["copies"].as_u64().unwrap() > 0 && ft["dropped"].as_u64().unwrap() > 0, "{ft}");
+    assert!(stats["balance"].get("eval").is_none(), "eval keeps its natural mix");
+    // Copies are new rows of the same group, in the same split.
+    let rows = pipeline::rows(&out, &[]).unwrap();
+    let copy = rows.iter().find(|r| r.id.contains("~rep")).expect("a copy");
+    let base = copy.id.split("~rep").next().unwrap();
+    let original = rows.iter().find(|r| r.id == base).expect("its original");
+    assert_eq!((&copy.group, &copy.split, &copy.code), (&original.group, &original.split, &original.code));
+    assert_eq!(ft["rows_after"].as_u64().unwrap(), rows.iter().filter(|r| r.split == "finetune").count() as u64);
+    // Deterministic.
+    let again = pipeline::build(&tmp("balanced-2"), &c, &sources(&src), &opts()).unwrap().unwrap();
+    assert_eq!(again.digest, m.digest);
 }

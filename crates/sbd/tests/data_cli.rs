@@ -21,7 +21,7 @@ fn digest(dir: &Path) -> String {
 
 fn chunks(dir: &Path) -> usize {
     std::fs::read_dir(dir.join(".work"))
-        .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".jsonl.zst")).count())
+        .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".rows.zst")).count())
         .unwrap_or(0)
 }
 

@@ -46,7 +46,10 @@ pub fn explain(unit: &Unit, report: &Report) -> (String, String) {
     let given = unit.explanation.as_deref().map(str::trim).filter(|s| !s.is_empty());
     match (unit.variant, given) {
         (VariantKind::Secure, Some(e)) => {
-            long = format!("This version avoids CWE-{}. {e}\n{long}", unit.cwe_label.unwrap_or(0));
+            long = match unit.cwe_label {
+                Some(c) => format!("This version avoids CWE-{c}. {e}\n{long}"),
+                None => format!("This version carries the fix. {e}\n{long}"),
+            };
         }
         (_, Some(e)) => long = format!("{e}\n\n{long}"),
         _ => {}

@@ -35,14 +35,26 @@ impl Annotator {
 
     /// Scans `unit` and builds its row (split still empty).
     pub fn annotate(&self, unit: &Unit) -> (Record, Report) {
-        let mut report = self.scanner.scan(&unit.code, unit.language);
-        report.path = Some(unit.id.clone());
+        let report = self.scan(unit);
         let record = self.record(unit, &report);
         (record, report)
     }
 
+    /// The verifier's report on `unit`.
+    pub fn scan(&self, unit: &Unit) -> Report {
+        let mut report = self.scanner.scan(&unit.code, unit.language);
+        report.path = Some(unit.id.clone());
+        report
+    }
+
     /// Builds the row of `unit` from an existing report of its code.
     pub fn record(&self, unit: &Unit, report: &Report) -> Record {
+        self.record_checked(unit, report).0
+    }
+
+    /// [`Annotator::record`], and whether the ANRF instance records the row's properties
+    /// ([`crate::quality::consistent_value`], checked before the instance becomes text).
+    pub fn record_checked(&self, unit: &Unit, report: &Report) -> (Record, bool) {
         let mut cwes: Vec<u32> = report.findings.iter().flat_map(|f| f.cwe.iter().copied()).collect();
         cwes.sort_unstable();
         cwes.dedup();
@@ -58,9 +70,10 @@ impl Annotator {
             (Some(false), None) => !vulnerable,
         };
         let (anrf, verdict) = sbd_scan::anrf::unit_anrf_validated(report, &self.timestamp);
-        let (short, long) = explain::explain(unit, report);
         let p = &report.properties;
-        Record {
+        let consistent = crate::quality::consistent_value(&anrf, p.memory_safe, p.type_safe, p.resource_bounded);
+        let (short, long) = explain::explain(unit, report);
+        let record = Record {
             id: unit.id.clone(),
             group: unit.group.clone(),
             split: String::new(),
@@ -101,7 +114,8 @@ impl Annotator {
             complexity: complexity(&unit.code).to_string(),
             parent: None,
             operator: None,
-        }
+        };
+        (record, consistent)
     }
 }
 

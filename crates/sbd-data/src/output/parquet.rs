@@ -145,6 +145,10 @@ pub struct ShardWriter {
 
 const BATCH: usize = 1024;
 
+/// Text columns whose values rarely repeat.
+const UNIQUE_TEXT: &[&str] =
+    &["id", "group", "code", "task", "findings", "facts", "tags", "explanation", "explanation_short", "anrf", "parent"];
+
 impl ShardWriter {
     /// Starts `path` (written to a temporary name until [`ShardWriter::finish`]).
     pub fn create(path: &Path) -> Result<ShardWriter, crate::Error> {
@@ -154,11 +158,16 @@ impl ShardWriter {
         }
         let file = File::create(&tmp).map_err(|e| crate::Error::io(&tmp, e))?;
         let level = ZstdLevel::try_new(3).map_err(|e| perr(path, e))?;
-        let props = WriterProperties::builder()
+        let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
             .set_max_row_group_row_count(Some(8192))
-            .set_created_by(format!("sbd-data {}", env!("CARGO_PKG_VERSION")))
-            .build();
+            .set_created_by(format!("sbd-data {}", env!("CARGO_PKG_VERSION")));
+        // Columns of mostly unique text: a dictionary only costs time before parquet gives up
+        // on it; zstd does the compressing.
+        for c in UNIQUE_TEXT {
+            props = props.set_column_dictionary_enabled(parquet::schema::types::ColumnPath::from(*c), false);
+        }
+        let props = props.build();
         let writer = ArrowWriter::try_new(file, schema(), Some(props)).map_err(|e| perr(path, e))?;
         Ok(ShardWriter { path: path.to_path_buf(), tmp, writer, buffer: Vec::with_capacity(BATCH), rows: 0 })
     }

@@ -103,7 +103,21 @@ pub fn similarity(a: &Signature, b: &Signature) -> f64 {
     a.iter().zip(b.iter()).filter(|(x, y)| x == y).count() as f64 / PERMS as f64
 }
 
-/// An LSH index over signatures of items `0..n`.
+/// The LSH bucket key of each band of `sig`.
+pub fn band_keys(sig: &Signature) -> [u64; BANDS] {
+    let mut keys = [0u64; BANDS];
+    for (b, k) in keys.iter_mut().enumerate() {
+        let mut h = b as u64;
+        for v in &sig[b * ROWS..(b + 1) * ROWS] {
+            h = mix(h ^ u64::from(*v)).wrapping_add(1);
+        }
+        *k = h;
+    }
+    keys
+}
+
+/// An LSH index over signatures of items `0..n` (in memory; [`super::spill`] is the
+/// bounded-memory version the merge and the validator use).
 pub struct Lsh {
     threshold: f64,
     buckets: Vec<HashMap<u64, Vec<u32>>>,
@@ -115,23 +129,11 @@ impl Lsh {
         Lsh { threshold, buckets: (0..BANDS).map(|_| HashMap::new()).collect(), signatures: Vec::new() }
     }
 
-    fn band_keys(sig: &Signature) -> [u64; BANDS] {
-        let mut keys = [0u64; BANDS];
-        for (b, k) in keys.iter_mut().enumerate() {
-            let mut h = b as u64;
-            for v in &sig[b * ROWS..(b + 1) * ROWS] {
-                h = mix(h ^ u64::from(*v)).wrapping_add(1);
-            }
-            *k = h;
-        }
-        keys
-    }
-
     /// Items already indexed whose estimated similarity to `sig` reaches the threshold, best
     /// first.
     pub fn query(&self, sig: &Signature) -> Vec<(u32, f64)> {
         let mut seen: Vec<u32> = Vec::new();
-        for (b, k) in Self::band_keys(sig).iter().enumerate() {
+        for (b, k) in band_keys(sig).iter().enumerate() {
             if let Some(items) = self.buckets[b].get(k) {
                 seen.extend(items.iter().copied());
             }
@@ -150,7 +152,7 @@ impl Lsh {
     /// Adds `sig` and returns its item number.
     pub fn insert(&mut self, sig: Signature) -> u32 {
         let id = self.signatures.len() as u32;
-        for (b, k) in Self::band_keys(&sig).iter().enumerate() {
+        for (b, k) in band_keys(&sig).iter().enumerate() {
             let v = self.buckets[b].entry(*k).or_default();
             if v.len() < 8 {
                 v.push(id);

@@ -7,10 +7,11 @@
 //!   treat as intended (plus, not removed, claimed labels it disagrees with);
 //! - `consistency`: rows whose ANRF instance disagrees with the code's verified properties
 //!   (instances the validator rejects are kept and counted as `anrf_invalid_kept`);
-//! - `exact_dup` and `near_dup` ([`dedup`]): exact duplicates of normalised text and
-//!   MinHash+LSH near-duplicates across groups.
+//! - `exact_dup` and `near_dup` ([`dedup`], searched in bounded memory by [`spill`]): exact
+//!   duplicates of normalised text and MinHash+LSH near-duplicates across groups.
 pub mod dedup;
 pub mod secrets;
+pub mod spill;
 
 use std::collections::BTreeMap;
 
@@ -74,13 +75,17 @@ pub fn parses(report: &sbd_scan::Report, lines: usize) -> bool {
 /// e.g. an `unsafe` block without a justified override, correctly fails ANRF's rules.)
 pub fn consistent(record: &crate::record::Record) -> bool {
     let Ok(v) = serde_json::from_str::<serde_json::Value>(&record.anrf) else { return false };
-    let results = v.pointer("/execution_layer/verification/results/properties");
-    match results {
+    consistent_value(&v, record.memory_safe, record.type_safe, record.resource_bounded)
+}
+
+/// [`consistent`] on an instance that is still a JSON value.
+pub fn consistent_value(v: &serde_json::Value, memory_safe: bool, type_safe: bool, resource_bounded: bool) -> bool {
+    match v.pointer("/execution_layer/verification/results/properties") {
         Some(p) => {
-            p.get("memory_safe").and_then(|x| x.as_bool()) == Some(record.memory_safe)
-                && p.get("type_safe").and_then(|x| x.as_bool()) == Some(record.type_safe)
-                && p.get("resource_bounded").and_then(|x| x.as_bool()) == Some(record.resource_bounded)
+            p.get("memory_safe").and_then(|x| x.as_bool()) == Some(memory_safe)
+                && p.get("type_safe").and_then(|x| x.as_bool()) == Some(type_safe)
+                && p.get("resource_bounded").and_then(|x| x.as_bool()) == Some(resource_bounded)
         }
-        None => true,
+        None => v.is_object(),
     }
 }

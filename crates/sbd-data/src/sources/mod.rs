@@ -1,7 +1,12 @@
-//! Readers that turn public datasets into [`Sample`]s.
+//! Readers that turn public datasets into [`Sample`]s, vulnerability databases into
+//! advisories ([`rustsec`], [`osv`]) and fixes into before/after function pairs
+//! ([`history`] for git history, [`crates`] for crates.io releases fetched with cargo).
 
+pub mod crates;
 pub mod cyberseceval;
+pub mod history;
 pub mod labelled;
+pub mod osv;
 pub mod pairs;
 pub mod rustsec;
 

@@ -34,6 +34,40 @@ pub struct Advisory {
     pub title: String,
     pub description: String,
     pub path: String,
+    /// `rustsec` or `osv`: the format the record was read from.
+    pub format: String,
+    /// The package ecosystem (`crates.io`, `PyPI`, `npm`, `Go`, …).
+    pub ecosystem: String,
+    /// CWE numbers the record states (OSV `database_specific.cwe_ids`; RustSec has none).
+    pub cwe_ids: Vec<u32>,
+    /// Commits the record names as fixes (OSV git ranges, `…/commit/<id>` references).
+    pub fix_commits: Vec<String>,
+    pub references: Vec<String>,
+    /// OSV version ranges (`introduced` / `fixed` / `last_affected` events); empty for
+    /// RustSec, whose `patched` and `unaffected` requirements say the same.
+    pub ranges: Vec<VersionRange>,
+}
+
+/// One OSV interval of affected versions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct VersionRange {
+    pub introduced: Option<String>,
+    pub fixed: Option<String>,
+    pub last_affected: Option<String>,
+}
+
+/// `>= 1.2.3 ` → a requirement (`None` for text semver cannot read).
+fn req(text: &str) -> Option<semver::VersionReq> {
+    semver::VersionReq::parse(text.trim()).ok()
+}
+
+fn version(text: &str) -> Option<semver::Version> {
+    let t = text.trim();
+    semver::Version::parse(t).ok().or_else(|| match t.matches('.').count() {
+        0 => semver::Version::parse(&format!("{t}.0.0")).ok(),
+        1 => semver::Version::parse(&format!("{t}.0")).ok(),
+        _ => None,
+    })
 }
 
 impl Advisory {
@@ -58,6 +92,39 @@ impl Advisory {
         out.sort_unstable();
         out.dedup();
         out
+    }
+
+    /// Is `v` affected? RustSec: neither patched nor unaffected. OSV: inside a range
+    /// (`introduced <= v < fixed`, or `<= last_affected`).
+    pub fn affects(&self, v: &semver::Version) -> bool {
+        if self.format == "osv" {
+            return self.ranges.iter().any(|r| {
+                let lo = r.introduced.as_deref().filter(|i| *i != "0").and_then(version);
+                let above = lo.is_none_or(|lo| *v >= lo);
+                let below = match (r.fixed.as_deref().and_then(version), r.last_affected.as_deref().and_then(version)) {
+                    (Some(f), _) => *v < f,
+                    (None, Some(l)) => *v <= l,
+                    (None, None) => true,
+                };
+                above && below
+            });
+        }
+        let any = |reqs: &[String]| reqs.iter().filter_map(|r| req(r)).any(|r| r.matches(v));
+        !any(&self.patched) && !any(&self.unaffected)
+    }
+
+    /// Is `v` a patched version (after a fix, not merely before the bug)?
+    pub fn patched_in(&self, v: &semver::Version) -> bool {
+        if self.format == "osv" {
+            let fixed = self.ranges.iter().filter_map(|r| r.fixed.as_deref().and_then(version));
+            return !self.affects(v) && fixed.into_iter().any(|f| *v >= f);
+        }
+        self.patched.iter().filter_map(|r| req(r)).any(|r| r.matches(v))
+    }
+
+    /// CWEs of the record: those it states, else those its categories imply.
+    pub fn all_cwes(&self) -> Vec<u32> {
+        if self.cwe_ids.is_empty() { self.cwes() } else { self.cwe_ids.clone() }
     }
 
     /// True for advisories that describe a vulnerability (not `unmaintained` notices).
@@ -92,6 +159,10 @@ struct AdvisorySection {
     informational: Option<String>,
     #[serde(default)]
     withdrawn: Option<toml::Value>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    references: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -145,7 +216,20 @@ pub fn parse(path: &Path, text: &str) -> Result<Advisory, Error> {
         title,
         description,
         path: path.display().to_string(),
+        format: "rustsec".into(),
+        ecosystem: "crates.io".into(),
+        cwe_ids: Vec::new(),
+        fix_commits: front.advisory.url.iter().chain(&front.advisory.references).filter_map(|u| commit_of_url(u)).collect(),
+        references: front.advisory.url.into_iter().chain(front.advisory.references).collect(),
+        ranges: Vec::new(),
     })
+}
+
+/// The commit id in a `…/commit/<id>` (GitHub, GitLab) or `…/commits/<id>` URL.
+pub fn commit_of_url(url: &str) -> Option<String> {
+    let (_, rest) = url.split_once("/commit/").or_else(|| url.split_once("/commits/"))?;
+    let id: String = rest.chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+    (id.len() >= 7).then(|| id.to_ascii_lowercase())
 }
 
 /// Reads every advisory under `root` (the database's `crates/` folder or its parent), sorted
@@ -190,6 +274,11 @@ mod tests {
         assert_eq!(a.description, "`push` did not check capacity.");
         assert_eq!(a.cwes(), vec![119, 787]);
         assert!(a.is_vulnerability());
+        let v = |s: &str| semver::Version::parse(s).unwrap();
+        assert!(a.affects(&v("1.2.2")) && !a.affects(&v("1.2.3")));
+        assert!(a.patched_in(&v("1.3.0")) && !a.patched_in(&v("0.9.0")));
+        assert_eq!(commit_of_url("https://github.com/o/r/commit/ABCDEF0123#diff").as_deref(), Some("abcdef0123"));
+        assert_eq!(commit_of_url("https://github.com/o/r/pull/12"), None);
     }
 
     #[test]

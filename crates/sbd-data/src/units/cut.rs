@@ -30,6 +30,80 @@ pub struct Piece {
     pub start_line: u32,
     /// The function's name where the grammar gives one.
     pub name: Option<String>,
+    /// Names of the enclosing containers, outermost first: classes, `impl` targets, traits,
+    /// inline modules, namespaces, a Go method's receiver type, a C++ `Type::` qualifier.
+    pub scope: Vec<String>,
+}
+
+impl Piece {
+    /// `scope::name` (`name` alone at the top level; `fn` when the grammar gives no name).
+    pub fn qualified(&self) -> String {
+        let mut parts = self.scope.clone();
+        parts.push(self.name.clone().unwrap_or_else(|| "fn".into()));
+        parts.join("::")
+    }
+}
+
+/// Container node kinds whose name becomes part of a function's scope.
+fn is_container(lang: Language, kind: &str) -> bool {
+    match lang {
+        Language::Rust => matches!(kind, "mod_item" | "impl_item" | "trait_item"),
+        Language::Python => kind == "class_definition",
+        Language::C => false,
+        Language::Cpp => matches!(kind, "class_specifier" | "struct_specifier" | "namespace_definition"),
+        Language::Go => false,
+        Language::Java => {
+            matches!(kind, "class_declaration" | "interface_declaration" | "enum_declaration" | "record_declaration")
+        }
+        Language::JavaScript | Language::TypeScript => matches!(kind, "class_declaration" | "class"),
+        Language::CSharp => matches!(
+            kind,
+            "class_declaration"
+                | "struct_declaration"
+                | "interface_declaration"
+                | "record_declaration"
+                | "namespace_declaration"
+        ),
+        Language::Php => matches!(
+            kind,
+            "class_declaration" | "trait_declaration" | "interface_declaration" | "namespace_definition"
+        ),
+    }
+}
+
+/// The identifier at the end of a type or path: `a::b::Foo<T>` → `Foo`, `*Server` → `Server`.
+fn base_name(text: &str) -> Option<String> {
+    let t = text.split(['<', '[', '(']).next().unwrap_or("");
+    let t = t.rsplit("::").next().unwrap_or(t);
+    let t = t.rsplit(['.', '\\']).next().unwrap_or(t);
+    let t = t.split_whitespace().last().unwrap_or("").trim_start_matches(['*', '&']);
+    let name: String = t.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '~').collect();
+    (!name.is_empty()).then_some(name)
+}
+
+/// The name of a container node.
+fn container_name(node: tree_sitter::Node, text: &str) -> Option<String> {
+    let field = if node.kind() == "impl_item" { "type" } else { "name" };
+    node.child_by_field_name(field).and_then(|n| text.get(n.byte_range())).and_then(base_name)
+}
+
+/// Name and qualifier of a C or C++ function: follows the declarator chain
+/// (`*f(...)`, `Foo::bar(...)`) to the function declarator's name.
+fn c_name(node: tree_sitter::Node, text: &str) -> (Option<String>, Option<String>) {
+    let mut d = node.child_by_field_name("declarator");
+    while let Some(n) = d {
+        if n.kind() == "function_declarator" {
+            let Some(id) = n.child_by_field_name("declarator") else { break };
+            let t = text.get(id.byte_range()).unwrap_or("");
+            let t = t.split('<').next().unwrap_or(t);
+            return match t.rsplit_once("::") {
+                Some((q, name)) => (base_name(name).or_else(|| Some(name.trim().to_string())), base_name(q)),
+                None => (Some(t.trim().to_string()).filter(|s| !s.is_empty()), None),
+            };
+        }
+        d = n.child_by_field_name("declarator");
+    }
+    (None, None)
 }
 
 /// The functions of `text`, outermost first in source order. Empty when the text does not
@@ -57,16 +131,39 @@ pub fn functions(text: &str, lang: Language) -> Vec<Piece> {
                 } else {
                     Some(node)
                 };
-                let name = named
-                    .and_then(|n| n.child_by_field_name("name").or_else(|| n.child_by_field_name("declarator")))
-                    .and_then(|n| text.get(n.byte_range()))
-                    .map(|s| s.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect::<String>())
-                    .filter(|s| !s.is_empty());
+                let mut scope = Vec::new();
+                let mut up = node.parent();
+                while let Some(p) = up {
+                    if is_container(lang, p.kind())
+                        && let Some(n) = container_name(p, text)
+                    {
+                        scope.push(n);
+                    }
+                    up = p.parent();
+                }
+                scope.reverse();
+                let name = if matches!(lang, Language::C | Language::Cpp) {
+                    let (name, qualifier) = named.map(|n| c_name(n, text)).unwrap_or((None, None));
+                    scope.extend(qualifier);
+                    name
+                } else {
+                    if lang == Language::Go
+                        && let Some(r) = node.child_by_field_name("receiver")
+                    {
+                        scope.extend(text.get(r.byte_range()).and_then(|t| base_name(t.trim_matches(['(', ')']))));
+                    }
+                    named
+                        .and_then(|n| n.child_by_field_name("name"))
+                        .and_then(|n| text.get(n.byte_range()))
+                        .map(|s| s.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect::<String>())
+                        .filter(|s| !s.is_empty())
+                };
                 out.push(Piece {
                     start_byte: node.start_byte(),
                     end_byte: node.end_byte(),
                     start_line: node.start_position().row as u32 + 1,
                     name,
+                    scope,
                 });
                 descend = false;
             }
@@ -110,5 +207,21 @@ mod tests {
         let f = functions(c, Language::C);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].name.as_deref(), Some("main"));
+    }
+
+    #[test]
+    fn scopes_name_classes_impls_modules_receivers_and_qualifiers() {
+        let q = |src: &str, lang| functions(src, lang).iter().map(Piece::qualified).collect::<Vec<_>>();
+        let rs = "mod inner {\n    impl<T: Copy> Buf<T> {\n        pub fn push(&mut self) {}\n    }\n}\nimpl Drop for a::Guard { fn drop(&mut self) {} }\ntrait T { fn d(&self) {} }\n";
+        assert_eq!(q(rs, Language::Rust), ["inner::Buf::push", "Guard::drop", "T::d"]);
+        assert_eq!(q("class K:\n    def m(self):\n        pass\n", Language::Python), ["K::m"]);
+        let go = "package p\nfunc (s *Server) Handle() {}\nfunc top() {}\n";
+        assert_eq!(q(go, Language::Go), ["Server::Handle", "top"]);
+        let c = "char *dup(const char *s) { return 0; }\nstatic int (*pick(void))(int) { return 0; }\n";
+        assert_eq!(q(c, Language::C)[0], "dup");
+        let cpp = "namespace n { class A { void f() {} }; }\nvoid A::g(int x) {}\n";
+        assert_eq!(q(cpp, Language::Cpp), ["n::A::f", "A::g"]);
+        let java = "class Outer { class In { void m() {} } Outer() {} }";
+        assert_eq!(q(java, Language::Java), ["Outer::In::m", "Outer::Outer"]);
     }
 }

@@ -1,10 +1,13 @@
 //! Units of code: what one dataset row is made from.
 //!
-//! - [`tree`] walks directory trees and git repositories (respecting `.gitignore`), records
-//!   the origin of every file (repository URL, commit, path, licence) and
+//! - [`tree`] walks directory trees (respecting `.gitignore`) and [`git`] reads git
+//!   repositories at a commit; both record the origin of every file (repository, commit,
+//!   path, licence from [`licence`]);
 //! - [`cut`] splits a file into function-level units with the verifier's tree-sitter
 //!   grammars (whole files when they hold no function).
 pub mod cut;
+pub mod git;
+pub mod licence;
 pub mod tree;
 
 use sbd_scan::Language;
@@ -102,4 +105,45 @@ pub fn sample_unit(s: &crate::sources::Sample) -> Option<Unit> {
     u.label_claimed = Some(s.vulnerable);
     u.unit = "function";
     Some(u)
+}
+
+/// What the two units of a before/after function pair share.
+pub struct PairOrigin<'a> {
+    /// `history`, `rustsec` or `osv`.
+    pub source: &'a str,
+    /// Unique per pair: `history/<path>#<function>@<commit>`, `rustsec/<id>/<function>`.
+    pub group: String,
+    pub repo: (Option<String>, Option<String>),
+    pub commit: (Option<String>, Option<String>),
+    pub licence: (Option<String>, Option<String>),
+    pub task: Option<String>,
+    pub cwe: Option<u32>,
+    pub explanation: Option<String>,
+}
+
+/// The insecure (before) and secure (after) units of a fixed function.
+pub fn fix_units(pair: &crate::sources::history::FnPair, o: PairOrigin) -> [Unit; 2] {
+    let side = |vulnerable: bool| {
+        let (variant, suffix, s) = if vulnerable {
+            (VariantKind::Insecure, "insecure", &pair.before)
+        } else {
+            (VariantKind::Secure, "secure", &pair.after)
+        };
+        let pick = |t: &(Option<String>, Option<String>)| if vulnerable { t.0.clone() } else { t.1.clone() };
+        let mut u = Unit::snippet(format!("{}~{suffix}", o.group), o.source, pair.language, s.code.clone());
+        u.group = o.group.clone();
+        u.unit = "function";
+        u.variant = variant;
+        u.repo = pick(&o.repo);
+        u.commit = pick(&o.commit);
+        u.licence = pick(&o.licence);
+        u.path = Some(pair.path.clone());
+        u.start_line = s.start_line;
+        u.task = o.task.clone();
+        u.cwe_label = o.cwe;
+        u.label_claimed = Some(vulnerable);
+        u.explanation = o.explanation.clone();
+        u
+    };
+    [side(true), side(false)]
 }

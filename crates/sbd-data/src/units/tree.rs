@@ -1,11 +1,12 @@
-//! Directory trees and git repositories.
+//! Directory trees.
 //!
 //! [`list`] walks a tree in sorted order (respecting `.gitignore` and hidden files), keeps the
 //! files whose language the verifier knows, and stops at a byte budget, so the same tree
-//! always yields the same list. [`origin`] finds the repository URL and commit by running
-//! `git` (when it is installed and the tree is a work tree) and the licence from the
-//! package manifest (`Cargo.toml`, `package.json`, `pyproject.toml`) or a `LICENSE` file.
-//! [`units`] reads one file and cuts it into units.
+//! always yields the same list. Each file's licence is that of its nearest folder with a
+//! package manifest or licence file ([`super::licence`]), up to four folders above the root;
+//! a file's own `SPDX-License-Identifier` header beats both. Git repositories are read from
+//! their object database instead ([`super::git`]). [`units`] reads one file and cuts it into
+//! units.
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -13,6 +14,7 @@ use sbd_scan::Language;
 
 use super::Unit;
 use super::cut;
+use super::licence::{self as lic, LicenceMap};
 
 /// Where the files of one root came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -31,82 +33,78 @@ pub struct FileItem {
     pub rel: String,
     pub bytes: u64,
     pub origin: RootOrigin,
+    /// The blob id when the file comes from a git commit; `path` is then the repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob: Option<String>,
 }
 
-fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git").arg("-C").arg(dir).args(args).output().ok()?;
-    if !out.status.success() {
-        return None;
+impl FileItem {
+    /// The file's bytes, from disk or from the repository's object database.
+    pub fn read(&self) -> Result<Vec<u8>, crate::Error> {
+        match &self.blob {
+            Some(oid) => super::git::read_blob(&self.path, oid),
+            None => std::fs::read(&self.path).map_err(|e| crate::Error::io(&self.path, e)),
+        }
     }
-    let s = String::from_utf8(out.stdout).ok()?.trim().to_string();
-    (!s.is_empty()).then_some(s)
 }
 
-/// The licence named in a manifest or the first lines of a licence file.
+/// The licence named in `root`'s manifest or licence files.
 pub fn licence(root: &Path) -> Option<String> {
-    let manifest_field = |file: &str, key: &str| -> Option<String> {
-        let text = std::fs::read_to_string(root.join(file)).ok()?;
-        text.lines().find_map(|l| {
-            let l = l.trim();
-            let rest = l.strip_prefix(key)?.trim_start();
-            let rest = rest.strip_prefix('=').or_else(|| rest.strip_prefix(':'))?.trim();
-            let v = rest.trim_matches(|c| c == '"' || c == ',' || c == '\'').trim();
-            (!v.is_empty() && !v.starts_with('{')).then(|| v.to_string())
-        })
-    };
-    if let Some(l) = manifest_field("Cargo.toml", "license").or_else(|| manifest_field("package.json", "\"license\"")) {
-        return Some(l);
+    let mut map = LicenceMap::default();
+    let entries = std::fs::read_dir(root).ok()?;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if LicenceMap::wants(&name)
+            && e.file_type().is_ok_and(|t| t.is_file())
+            && let Ok(text) = std::fs::read_to_string(e.path())
+        {
+            map.add(&name, &text);
+        }
     }
-    if let Some(l) = manifest_field("pyproject.toml", "license") {
-        return Some(l);
-    }
-    for name in ["LICENSE", "LICENSE.md", "LICENSE.txt", "LICENSE-MIT", "LICENSE-APACHE", "COPYING", "LICENCE"] {
-        let Ok(text) = std::fs::read_to_string(root.join(name)) else { continue };
-        let head: String = text.chars().take(600).collect::<String>().to_ascii_lowercase();
-        let id = if head.contains("apache license") {
-            "Apache-2.0"
-        } else if head.contains("mit license") || head.contains("permission is hereby granted, free of charge") {
-            "MIT"
-        } else if head.contains("gnu general public license") {
-            "GPL"
-        } else if head.contains("gnu lesser general public") {
-            "LGPL"
-        } else if head.contains("mozilla public license") {
-            "MPL-2.0"
-        } else if head.contains("redistribution and use in source and binary forms") {
-            "BSD"
-        } else if head.contains("python software foundation") {
-            "PSF-2.0"
-        } else {
-            "see LICENSE"
-        };
-        return Some(id.to_string());
-    }
-    None
+    map.licence_of("x", None)
 }
 
-/// The origin of a tree: git metadata where there is a work tree, and the licence of the
-/// tree or of its closest ancestor that names one (a crate inside a workspace).
+/// The origin of a plain directory tree: no repository or commit, the licence of the tree
+/// or of its closest ancestor that names one (a crate inside a workspace).
 pub fn origin(root: &Path) -> RootOrigin {
-    let commit = git(root, &["rev-parse", "HEAD"]);
-    let repo = commit.as_ref().and_then(|_| git(root, &["remote", "get-url", "origin"]));
     let abs = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let licence = abs.ancestors().take(4).find_map(licence);
-    RootOrigin { repo, commit, licence }
+    RootOrigin { repo: None, commit: None, licence }
 }
 
 /// Files of `root` with a verifier language, sorted by path, until `budget` bytes are
 /// reached. Files above `max_file_bytes` are skipped (generated or vendored blobs).
 pub fn list(root: &Path, origin: &RootOrigin, budget: u64, max_file_bytes: u64) -> Vec<FileItem> {
-    let mut files: Vec<(PathBuf, u64)> = ignore::WalkBuilder::new(root)
-        .sort_by_file_path(|a, b| a.cmp(b))
-        .build()
-        .flatten()
-        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
-        .filter(|e| e.path().extension().and_then(|x| x.to_str()).and_then(Language::from_extension).is_some())
-        .filter_map(|e| e.metadata().ok().map(|m| (e.into_path(), m.len())))
-        .filter(|(_, n)| *n > 0 && *n <= max_file_bytes)
-        .collect();
+    let mut licences = LicenceMap::default();
+    let rel_of = |p: &Path| p.strip_prefix(root).unwrap_or(p).to_string_lossy().replace('\\', "/");
+    let mut files: Vec<(PathBuf, u64)> = Vec::new();
+    let mut listed = 0u64;
+    // The walk visits paths in sorted order, so it can stop once the budget is spent.
+    for e in ignore::WalkBuilder::new(root).sort_by_file_path(|a, b| a.cmp(b)).build().flatten() {
+        if listed >= budget {
+            break;
+        }
+        if !e.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        let name = e.file_name().to_string_lossy();
+        if LicenceMap::wants(&name) {
+            if let Ok(text) = std::fs::read_to_string(e.path()) {
+                licences.add(&rel_of(e.path()), &text);
+            }
+            continue;
+        }
+        if e.path().extension().and_then(|x| x.to_str()).and_then(Language::from_extension).is_none() {
+            continue;
+        }
+        if let Ok(m) = e.metadata()
+            && m.len() > 0
+            && m.len() <= max_file_bytes
+        {
+            listed += m.len();
+            files.push((e.into_path(), m.len()));
+        }
+    }
     files.sort();
     let mut total = 0u64;
     let mut out = Vec::new();
@@ -115,8 +113,10 @@ pub fn list(root: &Path, origin: &RootOrigin, budget: u64, max_file_bytes: u64) 
             break;
         }
         total += bytes;
-        let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
-        out.push(FileItem { path, rel, bytes, origin: origin.clone() });
+        let rel = rel_of(&path);
+        let mut origin = origin.clone();
+        origin.licence = licences.licence_of(&rel, origin.licence.as_ref());
+        out.push(FileItem { path, rel, bytes, origin, blob: None });
     }
     out
 }
@@ -184,16 +184,17 @@ pub fn python_stdlib() -> Option<(PathBuf, RootOrigin)> {
 /// Reads one file and cuts it into units: its functions, or the whole file when it has none
 /// or `whole_files` is set. `source` names the source in ids (`tree`, `registry`).
 pub fn units(item: &FileItem, source: &str, whole_files: bool) -> Result<Vec<Unit>, crate::Error> {
-    let lang = item.path.extension().and_then(|x| x.to_str()).and_then(Language::from_extension);
+    let lang = item.rel.rsplit_once('.').and_then(|(_, x)| Language::from_extension(x));
     let Some(lang) = lang else { return Ok(Vec::new()) };
-    let bytes = std::fs::read(&item.path).map_err(|e| crate::Error::io(&item.path, e))?;
+    let bytes = item.read()?;
     let Ok(text) = String::from_utf8(bytes) else { return Ok(Vec::new()) };
+    let licence = lic::spdx_header(&text).or_else(|| item.origin.licence.clone());
     let base = |id: String, code: String, unit: &'static str, line: u32| {
         let mut u = Unit::snippet(id, source, lang, code);
         u.unit = unit;
         u.repo = item.origin.repo.clone();
         u.commit = item.origin.commit.clone();
-        u.licence = item.origin.licence.clone();
+        u.licence = licence.clone();
         u.path = Some(item.rel.clone());
         u.start_line = line;
         u

@@ -31,8 +31,12 @@ pub enum DataCommand {
 #[derive(Args)]
 pub struct BuildArgs {
     /// Sources: `seed` (the embedded pairs), `registry` (~/.cargo/registry/src), `python-stdlib`,
-    /// `sven:PATH`, `safecoder:PATH`, `cyberseceval:PATH`, `jsonl:PATH`, or a directory / git
-    /// repository. Default: seed, registry and python-stdlib, bounded by the config's budgets.
+    /// `sven:PATH`, `safecoder:PATH`, `cyberseceval:PATH`, `jsonl:PATH`, `rustsec:PATH` and
+    /// `osv:PATH` (advisories; crates.io fixes fetched with cargo become pairs),
+    /// `history:REPO[@REV]` (security-fix commits as before/after pairs), a directory (read
+    /// from git at HEAD when inside a repository), `REPO@REV` (a repository at a revision) or
+    /// `dir:PATH` (plain files even inside a work tree). Default: seed, registry and
+    /// python-stdlib, bounded by the config's budgets.
     #[arg(value_name = "SOURCE")]
     pub sources: Vec<String>,
     /// Output directory.
@@ -106,9 +110,10 @@ impl Progress for Bars {
             return;
         }
         let b = indicatif::ProgressBar::new(total);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{prefix:>9} [{bar:30}] {pos}/{len} chunks {elapsed_precise} eta {eta}",
-        ) {
+        let unit = if phase == "fetch" { "advisories" } else { "chunks" };
+        if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
+            "{{prefix:>9}} [{{bar:30}}] {{pos}}/{{len}} {unit} {{elapsed_precise}} eta {{eta}}"
+        )) {
             b.set_style(style.progress_chars("=> "));
         }
         b.set_prefix(phase.to_string());
@@ -187,6 +192,12 @@ fn build(a: BuildArgs) -> anyhow::Result<ExitCode> {
             for (split, s) in &stats.splits {
                 println!("  {split:<12} {:>8} rows {:>10} lines {:>7} vulnerable", s.rows, s.lines, s.vulnerable);
             }
+            for n in &m.source_notes {
+                println!("  source: {n}");
+            }
+            if m.vulnerabilities > 0 {
+                println!("  {} vulnerability records in vulnerabilities.jsonl", m.vulnerabilities);
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -196,9 +207,15 @@ fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
     let (stats, gates) = pipeline::read_stats(&a.dir)?;
     if a.format == "json" {
         let q = quantity::report(&stats);
+        let p = a.dir.join("stats.json");
+        let raw: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?)?;
+        let balance = raw.get("balance").cloned().unwrap_or(serde_json::Value::Null);
         println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({"stats": stats, "gates": gates, "quantity": q}))?
+            serde_json::to_string_pretty(
+                &serde_json::json!({"stats": stats, "gates": gates, "quantity": q, "balance": balance})
+            )?
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -236,6 +253,9 @@ fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
     for (k, v) in cwes.into_iter().take(15) {
         writeln!(o, "  {k:<12} {v:>9}")?;
     }
+    if let Some(b) = balance_report(&a.dir)? {
+        o.push_str(&b);
+    }
     writeln!(o, "\nquantity against requirements 2.4:")?;
     writeln!(o, "{:<12} {:<38} {:>14} {:>10} {:>10}", "split", "metric", "required", "actual", "ratio")?;
     for l in quantity::report(&stats) {
@@ -243,6 +263,41 @@ fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
     }
     std::io::stdout().lock().write_all(o.as_bytes())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `balance` section of stats.json as a table: per split and dimension, each stratum's
+/// target and share before and after resampling.
+fn balance_report(dir: &std::path::Path) -> anyhow::Result<Option<String>> {
+    use std::fmt::Write as _;
+    let p = dir.join("stats.json");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?)?;
+    let Some(b) = v.get("balance").and_then(|b| b.as_object()) else { return Ok(None) };
+    let mut o = String::from("\nresampling toward [balance] targets:\n");
+    for (split, r) in b {
+        let n = |k: &str| r.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
+        writeln!(
+            o,
+            "  {split}: {} rows -> {} ({} dropped, {} copies added)",
+            n("rows_before"),
+            n("rows_after"),
+            n("dropped"),
+            n("copies")
+        )?;
+        writeln!(o, "    {:<10} {:<24} {:>8} {:>8} {:>8}", "dimension", "stratum", "target", "before", "after")?;
+        for (dim, strata) in r.get("shares").and_then(|s| s.as_object()).into_iter().flatten() {
+            for (stratum, sh) in strata.as_object().into_iter().flatten() {
+                let f = |k: &str| sh.get(k).and_then(|x| x.as_f64());
+                writeln!(
+                    o,
+                    "    {dim:<10} {stratum:<24} {:>8} {:>8.3} {:>8.3}",
+                    f("target").map(|t| format!("{t:.3}")).unwrap_or_else(|| "-".into()),
+                    f("before").unwrap_or(0.0),
+                    f("after").unwrap_or(0.0)
+                )?;
+            }
+        }
+    }
+    Ok(Some(o))
 }
 
 fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
