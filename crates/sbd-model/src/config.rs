@@ -189,7 +189,8 @@ pub struct ObjectiveWeights {
     pub next_token: f64,
     /// Share of code examples rewritten into fill-in-the-middle form (0..1).
     pub fim_rate: f64,
-    /// Sequence-level security property prediction (BCE).
+    /// Sequence-level security property prediction (BCE: the mean over the four properties
+    /// plus the mean over the CWE labels).
     pub property: f64,
     /// Token-level security tags (CE).
     pub tags: f64,

@@ -655,6 +655,11 @@ pub fn answer_text(language: &str, code: &str, explanation: &str) -> String {
     format!("{}```{language}\n{}\n```\n{}{}", tk::CODE, code.trim_end(), tk::EXPLANATION, explanation.trim())
 }
 
+/// The code part of an answer: the fenced code after `<|code|>`.
+pub fn code_answer(language: &str, code: &str) -> String {
+    format!("{}```{language}\n{}\n```\n", tk::CODE, code.trim_end())
+}
+
 /// The instruction for an example with a task.
 pub fn example_prompt(e: &CodeExample) -> Option<String> {
     let task = e.task.as_deref()?;
@@ -689,8 +694,8 @@ pub enum PairKind {
     External,
 }
 
-/// DPO pairs from the corpus, with their kind and split: for each group, the secure side over
-/// the insecure side (when the verifier agrees: secure side clean, insecure side flagged), the
+/// DPO pairs from the corpus (code-only answers, see [`code_answer`]), with their kind and
+/// split: for each group, the secure side over the insecure side (when the verifier agrees: secure side clean, insecure side flagged), the
 /// original over each of its mutants, and the justified override over the unjustified one.
 pub fn pairs_from_examples(ex: &[CodeExample]) -> Vec<(Pair, PairKind, bool)> {
     let mut by_group: std::collections::BTreeMap<&str, Vec<&CodeExample>> = Default::default();
@@ -700,7 +705,9 @@ pub fn pairs_from_examples(ex: &[CodeExample]) -> Vec<(Pair, PairKind, bool)> {
     let mut out = Vec::new();
     for members in by_group.values() {
         let find = |v: VariantKind| members.iter().find(|e| e.variant == v).copied();
-        let answer = |e: &CodeExample| answer_text(&e.language, &e.code, &e.explanation);
+        // Code only: with the explanations, "no finding" against a description of the
+        // weakness would let the preference be learnt from the prose instead of the code.
+        let answer = |e: &CodeExample| code_answer(&e.language, &e.code);
         let prompt_of = |a: &CodeExample, b: &CodeExample| {
             example_prompt(a)
                 .or_else(|| example_prompt(b))

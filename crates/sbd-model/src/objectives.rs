@@ -410,7 +410,17 @@ pub fn pretrain_loss(model: &Model, batch: &Batch, cfg: &TrainConfig) -> Result<
         if w.property > 0.0 && rows_on > 0.0 {
             let y: Tensor<2> = dev(batch.props.clone(), [b, N_PROPS], d);
             let rw: Tensor<2> = dev(batch.prop_w.clone(), [b, 1], d);
-            let bce = softplus(z.clone(), 1.0).sub(y.mul(z.clone())).mul(rw).sum().div_scalar(rows_on as f64 * N_PROPS as f64);
+            // The mean over the four properties plus the mean over the CWE labels: the
+            // properties, "insecure" first, are not outvoted by sixteen mostly-absent CWEs.
+            let n_cwe = (N_PROPS - 4) as f32;
+            let ow: Vec<f32> = (0..N_PROPS).map(|j| if j < 4 { 0.25 } else { 1.0 / n_cwe }).collect();
+            let ow: Tensor<2> = dev(ow, [1, N_PROPS], d);
+            let bce = softplus(z.clone(), 1.0)
+                .sub(y.mul(z.clone()))
+                .mul(rw)
+                .mul(ow)
+                .sum()
+                .div_scalar(rows_on as f64);
             parts.push(("property", w.property, bce));
         }
         if w.adversarial > 0.0 && !batch.adv_pairs.is_empty() {

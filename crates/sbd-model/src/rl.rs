@@ -259,3 +259,41 @@ pub fn evaluate(model: &Model, tok: &Tok, prompts: &[RlPrompt], s: &Sampling, pe
         mean_reward: reward_sum / d,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prompt(tests: Vec<TestCase>) -> RlPrompt {
+        RlPrompt { prompt: "Add two numbers from stdin.".into(), language: "python".into(), expect: Expectations::default(), tests }
+    }
+
+    #[test]
+    fn functional_tests_run_in_the_sandbox_and_enter_the_reward() {
+        let t = TestCase { stdin: Some("2 3\n".into()), expected_stdout: Some("5".into()), ..Default::default() };
+        let good = "```python\na, b = map(int, input().split())\nprint(a + b)\n```";
+        let wrong = "```python\na, b = map(int, input().split())\nprint(a - b)\n```";
+        match run_tests("print(5)\n", "python", std::slice::from_ref(&t)) {
+            Err(e) => {
+                println!("SKIPPED sandbox reward check: {e}");
+                return;
+            }
+            Ok(o) => assert_eq!((o.passed, o.total), (1, 1)),
+        }
+        let p = prompt(vec![t]);
+        let (r_good, parses, compliant) = score(&p, good).unwrap();
+        let (r_wrong, ..) = score(&p, wrong).unwrap();
+        assert!(parses && compliant);
+        // The default weights give passing all tests +1.
+        assert!((r_good - r_wrong - 1.0).abs() < 1e-9, "{r_good} vs {r_wrong}");
+        // Code that does not parse scores 0 on its tests rather than skipping them.
+        let (r_junk, parses, _) = score(&p, "```python\n)))(((\n```").unwrap();
+        assert!(!parses && r_junk < r_wrong);
+        // Without tests, the same answers score alike.
+        let none = prompt(Vec::new());
+        assert_eq!(score(&none, good).unwrap().0, score(&none, wrong).unwrap().0);
+        assert!(prompt_from_row(&serde_json::json!({"prompt": "p", "language": "python", "tests": [{"stdin": "1"}]}))
+            .is_ok_and(|p| p.tests.len() == 1));
+        assert!(prompt_from_row(&serde_json::json!({"prompt": "p", "language": "python", "tests": "no"})).is_err());
+    }
+}

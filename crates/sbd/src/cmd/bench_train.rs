@@ -90,7 +90,17 @@ pub fn run(a: BenchTrainArgs) -> anyhow::Result<ExitCode> {
             100.0 * flops / peak
         );
     }
+    if let Some(kib) = peak_rss_kib() {
+        println!("peak resident memory of this process: {:.0} MiB", kib as f64 / 1024.0);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `VmHWM` of this process (Linux), in KiB.
+fn peak_rss_kib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn rayon_threads() -> usize {

@@ -162,8 +162,15 @@ pub struct RlArgs {
     pub kl_beta: f64,
     #[arg(long, default_value_t = 48)]
     pub max_new_tokens: usize,
+    /// Sampling temperature for training and evaluation answers.
     #[arg(long, default_value_t = 1.0)]
     pub temperature: f64,
+    /// Top-k filter of the sampler (0: off).
+    #[arg(long, default_value_t = 0)]
+    pub top_k: usize,
+    /// Nucleus (top-p) filter of the sampler (1: off).
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f64,
     /// Answers sampled per held-out prompt for the before/after evaluation.
     #[arg(long, default_value_t = 1)]
     pub eval_samples: usize,
@@ -489,7 +496,7 @@ fn pretrain(a: &TrainArgs) -> anyhow::Result<Value> {
     let t = cfg.seq_len.min(model.cfg.max_seq);
     let ev: Vec<CodeExample> = sample(&ev, a.eval_limit, 17);
     let prev_before = match &prev {
-        Some(p) => Some(prev_property_auroc(&plain(&model)?, &tok, &p.held_out, t)?),
+        Some(p) => prev_property_auroc(&plain(&model)?, &tok, &p.held_out, t)?,
         None => None,
     };
     let opts = RunOptions { run_dir: &a.output, resume: a.resume, stop_after: None, meta: None };
@@ -693,7 +700,7 @@ fn rl(r: &RlArgs) -> anyhow::Result<Value> {
     let (model, tok) = start(a, &texts)?;
     let reference = plain(&model)?;
     let sampling =
-        Sampling { max_new_tokens: r.max_new_tokens, temperature: r.temperature, top_k: 0, top_p: 1.0, seed: 0 };
+        Sampling { max_new_tokens: r.max_new_tokens, temperature: r.temperature, top_k: r.top_k, top_p: r.top_p, seed: 0 };
     let ev: Vec<RlPrompt> = sample(&ev, a.eval_limit, 17);
     eprintln!("rl: {} train / {} held-out prompts, {} steps", tr.len(), ev.len(), cfg.steps);
     let before = evaluate(&reference, &tok, &ev, &sampling, r.eval_samples)?;
@@ -713,7 +720,7 @@ fn rl(r: &RlArgs) -> anyhow::Result<Value> {
         "after": after,
         "group": rc.group,
         "kl_beta": rc.kl_beta,
-        "sampling": {"max_new_tokens": r.max_new_tokens, "temperature": r.temperature, "eval_samples": r.eval_samples},
+        "sampling": {"max_new_tokens": r.max_new_tokens, "temperature": r.temperature, "top_k": r.top_k, "top_p": r.top_p, "eval_samples": r.eval_samples},
         "config": cfg,
     }))
 }
