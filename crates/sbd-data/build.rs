@@ -4,7 +4,10 @@ use std::path::Path;
 
 fn main() {
     // The target `cargo fetch --target` restricts crate downloads to (sources::crates).
-    println!("cargo:rustc-env=SBD_HOST_TARGET={}", std::env::var("TARGET").unwrap_or_else(|_| "x86_64-unknown-linux-gnu".into()));
+    println!(
+        "cargo:rustc-env=SBD_HOST_TARGET={}",
+        std::env::var("TARGET").unwrap_or_else(|_| "x86_64-unknown-linux-gnu".into())
+    );
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("seed");
     println!("cargo:rerun-if-changed={}", root.display());
     println!("cargo:rerun-if-changed=build.rs");

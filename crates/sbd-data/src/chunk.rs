@@ -308,12 +308,7 @@ fn get(i: &mut In) -> R<Record> {
             let n = i.count()?;
             let mut tags = Vec::with_capacity(n);
             for _ in 0..n {
-                tags.push(Tag {
-                    start: i.u64()? as usize,
-                    end: i.u64()? as usize,
-                    tag: i.str()?,
-                    source: i.str()?,
-                });
+                tags.push(Tag { start: i.u64()? as usize, end: i.u64()? as usize, tag: i.str()?, source: i.str()? });
             }
             tags
         },
@@ -469,7 +464,10 @@ mod tests {
         })
         .unwrap();
         assert_eq!(keys.len(), 20);
-        assert_eq!((keys[3].variant, keys[3].first_cwe, keys[3].code.as_str()), (rows[3].variant, Some(79), rows[3].code.as_str()));
+        assert_eq!(
+            (keys[3].variant, keys[3].first_cwe, keys[3].code.as_str()),
+            (rows[3].variant, Some(79), rows[3].code.as_str())
+        );
         assert_eq!(keys[2].label_claimed, Some(true));
         // A truncated body is reported, not a panic.
         let mut raw = zstd::stream::decode_all(std::fs::File::open(&p).unwrap()).unwrap();

@@ -26,12 +26,12 @@ use crate::output::parquet::ShardWriter;
 use crate::output::quantity::Stats;
 use crate::quality::{Bounds, GateCounts, dedup};
 use crate::record::{Record, VariantKind};
+use crate::sources::history;
+use crate::sources::rustsec::Advisory;
 use crate::split::{Groups, SplitConfig};
 use crate::units::tree::{self, FileItem};
 use crate::units::{self, Unit};
 use crate::variants::obfuscate::BlindSpots;
-use crate::sources::history;
-use crate::sources::rustsec::Advisory;
 use crate::variants::{self, mutate, obfuscate, overrides};
 use crate::{Error, seed, sources};
 
@@ -233,9 +233,16 @@ pub fn default_sources() -> Vec<Source> {
 pub enum Item {
     Seed(String),
     Sample(Box<sources::Sample>),
-    File { source: String, file: FileItem },
+    File {
+        source: String,
+        file: FileItem,
+    },
     /// A security-fix commit of a repository (`repo` is the path to open).
-    Fix { repo: PathBuf, origin: tree::RootOrigin, fix: Box<history::Fix> },
+    Fix {
+        repo: PathBuf,
+        origin: tree::RootOrigin,
+        fix: Box<history::Fix>,
+    },
     /// An advisory's affected functions in two fetched releases.
     Advisory(Box<AdvisoryPair>),
 }
@@ -399,7 +406,8 @@ fn advisory_items(
     if config.fetch_crates && candidates > 0 {
         progress.finish();
     }
-    notes.push(format!("{src}: {tried} advisories with affected functions tried, {fetched} fetched, failed {failed:?}"));
+    notes
+        .push(format!("{src}: {tried} advisories with affected functions tried, {fetched} fetched, failed {failed:?}"));
     items
 }
 
@@ -808,16 +816,22 @@ mod erased {
 /// The row count in a chunk's meta, without reading the rows.
 fn chunk_rows(path: &Path) -> Result<u64, Error> {
     let text = crate::chunk::meta(path)?;
-    let meta: ChunkMeta = serde_json::from_str(&text)
-        .map_err(|e| Error::Record { path: path.display().to_string(), line: 0, message: e.to_string() })?;
+    let meta: ChunkMeta = serde_json::from_str(&text).map_err(|e| Error::Record {
+        path: path.display().to_string(),
+        line: 0,
+        message: e.to_string(),
+    })?;
     Ok(meta.rows)
 }
 
 /// Reads a chunk file: its meta and then each record in order.
 pub fn read_chunk(path: &Path, f: impl FnMut(Record) -> Result<(), Error>) -> Result<ChunkMeta, Error> {
     let text = crate::chunk::read(path, f)?;
-    serde_json::from_str(&text)
-        .map_err(|e| Error::Record { path: path.display().to_string(), line: 0, message: format!("chunk meta: {e}") })
+    serde_json::from_str(&text).map_err(|e| Error::Record {
+        path: path.display().to_string(),
+        line: 0,
+        message: format!("chunk meta: {e}"),
+    })
 }
 
 /// Runs the chunks of `plan` that are missing (all, or those of one shard).
@@ -959,8 +973,11 @@ pub fn merge(out: &Path, progress: &dyn Progress) -> Result<Manifest, Error> {
             rows.push(r);
             Ok(())
         })?;
-        let meta: ChunkMeta = serde_json::from_str(&text)
-            .map_err(|e| Error::Record { path: path.display().to_string(), line: 0, message: format!("chunk meta: {e}") })?;
+        let meta: ChunkMeta = serde_json::from_str(&text).map_err(|e| Error::Record {
+            path: path.display().to_string(),
+            line: 0,
+            message: format!("chunk meta: {e}"),
+        })?;
         let sigs: Vec<dedup::Signature> = rows.par_iter().map(|r| dedup::signature(&r.code)).collect();
         for (r, sig) in rows.iter().zip(&sigs) {
             let g = groups.id(&r.group);
@@ -1060,7 +1077,11 @@ pub fn merge(out: &Path, progress: &dyn Progress) -> Result<Manifest, Error> {
             let copies = match weights.get(&(split, cells.get(k).copied().unwrap_or(0))) {
                 Some(&w) => {
                     let cell = &cell_names[cells[k] as usize];
-                    let n = crate::balance::Balance::copies(config.seed, &format!("{}\u{1}{}", r.group, cell.join("\u{1}")), w);
+                    let n = crate::balance::Balance::copies(
+                        config.seed,
+                        &format!("{}\u{1}{}", r.group, cell.join("\u{1}")),
+                        w,
+                    );
                     tally.add(split, cell, n);
                     n
                 }

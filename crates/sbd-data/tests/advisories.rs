@@ -26,7 +26,11 @@ fn crate_version(dir: &Path, version: &str, push_body: &str) {
         format!("[package]\nname = \"demo-buf\"\nversion = \"{version}\"\nlicense = \"MIT OR Apache-2.0\"\n"),
     )
     .unwrap();
-    std::fs::write(dir.join("src/lib.rs"), "mod buf;\npub use buf::Buf;\n\npub fn version() -> &'static str {\n    \"x\"\n}\n").unwrap();
+    std::fs::write(
+        dir.join("src/lib.rs"),
+        "mod buf;\npub use buf::Buf;\n\npub fn version() -> &'static str {\n    \"x\"\n}\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.join("src/buf.rs"),
         format!(
@@ -88,11 +92,12 @@ fn the_last_affected_and_first_patched_releases_give_a_pair() {
     std::fs::write(db.join("crates/demo-buf/RUSTSEC-2099-0042.md"), ADVISORY).unwrap();
     let out = tmp("out");
     let config = Config { crate_cache: Some(root.clone()), ..Config::default() };
-    let m = pipeline::build(&out, &config, &[Source::RustSec(db.clone())], &Options {
-        shard: None,
-        stop_after: None,
-        progress: &Quiet,
-    })
+    let m = pipeline::build(
+        &out,
+        &config,
+        &[Source::RustSec(db.clone())],
+        &Options { shard: None, stop_after: None, progress: &Quiet },
+    )
     .unwrap()
     .unwrap();
     assert_eq!(m.vulnerabilities, 1);
@@ -114,11 +119,12 @@ fn the_last_affected_and_first_patched_releases_give_a_pair() {
     // Without fetching, the advisory is still a record, with no pair.
     let out2 = tmp("out2");
     let config = Config { fetch_crates: false, ..Config::default() };
-    let m = pipeline::build(&out2, &config, &[Source::RustSec(db), Source::Seed], &Options {
-        shard: None,
-        stop_after: None,
-        progress: &Quiet,
-    })
+    let m = pipeline::build(
+        &out2,
+        &config,
+        &[Source::RustSec(db), Source::Seed],
+        &Options { shard: None, stop_after: None, progress: &Quiet },
+    )
     .unwrap()
     .unwrap();
     assert_eq!(m.vulnerabilities, 1);

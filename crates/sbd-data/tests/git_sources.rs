@@ -66,7 +66,10 @@ fn repo(dir: &Path) -> (git2::Oid, git2::Oid, git2::Oid) {
     );
     let refactor = commit(
         &repo,
-        &[("src/user.c", Some(&NAME_V2.replace("return (int)strlen(u->name);", "size_t n = strlen(u->name);\n    return (int)n;")))],
+        &[(
+            "src/user.c",
+            Some(&NAME_V2.replace("return (int)strlen(u->name);", "size_t n = strlen(u->name);\n    return (int)n;")),
+        )],
         "Tidy name_len",
         1_700_000_200,
     );
@@ -86,7 +89,11 @@ fn a_repository_is_read_at_head_or_at_a_revision_with_origin_on_every_row() {
     let (fix, _, _) = repo(&src);
     let out = tmp("out-a");
     let m = pipeline::build(&out, &Config::default(), &[Source::Tree(src.clone())], &opts()).unwrap().unwrap();
-    assert!(m.source_notes.iter().any(|n| n.contains("git https://example.org/acme/tools.git at")), "{:?}", m.source_notes);
+    assert!(
+        m.source_notes.iter().any(|n| n.contains("git https://example.org/acme/tools.git at")),
+        "{:?}",
+        m.source_notes
+    );
     let rows = pipeline::rows(&out, &[]).unwrap();
     let head = git2::Repository::open(&src).unwrap().head().unwrap().peel_to_commit().unwrap().id().to_string();
     let originals: Vec<&Record> = rows.iter().filter(|r| r.variant == VariantKind::Original).collect();
@@ -115,10 +122,17 @@ fn a_repository_is_read_at_head_or_at_a_revision_with_origin_on_every_row() {
     let out3 = tmp("out-a3");
     pipeline::build(&out3, &Config::default(), &[format!("dir:{}", src.display()).parse().unwrap()], &opts()).unwrap();
     let rows = pipeline::rows(&out3, &[]).unwrap();
-    assert!(rows.iter().filter(|r| r.variant == VariantKind::Original).all(|r| r.source == "tree" && r.commit.is_none()));
-    let err = pipeline::build(&tmp("out-a4"), &Config::default(), &[format!("{}@nope", src.display()).parse().unwrap()], &opts())
-        .unwrap_err()
-        .to_string();
+    assert!(
+        rows.iter().filter(|r| r.variant == VariantKind::Original).all(|r| r.source == "tree" && r.commit.is_none())
+    );
+    let err = pipeline::build(
+        &tmp("out-a4"),
+        &Config::default(),
+        &[format!("{}@nope", src.display()).parse().unwrap()],
+        &opts(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("no revision `nope`"), "{err}");
 }
 

@@ -13,6 +13,74 @@ pub const CWES: [u32; 16] = [20, 22, 78, 79, 89, 119, 125, 190, 327, 338, 416, 4
 pub const PROPERTY_NAMES: [&str; 4] = ["insecure", "memory_safe", "resource_bounded", "override_needed"];
 pub const N_PROPS: usize = PROPERTY_NAMES.len() + CWES.len();
 
+/// How the property head pools the final hidden states of a sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PropertyPool {
+    /// The mean over the sequence (`[N_PROPS, d]` head).
+    #[default]
+    Mean,
+    /// The mean and the element-wise maximum, concatenated (`[N_PROPS, 2d]` head): a
+    /// weakness is usually a few tokens, which a mean over hundreds of tokens dilutes.
+    MeanMax,
+}
+
+impl PropertyPool {
+    /// Width of the pooled vector for a model of width `d`.
+    pub fn width(self, d: usize) -> usize {
+        match self {
+            PropertyPool::Mean => d,
+            PropertyPool::MeanMax => 2 * d,
+        }
+    }
+}
+
+/// Low-rank adapters (LoRA) on the projection matrices: `W x + (alpha / rank) · B A x` with
+/// `A: [rank, in]`, `B: [out, rank]`; only `A` and `B` train.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoraConfig {
+    pub rank: usize,
+    pub alpha: f64,
+    /// Projection names that get adapters: any of `q_proj`, `k_proj`, `v_proj`, `o_proj`,
+    /// `gate_proj`, `up_proj`, `down_proj`.
+    pub targets: Vec<String>,
+}
+
+impl Default for LoraConfig {
+    fn default() -> Self {
+        LoraConfig {
+            rank: 8,
+            alpha: 16.0,
+            targets: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+impl LoraConfig {
+    pub const TARGETS: [&'static str; 7] =
+        ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+
+    pub fn validate(&self) -> Result<()> {
+        if self.rank == 0 || self.alpha <= 0.0 {
+            return Err(Error::Invalid("LoRA rank and alpha must be positive".into()));
+        }
+        if self.targets.is_empty() {
+            return Err(Error::Invalid("LoRA needs at least one target projection".into()));
+        }
+        if let Some(t) = self.targets.iter().find(|t| !Self::TARGETS.contains(&t.as_str())) {
+            return Err(Error::Invalid(format!("LoRA target {t}: expected one of {}", Self::TARGETS.join(", "))));
+        }
+        Ok(())
+    }
+
+    pub fn scale(&self) -> f64 {
+        self.alpha / self.rank as f64
+    }
+}
+
 /// Architecture of the decoder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
@@ -29,6 +97,13 @@ pub struct ModelConfig {
     /// Temperature for the property head's probabilities (fitted on validation data).
     #[serde(default = "one")]
     pub property_temperature: f64,
+    /// Pooling of the property head (checkpoints written before this field pool by mean).
+    #[serde(default)]
+    pub property_pool: PropertyPool,
+    /// Unmerged LoRA adapters held in the weights file (only inside a training checkpoint;
+    /// finished models have them merged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lora: Option<LoraConfig>,
 }
 
 fn default_theta() -> f64 {
@@ -48,11 +123,13 @@ impl ModelConfig {
             "tiny" => (64, 2, 4, 176, 256),
             "small" => (256, 4, 8, 688, 512),
             "base" => (512, 8, 8, 1376, 1024),
+            // Between tiny and small: what trains in minutes on a laptop CPU.
+            "mini" => (128, 4, 4, 352, 512),
             "350m" => (1024, 24, 16, 2816, 2048),
             "1b" => (2048, 22, 32, 5632, 2048),
             "7b" => (4096, 32, 32, 11008, 4096),
             other => {
-                return Err(Error::Invalid(format!("unknown preset {other} (tiny, small, base, 350m, 1b, 7b)")));
+                return Err(Error::Invalid(format!("unknown preset {other} (tiny, mini, small, base, 350m, 1b, 7b)")));
             }
         };
         Ok(ModelConfig {
@@ -65,6 +142,8 @@ impl ModelConfig {
             rope_theta: default_theta(),
             norm_eps: default_eps(),
             property_temperature: 1.0,
+            property_pool: PropertyPool::MeanMax,
+            lora: None,
         })
     }
 
@@ -79,14 +158,21 @@ impl ModelConfig {
         if self.vocab_size == 0 || self.n_layers == 0 || self.max_seq < 8 {
             return Err(Error::Invalid("vocab_size, n_layers and max_seq must be positive".into()));
         }
+        if let Some(l) = &self.lora {
+            l.validate()?;
+        }
         Ok(())
     }
 
-    /// Parameters of the transformer (heads included).
+    /// Parameters of the transformer (heads included, adapters excluded).
     pub fn n_params(&self) -> usize {
         let d = self.d_model;
         let per_layer = 4 * d * d + 3 * d * self.d_ff + 2 * d;
-        2 * self.vocab_size * d + self.n_layers * per_layer + d + N_TAGS * d + N_PROPS * (d + 1)
+        2 * self.vocab_size * d
+            + self.n_layers * per_layer
+            + d
+            + N_TAGS * d
+            + N_PROPS * (self.property_pool.width(d) + 1)
     }
 
     /// Training FLOPs per token (forward + backward ≈ 3 × forward): 6·N plus attention.
@@ -104,19 +190,41 @@ pub struct ObjectiveWeights {
     pub next_token: f64,
     /// Share of code examples rewritten into fill-in-the-middle form (0..1).
     pub fim_rate: f64,
-    /// Sequence-level security property prediction (BCE).
+    /// Sequence-level security property prediction (BCE: the mean over the four properties
+    /// plus the mean over the CWE labels).
     pub property: f64,
     /// Token-level security tags (CE).
     pub tags: f64,
     /// Next-token prediction on the explanation segment.
     pub explanation: f64,
+    /// Code–metadata consistency: the ANRF summary of the code itself must be more likely
+    /// after the code than a mismatched one (the pair partner's, else another example's).
+    pub consistency: f64,
+    /// Share of examples that also get a consistency pair (0..1).
+    pub consistency_rate: f64,
+    /// Adversarial examples: a verifier-confirmed mutant must score as more insecure than the
+    /// secure code it was made from (a margin on the property head's logit).
+    pub adversarial: f64,
 }
 
 impl Default for ObjectiveWeights {
     fn default() -> Self {
-        ObjectiveWeights { next_token: 1.0, fim_rate: 0.3, property: 1.0, tags: 0.5, explanation: 1.0 }
+        ObjectiveWeights {
+            next_token: 1.0,
+            fim_rate: 0.3,
+            property: 1.0,
+            tags: 0.5,
+            explanation: 1.0,
+            consistency: 0.5,
+            consistency_rate: 0.25,
+            adversarial: 0.5,
+        }
     }
 }
+
+/// Everything `--ablate` can switch off.
+pub const ABLATIONS: [&str; 9] =
+    ["next_token", "fim", "property", "tags", "explanation", "consistency", "adversarial", "curriculum", "overrides"];
 
 impl ObjectiveWeights {
     /// Switches one objective off (`--ablate NAME`).
@@ -127,14 +235,67 @@ impl ObjectiveWeights {
             "property" => self.property = 0.0,
             "tags" => self.tags = 0.0,
             "explanation" => self.explanation = 0.0,
+            "consistency" => self.consistency = 0.0,
+            "adversarial" => self.adversarial = 0.0,
             other => {
                 return Err(Error::Invalid(format!(
-                    "unknown objective {other} (next_token, fim, property, tags, explanation)"
+                    "unknown objective {other} (next_token, fim, property, tags, explanation, consistency, adversarial)"
                 )));
             }
         }
         Ok(())
     }
+}
+
+/// The curriculum: which examples a step may draw, by progress `p` = step / steps.
+///
+/// - complexity (`simple` < `moderate` < `complex`): level `c` enters at
+///   `p = c · complexity_ramp / 2`, so the hardest code arrives at `complexity_ramp`;
+/// - security concepts (the verifier's weakness classes; clean code counts as one concept)
+///   enter one after another in order of frequency, the last at `concept_ramp`;
+/// - override scenarios enter at `override_start`;
+/// - among the admitted examples, a concept is drawn in proportion to
+///   `frequency^(1 − balance)` (0 = as often as in the data, 1 = every concept equally often).
+///
+/// Disabled, every example is drawn once per epoch in a shuffled order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CurriculumConfig {
+    pub enabled: bool,
+    pub complexity_ramp: f64,
+    pub concept_ramp: f64,
+    pub override_start: f64,
+    pub balance: f64,
+    /// Override scenarios at all (`--ablate overrides` drops them from training).
+    pub overrides: bool,
+}
+
+impl Default for CurriculumConfig {
+    fn default() -> Self {
+        CurriculumConfig {
+            enabled: true,
+            complexity_ramp: 0.4,
+            concept_ramp: 0.3,
+            override_start: 0.6,
+            balance: 0.5,
+            overrides: true,
+        }
+    }
+}
+
+/// Numeric precision of the forward and backward pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    /// f32 everywhere.
+    #[default]
+    F32,
+    /// Mixed: f32 master weights and optimizer state; the transformer blocks run in bf16
+    /// (weights and activations cast per step); norms, softmax statistics, losses and
+    /// gradients reaching the optimizer stay f32.
+    Bf16,
+    /// As `bf16` with IEEE half precision.
+    F16,
 }
 
 /// Hyperparameters of a training run.
@@ -158,6 +319,14 @@ pub struct TrainConfig {
     pub objectives: ObjectiveWeights,
     /// DPO temperature β.
     pub dpo_beta: f64,
+    pub curriculum: CurriculumConfig,
+    /// Recompute memory-bound activations in the backward pass instead of keeping them
+    /// (burn's balanced checkpointing strategy).
+    pub gradient_checkpointing: bool,
+    pub precision: Precision,
+    /// Train low-rank adapters instead of the full weights (fine-tuning modes); they are
+    /// merged into the weights when the run ends.
+    pub lora: Option<LoraConfig>,
 }
 
 impl Default for TrainConfig {
@@ -179,7 +348,27 @@ impl Default for TrainConfig {
             checkpoint_every: 50,
             objectives: ObjectiveWeights::default(),
             dpo_beta: 0.1,
+            curriculum: CurriculumConfig::default(),
+            gradient_checkpointing: false,
+            precision: Precision::F32,
+            lora: None,
         }
+    }
+}
+
+impl TrainConfig {
+    /// Switches an objective or the curriculum (or its override scenarios) off.
+    pub fn ablate(&mut self, name: &str) -> Result<()> {
+        match name {
+            "curriculum" => self.curriculum.enabled = false,
+            "overrides" => self.curriculum.overrides = false,
+            other => {
+                self.objectives.ablate(other).map_err(|_| {
+                    Error::Invalid(format!("unknown ablation {other} (one of {})", ABLATIONS.join(", ")))
+                })?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -189,7 +378,7 @@ mod tests {
 
     #[test]
     fn presets_validate_and_count_parameters() {
-        for p in ["tiny", "small", "base", "350m", "1b", "7b"] {
+        for p in ["tiny", "mini", "small", "base", "350m", "1b", "7b"] {
             let c = ModelConfig::preset(p, 32000).unwrap();
             c.validate().unwrap();
         }
@@ -200,5 +389,20 @@ mod tests {
         w.ablate("fim").unwrap();
         assert_eq!(w.fim_rate, 0.0);
         assert!(w.ablate("nope").is_err());
+        let mut t = TrainConfig::default();
+        for a in ABLATIONS {
+            t.ablate(a).unwrap();
+        }
+        assert!(!t.curriculum.enabled && !t.curriculum.overrides);
+        assert_eq!((t.objectives.consistency, t.objectives.adversarial), (0.0, 0.0));
+        assert!(t.ablate("nope").is_err());
+        // Configs written before the new fields still read (their property head pools by mean).
+        let old: ModelConfig =
+            serde_json::from_str(r#"{"vocab_size":10,"d_model":8,"n_layers":1,"n_heads":2,"d_ff":16,"max_seq":16}"#)
+                .unwrap();
+        assert_eq!(old.property_pool, PropertyPool::Mean);
+        assert!(old.lora.is_none());
+        let bad = LoraConfig { targets: vec!["wq".into()], ..Default::default() };
+        assert!(bad.validate().is_err());
     }
 }

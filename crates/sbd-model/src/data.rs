@@ -9,8 +9,24 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config::{CWES, N_PROPS};
+use crate::tokenizer as tk;
 use crate::{Error, Result, io_err};
+use sbd_data::record::{Record, VariantKind};
 use sbd_data::sources::{Sample, Variant};
+use sbd_data::units::Unit;
+
+/// A finding's place in the code, for token tags and window labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span {
+    /// Byte range in `code`.
+    pub start: usize,
+    pub end: usize,
+    /// Tag class (1..=10, see [`crate::config::N_TAGS`]).
+    pub class: u8,
+    /// Medium severity or above (what makes code insecure).
+    pub blocking: bool,
+    pub cwes: Vec<u32>,
+}
 
 /// A unit of code with its verifier labels.
 #[derive(Debug, Clone)]
@@ -22,12 +38,31 @@ pub struct CodeExample {
     pub props: [f32; N_PROPS],
     /// Byte spans of findings in `code` and their tag class (1..=10).
     pub tags: Vec<(usize, usize, u8)>,
+    /// The same findings with severity and CWEs.
+    pub spans: Vec<Span>,
     /// A security explanation (the rules' "why" texts, or a no-finding note).
     pub explanation: String,
     /// Carries an override scenario (a curriculum introduces these late).
     pub is_override: bool,
     /// Group id for splits (both sides of a pair share it).
     pub group: String,
+    /// 0 simple, 1 moderate, 2 complex ([`sbd_data::annotate::complexity`]).
+    pub complexity: u8,
+    /// The security concept: the tag class of the first blocking finding, else of the CWE the
+    /// source names, else 0 (clean code with no claimed weakness).
+    pub concept: u8,
+    pub variant: VariantKind,
+    /// The unit's ANRF 1.1.0 instance as the three layer segments the model reads and writes
+    /// (see [`anrf_layers`]).
+    pub anrf: String,
+    /// The example this one was derived from (a mutant's secure original).
+    pub parent: Option<String>,
+    /// The task the code solves, when known.
+    pub task: Option<String>,
+    /// The CWE the source names (pairs, seed, mutation operator).
+    pub cwe_label: Option<u32>,
+    /// Held out from training (the dataset's `eval` split, or the stable hash of the group).
+    pub held_out: bool,
 }
 
 /// A prompt and the response to learn (SFT).
@@ -61,10 +96,33 @@ fn class_tag(c: sbd_scan::Class) -> u8 {
     }
 }
 
-/// Labels `code` with the verifier. Returns `None` for a language the verifier lacks.
-pub fn label(id: &str, language: &str, code: &str, group: &str) -> Option<CodeExample> {
-    let lang = sbd_scan::Language::from_str(language).ok()?;
-    let r = sbd_scan::scan(code, lang);
+/// The tag class of a CWE, by the weakness family it belongs to (for examples whose
+/// weakness the verifier did not flag; 0 when unknown).
+fn cwe_class(cwe: u32) -> u8 {
+    match cwe {
+        119 | 120 | 121 | 122 | 125 | 131 | 134 | 190 | 191 | 242 | 415 | 416 | 476 | 676 | 787 | 805 => 1,
+        77 | 78 | 79 | 88 | 89 | 90 | 91 | 94 | 95 | 643 | 917 | 1336 => 2,
+        261 | 295 | 310 | 311 | 319 | 326 | 327 | 328 | 329 | 330 | 338 | 759 | 760 | 916 => 3,
+        256 | 259 | 321 | 522 | 798 => 4,
+        502 => 5,
+        22 | 23 | 36 | 73 | 434 | 59 => 6,
+        250 | 269 | 732 => 7,
+        400 | 401 | 770 | 789 | 834 | 835 | 1333 => 8,
+        704 | 843 => 9,
+        _ => 0,
+    }
+}
+
+fn complexity_level(code: &str) -> u8 {
+    match sbd_data::annotate::complexity(code) {
+        "simple" => 0,
+        "moderate" => 1,
+        _ => 2,
+    }
+}
+
+/// Builds an example from the verifier's report of its code.
+fn from_report(id: &str, language: &str, code: &str, group: &str, r: &sbd_scan::Report) -> CodeExample {
     let mut props = [0f32; N_PROPS];
     let blocking = r.findings.iter().any(|f| f.severity >= sbd_scan::Severity::Medium);
     props[0] = blocking as u8 as f32;
@@ -79,7 +137,18 @@ pub fn label(id: &str, language: &str, code: &str, group: &str) -> Option<CodeEx
             }
         }
     }
-    let tags = r.findings.iter().map(|f| (f.span.start_byte, f.span.end_byte, class_tag(f.class))).collect();
+    let spans: Vec<Span> = r
+        .findings
+        .iter()
+        .map(|f| Span {
+            start: f.span.start_byte,
+            end: f.span.end_byte,
+            class: class_tag(f.class),
+            blocking: f.severity >= sbd_scan::Severity::Medium,
+            cwes: f.cwe.clone(),
+        })
+        .collect();
+    let tags = spans.iter().map(|s| (s.start, s.end, s.class)).collect();
     let mut explanation = String::new();
     for f in r.findings.iter().filter(|f| f.severity >= sbd_scan::Severity::Medium).take(2) {
         let cwe = f.cwe.first().map(|c| format!("CWE-{c} ")).unwrap_or_default();
@@ -88,16 +157,105 @@ pub fn label(id: &str, language: &str, code: &str, group: &str) -> Option<CodeEx
     if explanation.is_empty() {
         explanation = "No finding of medium severity or above.".into();
     }
-    Some(CodeExample {
+    let concept = spans.iter().find(|s| s.blocking).map_or(0, |s| s.class);
+    let anrf = serde_json::to_value(sbd_scan::anrf::unit_anrf(r, "2026-01-01T00:00:00Z"))
+        .map(|v| anrf_layers(&v))
+        .unwrap_or_default();
+    CodeExample {
         id: id.into(),
         language: language.into(),
         code: code.into(),
         props,
         tags,
+        spans,
         explanation: explanation.trim().chars().take(400).collect(),
         is_override,
         group: group.into(),
-    })
+        complexity: complexity_level(code),
+        concept,
+        variant: VariantKind::Original,
+        anrf,
+        parent: None,
+        task: None,
+        cwe_label: None,
+        held_out: is_held_out(group, 10),
+    }
+}
+
+/// Labels `code` with the verifier. Returns `None` for a language the verifier lacks.
+pub fn label(id: &str, language: &str, code: &str, group: &str) -> Option<CodeExample> {
+    let lang = sbd_scan::Language::from_str(language).ok()?;
+    let r = sbd_scan::scan(code, lang);
+    Some(from_report(id, language, code, group, &r))
+}
+
+fn text_of(v: &Value, path: &[&str]) -> Option<String> {
+    let mut cur = v;
+    for k in path {
+        cur = cur.get(k)?;
+    }
+    match cur {
+        Value::Bool(b) => Some(b.to_string()),
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Null => Some("null".into()),
+        _ => None,
+    }
+}
+
+fn list_of(v: &Value, path: &[&str], field: &str) -> String {
+    let mut cur = v;
+    for k in path {
+        match cur.get(k) {
+            Some(c) => cur = c,
+            None => return String::new(),
+        }
+    }
+    let items: Vec<String> = cur
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| if field.is_empty() { x.as_str().map(str::to_string) } else { text_of(x, &[field]) })
+                .collect()
+        })
+        .unwrap_or_default();
+    items.join(",")
+}
+
+/// The security content of an ANRF 1.1.0 instance as the three layer segments, each opened
+/// by its special token: what the intent requires, what the semantics guarantee about the
+/// unit, and how execution enforces it plus the verifier's result. Compact enough to follow
+/// a function in one window; the full instance is in the dataset rows.
+pub fn anrf_layers(inst: &Value) -> String {
+    let kv = |pairs: &[(&str, Option<String>)]| -> String {
+        pairs.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}"))).collect::<Vec<_>>().join(" ")
+    };
+    let si = ["intent", "security_intentions"];
+    let intent = kv(&[
+        ("memory_safety_required", text_of(inst, &[si[0], si[1], "memory_safety_required"])),
+        ("isolation_required", text_of(inst, &[si[0], si[1], "isolation_required"])),
+        ("resource_constraints_required", text_of(inst, &[si[0], si[1], "resource_constraints_required"])),
+        ("override_allowed", text_of(inst, &[si[0], si[1], "override_intention", "allowed"])),
+    ]);
+    let ent = inst.get("semantics").and_then(|s| s.get("entities")).and_then(|e| e.get(0)).cloned();
+    let ent = ent.unwrap_or(Value::Null);
+    let semantic = kv(&[
+        ("memory_safe", text_of(&ent, &["security_properties", "memory_safe"])),
+        ("type_safe", text_of(&ent, &["security_properties", "type_safe"])),
+        ("resource_bounded", text_of(&ent, &["security_properties", "resource_bounded"])),
+        ("guarantees", Some(list_of(&ent, &["security_properties", "formal_guarantees"], "property_type"))),
+    ]);
+    let se = ["execution", "security_enforcement"];
+    let execution = kv(&[
+        ("safety_level", text_of(inst, &["security", "safety_level"])),
+        ("override", text_of(inst, &["security", "override_status"])),
+        ("memory_mechanisms", Some(list_of(inst, &[se[0], se[1], "memory_safety_mechanisms"], "mechanism"))),
+        ("sandboxing", Some(list_of(inst, &[se[0], se[1], "sandboxing_mechanisms"], "mechanism"))),
+        ("findings", text_of(inst, &["verification_status", "verification_results", "findings"])),
+        ("suppressed", text_of(inst, &["verification_status", "verification_results", "suppressed"])),
+        ("rules", Some(list_of(inst, &["verification_status", "verification_results", "rules"], ""))),
+    ]);
+    format!("{}{intent}\n{}{semantic}\n{}{execution}\n", tk::ANRF_INTENT, tk::ANRF_SEMANTIC, tk::ANRF_EXECUTION)
 }
 
 /// Embedded vulnerable/fixed pairs: (language, CWE, task, vulnerable, fixed).
@@ -224,11 +382,34 @@ pub fn embedded_samples() -> Vec<Sample> {
     out
 }
 
-/// The default samples: SVEN and SafeCoder pairs under `shared` (when present) plus the
+/// The seed corpus of `sbd-data` as samples (one insecure, one secure per pair).
+pub fn seed_samples() -> Result<Vec<Sample>> {
+    let mut out = Vec::new();
+    for p in sbd_data::seed::pairs()? {
+        let pair = format!("seed/{}", p.id);
+        for (variant, code) in [(Variant::Vulnerable, &p.insecure), (Variant::Fixed, &p.secure)] {
+            let vulnerable = variant == Variant::Vulnerable;
+            out.push(Sample {
+                id: format!("{pair}/{}", if vulnerable { "insecure" } else { "secure" }),
+                language: p.language.name().into(),
+                code: code.clone(),
+                vulnerable,
+                cwe: Some(p.cwe),
+                line: None,
+                pair: Some((pair.clone(), variant)),
+                description: Some(p.task.clone()),
+                origin: sbd_data::sources::Origin { dataset: "seed".into(), repo: None, path: None, commit: None },
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The default samples: the seed corpus, SVEN and SafeCoder pairs under `shared` (when present) plus the
 /// embedded pairs. Returns the samples and a note of what was read.
 pub fn default_samples(shared: &Path) -> Result<(Vec<Sample>, String)> {
-    let mut all = Vec::new();
-    let mut note = Vec::new();
+    let mut all = seed_samples()?;
+    let mut note = vec![format!("{} seed pairs", all.len() / 2)];
     for (dir, name) in [("sven/train", "sven"), ("sven/val", "sven"), ("safecoder/train", "safecoder")] {
         let d = shared.join(dir);
         if d.is_dir() {
@@ -304,6 +485,309 @@ pub fn chats_from_samples(samples: &[Sample], max_bytes: usize) -> Vec<(String, 
             (group_of(s), Chat { prompt: task_prompt(s), response: answer.unwrap_or_else(|| s.code.clone()) })
         })
         .collect()
+}
+
+/// The default training corpus: the seed corpus shipped with `sbd-data` (secure/insecure
+/// pairs with tasks, 10 languages), SVEN and SafeCoder pairs under `shared` when present, and
+/// the embedded pairs — each unit labelled by the verifier — plus the data pipeline's
+/// variants made here: a verifier-confirmed mutant of every secure side an operator applies
+/// to (adversarial examples), and a justified and an unjustified override of every insecure
+/// side (override scenarios). Code above `max_bytes` is left out.
+pub struct Corpus {
+    pub examples: Vec<CodeExample>,
+    /// What was read, for the log.
+    pub note: String,
+}
+
+/// One unit of the corpus before labelling, with what the source says about it.
+struct Pending {
+    unit: Unit,
+    explanation: Option<String>,
+}
+
+fn units_of_samples(samples: &[Sample]) -> Vec<Pending> {
+    samples.iter().filter_map(sbd_data::units::sample_unit).map(|unit| Pending { unit, explanation: None }).collect()
+}
+
+/// Labels one unit and returns its example and, with `variants`, those of its variants.
+fn label_unit(scanner: &sbd_scan::Scanner, p: &Pending, variants: bool) -> Vec<CodeExample> {
+    let u = &p.unit;
+    let r = scanner.scan(&u.code, u.language);
+    let lang = u.language.name();
+    let mut base = from_report(&u.id, lang, &u.code, &u.group, &r);
+    base.variant = u.variant;
+    base.task = u.task.clone();
+    base.cwe_label = u.cwe_label;
+    if base.concept == 0 && u.variant == VariantKind::Insecure {
+        base.concept = u.cwe_label.map_or(0, cwe_class);
+    }
+    if let (VariantKind::Secure, Some(e)) = (u.variant, p.explanation.as_deref()) {
+        let cwe = u.cwe_label.map(|c| format!("This version avoids CWE-{c}. ")).unwrap_or_default();
+        base.explanation = format!("{cwe}{e}").chars().take(400).collect();
+    }
+    let mut out = Vec::new();
+    if variants {
+        let clean = base.props[0] == 0.0;
+        if clean && matches!(u.variant, VariantKind::Secure | VariantKind::Original) {
+            if let sbd_data::variants::mutate::Outcome::Confirmed(m, mr) =
+                sbd_data::variants::mutate::mutate(scanner, u, &r)
+            {
+                let mut e = from_report(&m.id, lang, &m.code, &m.group, &mr);
+                e.variant = VariantKind::Mutant;
+                e.parent = Some(u.id.clone());
+                e.task = u.task.clone();
+                e.cwe_label = m.cwe_label;
+                out.push(e);
+            }
+        }
+        if !clean && u.variant == VariantKind::Insecure {
+            for justified in [true, false] {
+                if let Some(o) = sbd_data::variants::overrides::with_override(u, &r, justified) {
+                    let or = scanner.scan(&o.code, o.language);
+                    let mut e = from_report(&o.id, lang, &o.code, &o.group, &or);
+                    e.variant = o.variant;
+                    e.parent = Some(u.id.clone());
+                    e.task = u.task.clone();
+                    e.cwe_label = u.cwe_label;
+                    e.is_override = true;
+                    out.push(e);
+                }
+            }
+        }
+    }
+    out.insert(0, base);
+    out
+}
+
+/// Builds the default corpus (see [`Corpus`]).
+pub fn default_corpus(shared: &Path, max_bytes: usize, variants: bool) -> Result<Corpus> {
+    use rayon::prelude::*;
+    let mut pending = Vec::new();
+    let mut note = Vec::new();
+    let seed = sbd_data::seed::pairs()?;
+    for p in &seed {
+        let explanation = p.explanation.clone();
+        for unit in sbd_data::units::seed_units(p) {
+            pending.push(Pending { unit, explanation: explanation.clone() });
+        }
+    }
+    note.push(format!("{} seed pairs", seed.len()));
+    for (dir, name) in [("sven/train", "sven"), ("sven/val", "sven"), ("safecoder/train", "safecoder")] {
+        let d = shared.join(dir);
+        if d.is_dir() {
+            let (s, r) = sbd_data::sources::pairs::load_dir(&d, name)?;
+            note.push(format!("{} pairs from {}", r.loaded, d.display()));
+            pending.extend(units_of_samples(&s));
+        }
+    }
+    let e = embedded_samples();
+    note.push(format!("{} embedded pairs", e.len() / 2));
+    pending.extend(units_of_samples(&e));
+    pending.retain(|p| p.unit.code.len() <= max_bytes && !p.unit.code.trim().is_empty());
+    let scanner = sbd_scan::Scanner::new().map_err(|e| Error::Invalid(format!("the verifier failed to load: {e}")))?;
+    let examples: Vec<CodeExample> = pending.par_iter().flat_map_iter(|p| label_unit(&scanner, p, variants)).collect();
+    let count = |v: VariantKind| examples.iter().filter(|e| e.variant == v).count();
+    if variants {
+        note.push(format!(
+            "{} verifier-confirmed mutants, {} override scenarios",
+            count(VariantKind::Mutant),
+            count(VariantKind::OverrideJustified) + count(VariantKind::OverrideUnjustified)
+        ));
+    }
+    Ok(Corpus { examples, note: note.join(", ") })
+}
+
+/// An example from a row of a dataset built by `sbd data build`: relabelled by the verifier
+/// (the same labels the build computed, plus severities and spans), with the row's variant,
+/// complexity, task, parent, ANRF instance and split (`eval` is held out). `None` for a
+/// language the verifier lacks.
+pub fn from_record(r: &Record) -> Option<CodeExample> {
+    let mut e = label(&r.id, &r.language, &r.code, &r.group)?;
+    e.variant = r.variant;
+    e.complexity = match r.complexity.as_str() {
+        "simple" => 0,
+        "moderate" => 1,
+        _ => 2,
+    };
+    e.parent = r.parent.clone();
+    e.task = r.task.clone();
+    e.cwe_label = r.cwe_label;
+    if e.concept == 0 && r.label_claimed == Some(true) {
+        e.concept = r.cwe_label.map_or(0, cwe_class);
+    }
+    if let Ok(v) = serde_json::from_str::<Value>(&r.anrf) {
+        e.anrf = anrf_layers(&v);
+    }
+    e.is_override |= matches!(r.variant, VariantKind::OverrideJustified | VariantKind::OverrideUnjustified);
+    e.held_out = r.split == "eval";
+    Some(e)
+}
+
+/// Whether `dir` is a dataset built by `sbd data build` (it has a `manifest.json`).
+pub fn is_dataset_dir(dir: &Path) -> bool {
+    dir.join("manifest.json").is_file()
+}
+
+/// Every row of a built dataset as examples, except obfuscated rows: they hide a weakness
+/// the verifier misses, so the verifier's label on them is wrong by construction and would
+/// teach its blind spots.
+pub fn dataset_examples(dir: &Path, max_bytes: usize) -> Result<Corpus> {
+    use rayon::prelude::*;
+    let rows = sbd_data::pipeline::rows(dir, &[])?;
+    let n = rows.len();
+    let examples: Vec<CodeExample> = rows
+        .par_iter()
+        .filter(|r| r.variant != VariantKind::Obfuscated && r.code.len() <= max_bytes)
+        .filter_map(from_record)
+        .collect();
+    let held = examples.iter().filter(|e| e.held_out).count();
+    Ok(Corpus {
+        note: format!("{n} rows of {} ({} used, {held} in its eval split)", dir.display(), examples.len()),
+        examples,
+    })
+}
+
+/// The answer the fine-tuning modes teach for `code`: the code in a fence after
+/// `<|code|>`, then `<|explanation|>` and the explanation (the multi-layer answer format
+/// without the optional ANRF layers).
+pub fn answer_text(language: &str, code: &str, explanation: &str) -> String {
+    format!("{}```{language}\n{}\n```\n{}{}", tk::CODE, code.trim_end(), tk::EXPLANATION, explanation.trim())
+}
+
+/// The code part of an answer: the fenced code after `<|code|>`.
+pub fn code_answer(language: &str, code: &str) -> String {
+    format!("{}```{language}\n{}\n```\n", tk::CODE, code.trim_end())
+}
+
+/// The instruction for an example with a task.
+pub fn example_prompt(e: &CodeExample) -> Option<String> {
+    let task = e.task.as_deref()?;
+    let what: String = task.lines().next().unwrap_or("").chars().take(200).collect();
+    (!what.trim().is_empty()).then(|| format!("Write secure {} code. Task: {what}", e.language))
+}
+
+/// SFT chats from the corpus: task → the answer for code that is clean by the verifier and
+/// carries no override (secure sides, clean originals). Returns `(chat, held_out)`.
+pub fn chats_from_examples(ex: &[CodeExample]) -> Vec<(Chat, bool)> {
+    ex.iter()
+        .filter(|e| e.props[0] == 0.0 && !e.is_override && e.variant != VariantKind::Mutant)
+        .filter(|e| matches!(e.variant, VariantKind::Secure | VariantKind::Original))
+        .filter_map(|e| {
+            let prompt = example_prompt(e)?;
+            Some((Chat { prompt, response: answer_text(&e.language, &e.code, &e.explanation) }, e.held_out))
+        })
+        .collect()
+}
+
+/// Where a preference pair comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PairKind {
+    /// The secure and insecure sides of a dataset or seed pair.
+    Pair,
+    /// A secure original over its verifier-confirmed mutant.
+    Mutant,
+    /// A justified override over the same code with an unjustified one.
+    Override,
+    /// From human feedback or a JSONL file.
+    External,
+}
+
+/// DPO pairs from the corpus (code-only answers, see [`code_answer`]), with their kind and
+/// split: for each group, the secure side over the insecure side (when the verifier agrees: secure side clean, insecure side flagged), the
+/// original over each of its mutants, and the justified override over the unjustified one.
+pub fn pairs_from_examples(ex: &[CodeExample]) -> Vec<(Pair, PairKind, bool)> {
+    let mut by_group: std::collections::BTreeMap<&str, Vec<&CodeExample>> = Default::default();
+    for e in ex {
+        by_group.entry(&e.group).or_default().push(e);
+    }
+    let mut out = Vec::new();
+    for members in by_group.values() {
+        let find = |v: VariantKind| members.iter().find(|e| e.variant == v).copied();
+        // Code only: with the explanations, "no finding" against a description of the
+        // weakness would let the preference be learnt from the prose instead of the code.
+        let answer = |e: &CodeExample| code_answer(&e.language, &e.code);
+        let prompt_of = |a: &CodeExample, b: &CodeExample| {
+            example_prompt(a)
+                .or_else(|| example_prompt(b))
+                .unwrap_or_else(|| format!("Write secure {} code.", a.language))
+        };
+        if let (Some(good), Some(bad)) = (find(VariantKind::Secure), find(VariantKind::Insecure))
+            && good.props[0] == 0.0
+            && bad.props[0] == 1.0
+        {
+            out.push((
+                Pair { prompt: prompt_of(good, bad), chosen: answer(good), rejected: answer(bad) },
+                PairKind::Pair,
+                good.held_out,
+            ));
+        }
+        for m in members.iter().filter(|e| e.variant == VariantKind::Mutant) {
+            if let Some(orig) = members.iter().find(|e| Some(&e.id) == m.parent.as_ref()) {
+                out.push((
+                    Pair { prompt: prompt_of(orig, m), chosen: answer(orig), rejected: answer(m) },
+                    PairKind::Mutant,
+                    orig.held_out,
+                ));
+            }
+        }
+        if let (Some(j), Some(u)) = (find(VariantKind::OverrideJustified), find(VariantKind::OverrideUnjustified)) {
+            let prompt = format!(
+                "{} An override of the security rule is needed here; make it a reviewable one.",
+                prompt_of(j, u)
+            );
+            out.push((Pair { prompt, chosen: answer(j), rejected: answer(u) }, PairKind::Override, j.held_out));
+        }
+    }
+    out
+}
+
+/// Preference pairs from human feedback: rows of `sbd eval export-review` (`task_id`,
+/// `prompt`, `answer`) rated by a reviewer (`explanation_clear`, `explanation_accurate`,
+/// `override_intuitive`, each true, false or null; the same fields `sbd eval import-feedback`
+/// reads). An answer scores +1 per question answered yes and −1 per no; for every task with
+/// answers of different scores (several runs or reviewers on the same task), the best-scored
+/// answer is chosen over each lower-scored one. Rows that already are pairs
+/// (`prompt`/`chosen`/`rejected`) are taken as they are. Rows without a rating are skipped
+/// and counted.
+pub fn pairs_from_feedback(rows: &[Value]) -> Result<(Vec<Pair>, usize)> {
+    let mut by_task: std::collections::BTreeMap<String, Vec<(i32, String, String)>> = Default::default();
+    let mut out = Vec::new();
+    let mut unrated = 0usize;
+    for (i, v) in rows.iter().enumerate() {
+        if v.get("chosen").is_some() {
+            out.push(pair_from_row(v).map_err(|e| Error::Invalid(format!("feedback row {}: {e}", i + 1)))?);
+            continue;
+        }
+        let get = |k: &str| v.get(k).and_then(Value::as_str);
+        let (Some(task), Some(answer)) = (get("task_id"), get("answer")) else {
+            return Err(Error::Invalid(format!(
+                "feedback row {}: needs task_id and answer (a rated `sbd eval export-review` row) or prompt/chosen/rejected",
+                i + 1
+            )));
+        };
+        let prompt = get("prompt").unwrap_or(task).to_string();
+        let votes: Vec<bool> = ["explanation_clear", "explanation_accurate", "override_intuitive"]
+            .iter()
+            .filter_map(|k| v.get(*k).and_then(Value::as_bool))
+            .collect();
+        if votes.is_empty() {
+            unrated += 1;
+            continue;
+        }
+        let score = votes.iter().map(|&b| if b { 1 } else { -1 }).sum();
+        by_task.entry(task.to_string()).or_default().push((score, prompt, answer.to_string()));
+    }
+    for mut answers in by_task.into_values() {
+        answers.sort_by(|a, b| b.0.cmp(&a.0));
+        let (best, prompt, chosen) = answers[0].clone();
+        for (score, _, rejected) in &answers[1..] {
+            if *score < best && *rejected != chosen {
+                out.push(Pair { prompt: prompt.clone(), chosen: chosen.clone(), rejected: rejected.clone() });
+            }
+        }
+    }
+    Ok((out, unrated))
 }
 
 /// Rows of a JSONL file as JSON values.
@@ -407,5 +891,58 @@ mod tests {
         let pairs = pairs_from_samples(&embedded_samples(), 10_000);
         assert_eq!(pairs.len(), EMBEDDED.len());
         assert!(pairs[0].1.chosen.contains('?'));
+    }
+
+    #[test]
+    fn default_corpus_has_seed_pairs_variants_and_every_pair_kind() {
+        let c = default_corpus(Path::new("/nonexistent"), 4000, true).unwrap();
+        assert!(c.note.contains("seed pairs") && c.note.contains("mutants"), "{}", c.note);
+        let ex = &c.examples;
+        let seed = ex.iter().filter(|e| e.id.starts_with("seed/")).count();
+        assert!(seed >= 300, "{seed} seed units");
+        for e in ex {
+            assert!(e.anrf.contains(tk::ANRF_INTENT) && e.anrf.contains("rules="), "{}", e.anrf);
+        }
+        // A mutant is flagged, its original is clean, and they share a group.
+        let m = ex.iter().find(|e| e.variant == VariantKind::Mutant).unwrap();
+        let orig = ex.iter().find(|e| Some(&e.id) == m.parent.as_ref()).unwrap();
+        assert_eq!((m.props[0], orig.props[0], &m.group), (1.0, 0.0, &orig.group));
+        assert_ne!(m.anrf, orig.anrf);
+        // Every split keeps groups together.
+        for e in ex {
+            assert_eq!(e.held_out, is_held_out(&e.group, 10));
+        }
+        let pairs = pairs_from_examples(ex);
+        for kind in [PairKind::Pair, PairKind::Mutant, PairKind::Override] {
+            assert!(pairs.iter().any(|p| p.1 == kind), "{kind:?}");
+        }
+        assert!(pairs.iter().any(|p| p.2) && pairs.iter().any(|p| !p.2));
+        let chats = chats_from_examples(ex);
+        assert!(chats.len() >= 150);
+        let (c0, _) = &chats[0];
+        assert!(c0.prompt.starts_with("Write secure") && c0.response.starts_with(tk::CODE), "{c0:?}");
+        assert!(c0.response.contains(tk::EXPLANATION));
+    }
+
+    #[test]
+    fn preference_pairs_from_rated_reviews() {
+        let rows: Vec<Value> = [
+            r#"{"task_id":"t1","prompt":"Copy a string.","answer":"A","explanation_clear":true,"explanation_accurate":true}"#,
+            r#"{"task_id":"t1","prompt":"Copy a string.","answer":"B","explanation_clear":false,"explanation_accurate":null}"#,
+            r#"{"task_id":"t1","prompt":"Copy a string.","answer":"C","explanation_clear":true,"explanation_accurate":false}"#,
+            r#"{"task_id":"t2","prompt":"Hash.","answer":"D","explanation_clear":true}"#,
+            r#"{"task_id":"t3","prompt":"Unrated.","answer":"E","explanation_clear":null}"#,
+            r#"{"prompt":"p","chosen":"x","rejected":"y"}"#,
+        ]
+        .iter()
+        .map(|r| serde_json::from_str(r).unwrap())
+        .collect();
+        let (pairs, unrated) = pairs_from_feedback(&rows).unwrap();
+        assert_eq!(unrated, 1);
+        let got: Vec<(&str, &str)> = pairs.iter().map(|p| (p.chosen.as_str(), p.rejected.as_str())).collect();
+        assert_eq!(got, vec![("x", "y"), ("A", "C"), ("A", "B")]);
+        assert!(pairs[1].prompt == "Copy a string.");
+        let bad: Value = serde_json::from_str(r#"{"reviewer":"me"}"#).unwrap();
+        assert!(pairs_from_feedback(&[bad]).is_err());
     }
 }

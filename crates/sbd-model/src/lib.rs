@@ -14,7 +14,11 @@
 //!   checkpoint so that a killed run resumes exactly.
 //! - [`data`]: training examples (pretraining text with verifier labels, SFT chats, DPO pairs)
 //!   from JSONL or from `sbd-data`'s readers, plus a small embedded set.
+//! - [`curriculum`]: the scheduler that orders and weights examples by complexity, security
+//!   concept and override scenarios as training progresses.
 //! - [`metrics`]: AUROC, expected calibration error, temperature scaling.
+//! - [`objectives`]: training rows (windows of long code, consistency and adversarial pairs,
+//!   preference pairs) and the losses on them.
 //! - [`train`]: the training loops (pretrain objectives, SFT, DPO, RL) with checkpoints and resume.
 //! - [`rl`]: GRPO-style reinforcement learning with the verifier's reward and a KL penalty.
 //! - [`format`]: the multi-layer answer (code, ANRF intent/semantic/execution layers,
@@ -32,6 +36,7 @@
 
 pub mod backend;
 pub mod config;
+pub mod curriculum;
 pub mod data;
 pub mod export;
 pub mod format;
@@ -39,6 +44,7 @@ pub mod generate;
 pub mod local;
 pub mod metrics;
 pub mod model;
+pub mod objectives;
 pub mod optim;
 pub mod rl;
 pub mod rng;

@@ -5,9 +5,9 @@
 //! One-dimensional weights are held as `[1, n]` on the device and saved as `[n]`.
 
 use burn::tensor::activation::{silu, softmax};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, FloatDType, Int, Tensor, TensorData};
 
-use crate::config::{ModelConfig, N_PROPS, N_TAGS};
+use crate::config::{LoraConfig, ModelConfig, N_PROPS, N_TAGS, Precision, PropertyPool};
 use crate::rng::Rng;
 use crate::tensor_io::TensorFile;
 use crate::{Error, Result};
@@ -87,6 +87,12 @@ pub struct Model {
     /// Saved shapes (1-D weights are `[n]`).
     pub shapes: Vec<Vec<usize>>,
     pub params: Vec<Tensor<2>>,
+    /// Which parameters train (all, except the base weights under LoRA).
+    pub trainable: Vec<bool>,
+    /// Precision of the transformer blocks (see [`Precision`]).
+    pub precision: Precision,
+    /// For each parameter that has a LoRA adapter: the indices of its `A` and `B`.
+    lora: Vec<Option<(usize, usize)>>,
     layers: Vec<LayerIdx>,
     embed: usize,
     norm: usize,
@@ -114,8 +120,28 @@ pub fn param_layout(cfg: &ModelConfig) -> Vec<(String, Vec<usize>)> {
     out.push(("model.norm.weight".into(), vec![d]));
     out.push(("lm_head.weight".into(), vec![v, d]));
     out.push(("sbd.tag_head.weight".into(), vec![N_TAGS, d]));
-    out.push(("sbd.property_head.weight".into(), vec![N_PROPS, d]));
+    out.push(("sbd.property_head.weight".into(), vec![N_PROPS, cfg.property_pool.width(d)]));
     out.push(("sbd.property_head.bias".into(), vec![N_PROPS]));
+    if let Some(l) = &cfg.lora {
+        out.extend(lora_layout(&out, l));
+    }
+    out
+}
+
+/// The adapter tensors for `base` (names as in PEFT: `….q_proj.lora_A.weight` `[rank, in]`,
+/// `….q_proj.lora_B.weight` `[out, rank]`).
+fn lora_layout(base: &[(String, Vec<usize>)], l: &LoraConfig) -> Vec<(String, Vec<usize>)> {
+    let mut out = Vec::new();
+    for (name, shape) in base {
+        let Some(stem) = name.strip_suffix(".weight") else { continue };
+        if !l.targets.iter().any(|t| stem.ends_with(&format!(".{t}"))) {
+            continue;
+        }
+        if let [o, i] = shape[..] {
+            out.push((format!("{stem}.lora_A.weight"), vec![l.rank, i]));
+            out.push((format!("{stem}.lora_B.weight"), vec![o, l.rank]));
+        }
+    }
     out
 }
 
@@ -139,7 +165,7 @@ impl Model {
             let n: usize = shape.iter().product();
             let data: Vec<f32> = if name.ends_with("norm.weight") {
                 vec![1.0; n]
-            } else if name.ends_with(".bias") {
+            } else if name.ends_with(".bias") || name.ends_with("lora_B.weight") {
                 vec![0.0; n]
             } else {
                 let std =
@@ -168,6 +194,18 @@ impl Model {
             shapes.push(shape);
         }
         let idx = |n: &str| names.iter().position(|x| x == n).unwrap_or(usize::MAX);
+        let mut lora = vec![None; names.len()];
+        for (i, n) in names.iter().enumerate() {
+            if let Some(stem) = n.strip_suffix(".lora_A.weight") {
+                let base = idx(&format!("{stem}.weight"));
+                let b = idx(&format!("{stem}.lora_B.weight"));
+                if base == usize::MAX || b == usize::MAX {
+                    return Err(Error::Invalid(format!("{n}: adapter without its base weight or B")));
+                }
+                lora[base] = Some((i, b));
+            }
+        }
+        let trainable = names.iter().map(|n| cfg.lora.is_none() || n.contains(".lora_")).collect();
         let layers = (0..cfg.n_layers)
             .map(|i| {
                 let p = format!("model.layers.{i}");
@@ -196,19 +234,78 @@ impl Model {
             names,
             shapes,
             params,
+            trainable,
+            precision: Precision::F32,
+            lora,
             layers,
         })
     }
 
-    /// Marks every parameter as trainable (on an autodiff device).
+    /// Marks the trainable parameters as requiring gradients (on an autodiff device).
     pub fn require_grad(mut self) -> Self {
-        self.params = self.params.into_iter().map(|p| p.detach().require_grad()).collect();
+        self.params = self
+            .params
+            .into_iter()
+            .zip(&self.trainable)
+            .map(|(p, &t)| if t { p.detach().require_grad() } else { p.detach() })
+            .collect();
         self
+    }
+
+    /// Adds fresh LoRA adapters (`A` random, `B` zero, so the model's function is unchanged)
+    /// and freezes every other parameter.
+    pub fn with_lora(&self, l: &LoraConfig, seed: u64) -> Result<Self> {
+        if self.cfg.lora.is_some() {
+            return Err(Error::Invalid("the model already has LoRA adapters".into()));
+        }
+        l.validate()?;
+        let mut file = self.to_file()?;
+        let cfg = ModelConfig { lora: Some(l.clone()), ..self.cfg.clone() };
+        let mut rng = Rng::new(seed ^ 0x4C6F_5241);
+        for (name, shape) in lora_layout(&param_layout(&self.cfg), l) {
+            let n: usize = shape.iter().product();
+            let data = if name.ends_with("lora_A.weight") {
+                let bound = 1.0 / (shape[1].max(1) as f64).sqrt();
+                (0..n).map(|_| ((rng.f64() * 2.0 - 1.0) * bound) as f32).collect()
+            } else {
+                vec![0.0; n]
+            };
+            file.insert(name, shape, data);
+        }
+        let mut m = Model::from_file(&cfg, &file, &self.device)?;
+        m.precision = self.precision;
+        Ok(m)
+    }
+
+    /// Folds the adapters into their weights (`W + (alpha / rank) · B A`) and drops them.
+    pub fn merge_lora(&self) -> Result<Self> {
+        let Some(l) = &self.cfg.lora else { return Ok(self.clone()) };
+        let scale = l.scale();
+        let mut file = TensorFile::default();
+        for (i, ((n, s), p)) in self.names.iter().zip(&self.shapes).zip(&self.params).enumerate() {
+            if n.contains(".lora_") {
+                continue;
+            }
+            let w = match self.lora[i] {
+                Some((a, b)) => {
+                    let delta = self.params[b].clone().matmul(self.params[a].clone()).mul_scalar(scale);
+                    p.clone().add(delta)
+                }
+                None => p.clone(),
+            };
+            file.insert(n.clone(), s.clone(), host(w)?);
+        }
+        let cfg = ModelConfig { lora: None, ..self.cfg.clone() };
+        let mut m = Model::from_file(&cfg, &file, &self.device)?;
+        m.precision = self.precision;
+        Ok(m)
     }
 
     /// The same weights on another device (e.g. a frozen copy without autodiff).
     pub fn to_device(&self, device: &Device) -> Result<Self> {
-        Self::from_file(&self.cfg, &self.to_file()?, device)
+        let mut m = Self::from_file(&self.cfg, &self.to_file()?, device)?;
+        m.precision = self.precision;
+        Ok(m)
     }
 
     /// Copies the parameters to the host.
@@ -224,6 +321,44 @@ impl Model {
         let [b, t, din] = x.dims();
         let [dout, _] = w.dims();
         x.reshape([b * t, din]).matmul(w.clone().transpose()).reshape([b, t, dout])
+    }
+
+    fn low(&self) -> Option<FloatDType> {
+        match self.precision {
+            Precision::F32 => None,
+            Precision::Bf16 => Some(FloatDType::BF16),
+            Precision::F16 => Some(FloatDType::F16),
+        }
+    }
+
+    /// The projection by parameter `i`, with its adapter when it has one, in the model's
+    /// block precision (`x` is already in it).
+    fn proj(&self, x: Tensor<3>, i: usize) -> Tensor<3> {
+        let w = |j: usize| match self.low() {
+            Some(dt) => self.params[j].clone().cast(dt),
+            None => self.params[j].clone(),
+        };
+        let y = Self::linear(x.clone(), &w(i));
+        match (self.lora[i], &self.cfg.lora) {
+            (Some((a, b)), Some(l)) => y.add(Self::linear(Self::linear(x, &w(a)), &w(b)).mul_scalar(l.scale())),
+            _ => y,
+        }
+    }
+
+    /// Into the block precision (a no-op in f32).
+    fn down(&self, x: Tensor<3>) -> Tensor<3> {
+        match self.low() {
+            Some(dt) => x.cast(dt),
+            None => x,
+        }
+    }
+
+    /// Back to f32.
+    fn up<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        match self.low() {
+            Some(_) => x.cast(FloatDType::F32),
+            None => x,
+        }
     }
 
     fn rms_norm(&self, x: Tensor<3>, w: &Tensor<2>) -> Tensor<3> {
@@ -289,11 +424,11 @@ impl Model {
         let scale = 1.0 / (hd as f64).sqrt();
         for (li, l) in self.layers.iter().enumerate() {
             let p = &self.params;
-            let hn = self.rms_norm(x.clone(), &p[l.attn_norm]);
-            let split = |y: Tensor<3>| y.reshape([batch, t, h, hd]).swap_dims(1, 2);
-            let q = Self::rope(split(Self::linear(hn.clone(), &p[l.q])), &cos, &sin);
-            let mut k = Self::rope(split(Self::linear(hn.clone(), &p[l.k])), &cos, &sin);
-            let mut v = split(Self::linear(hn, &p[l.v]));
+            let hn = self.down(self.rms_norm(x.clone(), &p[l.attn_norm]));
+            let split = |y: Tensor<3>| self.up(y).reshape([batch, t, h, hd]).swap_dims(1, 2);
+            let q = Self::rope(split(self.proj(hn.clone(), l.q)), &cos, &sin);
+            let mut k = Self::rope(split(self.proj(hn.clone(), l.k)), &cos, &sin);
+            let mut v = split(self.proj(hn, l.v));
             if let Some(c) = cache.as_deref_mut() {
                 if let Some((pk, pv)) = c.layers[li].take() {
                     k = Tensor::cat(vec![pk, k], 2);
@@ -302,11 +437,11 @@ impl Model {
                 c.layers[li] = Some((k.clone(), v.clone()));
             }
             let att = softmax(q.matmul(k.swap_dims(2, 3)).mul_scalar(scale).add(mask.clone()), 3);
-            let o = att.matmul(v).swap_dims(1, 2).reshape([batch, t, d]);
-            x = x.add(Self::linear(o, &p[l.o]));
-            let hn = self.rms_norm(x.clone(), &p[l.mlp_norm]);
-            let g = silu(Self::linear(hn.clone(), &p[l.gate])).mul(Self::linear(hn, &p[l.up]));
-            x = x.add(Self::linear(g, &p[l.down]));
+            let o = self.down(att.matmul(v).swap_dims(1, 2).reshape([batch, t, d]));
+            x = x.add(self.up(self.proj(o, l.o)));
+            let hn = self.down(self.rms_norm(x.clone(), &p[l.mlp_norm]));
+            let g = silu(self.proj(hn.clone(), l.gate)).mul(self.proj(hn, l.up));
+            x = x.add(self.up(self.proj(g, l.down)));
         }
         if let Some(c) = cache {
             c.len = tk;
@@ -319,13 +454,21 @@ impl Model {
         })
     }
 
-    /// Property logits `[B, N_PROPS]` from hidden states, mean-pooled over `mask` (`[B, T]`,
-    /// 1 for tokens that belong to the sequence).
+    /// Property logits `[B, N_PROPS]` from hidden states pooled over `mask` (`[B, T]`, 1 for
+    /// tokens that belong to the sequence) as the config says (mean, or mean and max).
     pub fn property_logits(&self, hidden: Tensor<3>, mask: &[f32]) -> Tensor<2> {
         let [b, t, d] = hidden.dims();
         let m: Tensor<3> = dev(mask.to_vec(), [b, t, 1], &self.device);
         let count = m.clone().sum_dim(1).clamp_min(1.0); // [B,1,1]
-        let pooled = hidden.mul(m).sum_dim(1).div(count).reshape([b, d]);
+        let mean = hidden.clone().mul(m.clone()).sum_dim(1).div(count).reshape([b, d]);
+        let pooled = match self.cfg.property_pool {
+            PropertyPool::Mean => mean,
+            PropertyPool::MeanMax => {
+                // Padding gets a large negative offset so it never wins the maximum.
+                let max = hidden.add(m.sub_scalar(1.0).mul_scalar(1e4)).max_dim(1).reshape([b, d]);
+                Tensor::cat(vec![mean, max], 1)
+            }
+        };
         pooled.matmul(self.params[self.prop_w].clone().transpose()).add(self.params[self.prop_b].clone())
     }
 }
@@ -358,6 +501,53 @@ mod tests {
         let v = cfg.vocab_size;
         assert_eq!(&full[..4 * v], &other[..4 * v]);
         assert!(m.forward(&[60], 1, None).is_err());
+    }
+
+    #[test]
+    fn lora_starts_as_the_base_model_and_merges_into_it() {
+        let cfg = tiny();
+        let device = Device::flex();
+        let m = Model::init(&cfg, &device, 3).unwrap();
+        let ids: Vec<u32> = vec![3, 7, 11, 2, 9];
+        let base = host(m.forward(&ids, 1, None).unwrap().logits).unwrap();
+        let l = LoraConfig { rank: 4, ..Default::default() };
+        let mut lm = m.with_lora(&l, 1).unwrap();
+        assert_eq!(lm.trainable.iter().filter(|t| **t).count(), 2 * 7 * cfg.n_layers);
+        let same = host(lm.forward(&ids, 1, None).unwrap().logits).unwrap();
+        assert_eq!(base, same, "B starts at zero");
+        // Move the adapters: the output changes, and merging reproduces it without adapters.
+        for i in 0..lm.params.len() {
+            if lm.names[i].contains("lora_B") {
+                let [o, r] = lm.params[i].dims();
+                lm.params[i] = dev((0..o * r).map(|k| ((k % 7) as f32 - 3.0) * 0.01).collect(), [o, r], &device);
+            }
+        }
+        let adapted = host(lm.forward(&ids, 1, None).unwrap().logits).unwrap();
+        let merged = lm.merge_lora().unwrap();
+        assert!(merged.cfg.lora.is_none() && merged.names.iter().all(|n| !n.contains("lora")));
+        let out = host(merged.forward(&ids, 1, None).unwrap().logits).unwrap();
+        let moved = base.iter().zip(&adapted).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let err = out.iter().zip(&adapted).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(moved > 1e-3 && err < 1e-4, "adapters moved the logits by {moved}, merge differs by {err}");
+        // A checkpoint with unmerged adapters loads back with them.
+        let back = Model::from_file(&lm.cfg, &lm.to_file().unwrap(), &device).unwrap();
+        assert_eq!(host(back.forward(&ids, 1, None).unwrap().logits).unwrap(), adapted);
+    }
+
+    #[test]
+    fn mixed_precision_forward_stays_close_to_f32() {
+        let cfg = tiny();
+        let device = Device::flex();
+        let mut m = Model::init(&cfg, &device, 4).unwrap();
+        let ids: Vec<u32> = vec![3, 7, 11, 2, 9, 1, 4];
+        let full = host(m.forward(&ids, 1, None).unwrap().logits).unwrap();
+        for p in [Precision::Bf16, Precision::F16] {
+            m.precision = p;
+            let low = host(m.forward(&ids, 1, None).unwrap().logits).unwrap();
+            let err = full.iter().zip(&low).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            let spread = full.iter().map(|x| x.abs()).fold(0.0f32, f32::max);
+            assert!(err > 0.0 && err < 0.05 * spread.max(1e-3), "{p:?}: error {err}, logits up to {spread}");
+        }
     }
 
     #[test]

@@ -19,18 +19,23 @@ pub fn lr_at(cfg: &TrainConfig, step: usize) -> f64 {
     cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1.0 + (std::f64::consts::PI * p).cos())
 }
 
-/// Optimizer state: first and second moments per parameter and the step count.
+/// Optimizer state: first and second moments per trainable parameter (`None` for frozen
+/// ones) and the step count.
 pub struct AdamW {
-    pub m: Vec<Tensor<2>>,
-    pub v: Vec<Tensor<2>>,
+    pub m: Vec<Option<Tensor<2>>>,
+    pub v: Vec<Option<Tensor<2>>>,
     pub t: u64,
 }
 
 impl AdamW {
     pub fn new(model: &Model) -> Self {
         // The moments live on the inner backend: optimizer arithmetic is never differentiated.
-        let z = |p: &Tensor<2>| Tensor::<2>::zeros(p.dims(), &model.device).inner();
-        AdamW { m: model.params.iter().map(z).collect(), v: model.params.iter().map(z).collect(), t: 0 }
+        let z = |(p, t): (&Tensor<2>, &bool)| t.then(|| Tensor::<2>::zeros(p.dims(), &model.device).inner());
+        AdamW {
+            m: model.params.iter().zip(&model.trainable).map(z).collect(),
+            v: model.params.iter().zip(&model.trainable).map(z).collect(),
+            t: 0,
+        }
     }
 
     /// Applies one update with gradients `grads` (one per parameter, `None` for parameters the
@@ -57,20 +62,27 @@ impl AdamW {
         let c1 = 1.0 - b1.powi(t);
         let c2 = 1.0 - b2.powi(t);
         for (i, g) in grads.into_iter().enumerate() {
-            let Some(g) = g else { continue };
+            let (Some(g), Some(m0), Some(v0)) = (g, &self.m[i], &self.v[i]) else { continue };
             let g = g.mul_scalar(scale);
-            let m = self.m[i].clone().mul_scalar(b1).add(g.clone().mul_scalar(1.0 - b1));
-            let v = self.v[i].clone().mul_scalar(b2).add(g.square().mul_scalar(1.0 - b2));
+            let m = m0.clone().mul_scalar(b1).add(g.clone().mul_scalar(1.0 - b1));
+            let v = v0.clone().mul_scalar(b2).add(g.square().mul_scalar(1.0 - b2));
             let p = model.params[i].clone().detach();
             let tracked = p.is_autodiff();
+            // Keep the parameter's gradient-checkpointing strategy: `autodiff()` alone would
+            // give it the default one, which cannot meet the device's tensors in one op.
+            let strategy = p.gradient_checkpointing_strategy();
             let p = p.inner();
             let decay =
                 if model.shapes[i].len() == 2 && !model.names[i].contains("embed") { cfg.weight_decay } else { 0.0 };
             let upd = m.clone().div_scalar(c1).div(v.clone().div_scalar(c2).sqrt().add_scalar(cfg.eps));
             let np = p.clone().sub(upd.mul_scalar(lr)).sub(p.mul_scalar(lr * decay));
-            model.params[i] = if tracked { np.autodiff().require_grad() } else { np };
-            self.m[i] = m;
-            self.v[i] = v;
+            model.params[i] = match (tracked, strategy) {
+                (true, Some(st)) => np.autodiff().with_gradient_checkpointing_strategy(st).require_grad(),
+                (true, None) => np.autodiff().require_grad(),
+                (false, _) => np,
+            };
+            self.m[i] = Some(m);
+            self.v[i] = Some(v);
         }
         Ok(norm)
     }
@@ -78,9 +90,10 @@ impl AdamW {
     /// The moments as named host tensors (`m.NAME`, `v.NAME`).
     pub fn state(&self, model: &Model, out: &mut TensorFile) -> Result<()> {
         for (i, n) in model.names.iter().enumerate() {
-            let s = self.m[i].dims().to_vec();
-            out.insert(format!("m.{n}"), s.clone(), host(self.m[i].clone())?);
-            out.insert(format!("v.{n}"), s, host(self.v[i].clone())?);
+            let (Some(m), Some(v)) = (&self.m[i], &self.v[i]) else { continue };
+            let s = m.dims().to_vec();
+            out.insert(format!("m.{n}"), s.clone(), host(m.clone())?);
+            out.insert(format!("v.{n}"), s, host(v.clone())?);
         }
         out.metadata.insert("adam_t".into(), self.t.to_string());
         Ok(())
@@ -92,11 +105,15 @@ impl AdamW {
         for (i, n) in model.names.iter().enumerate() {
             let dims = model.params[i].dims();
             for (prefix, out) in [("m", &mut m), ("v", &mut v)] {
+                if !model.trainable[i] {
+                    out.push(None);
+                    continue;
+                }
                 let t = file.get(&format!("{prefix}.{n}"))?;
                 if t.shape != dims.to_vec() {
                     return Err(Error::Invalid(format!("optimizer state {prefix}.{n} has the wrong shape")));
                 }
-                out.push(dev(t.data.clone(), dims, &model.device).inner());
+                out.push(Some(dev(t.data.clone(), dims, &model.device).inner()));
             }
         }
         let t = file

@@ -2,11 +2,13 @@
 //! a group of answers from the current policy, score each with [`sbd_scan::reward::reward`]
 //! (the same formula as `POST /v1/reward`) minus β·(log π − log π_ref) as the KL penalty, and
 //! push up the log-probability of answers above their group's mean reward (advantages
-//! normalised within the group).
+//! normalised within the group). Prompts with functional tests have them run in
+//! `sbd-sandbox` for every sampled answer, and the share passed enters the reward.
 
 use std::str::FromStr;
 
 use burn::tensor::Tensor;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::generate::{Sampling, chat_prompt, generate_ids};
@@ -14,7 +16,23 @@ use crate::model::{Model, dev, host};
 use crate::tokenizer::Tok;
 use crate::train::{chat_row, collate, row_logp};
 use crate::{Error, Result};
-use sbd_scan::reward::{Expectations, OverrideExpectation, Weights, reward, split_completion};
+use sbd_scan::reward::{Expectations, OverrideExpectation, TestOutcome, Weights, reward, split_completion};
+
+/// One functional test of an answer, run in `sbd-sandbox` (the fields of a test in
+/// `POST /v1/reward` items).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct TestCase {
+    #[serde(default)]
+    pub stdin: Option<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Compared with the program's stdout, ignoring trailing whitespace.
+    #[serde(default)]
+    pub expected_stdout: Option<String>,
+    /// A test program in the answer's language (see `sbd run --help`); exit 0 = pass.
+    #[serde(default)]
+    pub test_script: Option<String>,
+}
 
 /// A prompt with what the verifier should expect of the answer.
 #[derive(Debug, Clone)]
@@ -22,6 +40,31 @@ pub struct RlPrompt {
     pub prompt: String,
     pub language: String,
     pub expect: Expectations,
+    /// Functional tests (empty when the prompt has none).
+    pub tests: Vec<TestCase>,
+}
+
+/// Runs `tests` on `code` in the sandbox; a test passes when the run's verdict is `passed`
+/// (built, no checker finding, within limits, expected output). An error when the sandbox
+/// cannot run the language here (missing toolchain, no namespaces).
+pub fn run_tests(code: &str, language: &str, tests: &[TestCase]) -> Result<TestOutcome> {
+    use sbd_sandbox::runner::{Harness, Language, RunRequest, Verdict, run_unit};
+    let lang = Language::from_name(language).ok_or_else(|| {
+        Error::Invalid(format!("tests run for c, cpp, rust, python, javascript and java, not {language}"))
+    })?;
+    let mut passed = 0;
+    for t in tests {
+        let mut req = RunRequest::new(lang, code);
+        req.harness = Harness {
+            stdin: t.stdin.clone().unwrap_or_default().into_bytes(),
+            args: t.args.clone(),
+            expected_stdout: t.expected_stdout.clone(),
+            test_script: t.test_script.clone(),
+        };
+        let report = run_unit(&req).map_err(|e| Error::Invalid(format!("sandbox: {e}")))?;
+        passed += (report.verdict == Verdict::Passed) as usize;
+    }
+    Ok(TestOutcome { passed, total: tests.len() })
 }
 
 /// RL settings.
@@ -51,11 +94,35 @@ pub fn prompt_from_row(v: &Value) -> Result<RlPrompt> {
         None => None,
     };
     let explanation_expected = v.get("explanation_expected").and_then(Value::as_bool).unwrap_or(false);
+    let tests: Vec<TestCase> = match v.get("tests") {
+        Some(t) => serde_json::from_value(t.clone()).map_err(|e| Error::Invalid(format!("RL row tests: {e}")))?,
+        None => Vec::new(),
+    };
     Ok(RlPrompt {
         prompt: prompt.into(),
         language: language.into(),
         expect: Expectations { override_expectation, cwe, explanation_expected },
+        tests,
     })
+}
+
+/// RL prompts from the corpus: the task of every example the SFT chats teach (clean code
+/// with a task), expecting an explanation that names the weakness its pair or seed entry is
+/// about. Returns `(prompt, held_out)`.
+pub fn prompts_from_examples(ex: &[crate::data::CodeExample]) -> Vec<(RlPrompt, bool)> {
+    use sbd_data::record::VariantKind;
+    ex.iter()
+        .filter(|e| {
+            e.props[0] == 0.0 && !e.is_override && matches!(e.variant, VariantKind::Secure | VariantKind::Original)
+        })
+        .filter(|e| sbd_scan::Language::from_str(&e.language).is_ok())
+        .filter_map(|e| {
+            let prompt = crate::data::example_prompt(e)?;
+            let expect =
+                Expectations { cwe: e.cwe_label, explanation_expected: e.cwe_label.is_some(), ..Default::default() };
+            Some((RlPrompt { prompt, language: e.language.clone(), expect, tests: Vec::new() }, e.held_out))
+        })
+        .collect()
 }
 
 /// RL prompts from the fixed sides of vulnerable/fixed pairs: the task, its language and the
@@ -69,20 +136,32 @@ pub fn prompts_from_samples(samples: &[sbd_data::sources::Sample], max_bytes: us
             let expect = Expectations { cwe: s.cwe, ..Default::default() };
             (
                 crate::data::group_of(s),
-                RlPrompt { prompt: crate::data::task_prompt(s), language: s.language.clone(), expect },
+                RlPrompt {
+                    prompt: crate::data::task_prompt(s),
+                    language: s.language.clone(),
+                    expect,
+                    tests: Vec::new(),
+                },
             )
         })
         .collect()
 }
 
-/// The verifier's score of one answer and whether its code parses and is compliant (no
-/// active finding at medium or above).
+/// The verifier's score of one answer (with its functional tests run in the sandbox when the
+/// prompt has some) and whether its code parses and is compliant (no active finding at
+/// medium or above).
 pub fn score(p: &RlPrompt, text: &str) -> Result<(f64, bool, bool)> {
     let lang = sbd_scan::Language::from_str(&p.language).map_err(|e| Error::Invalid(e.to_string()))?;
     let (code, expl) = split_completion(text);
     let report = sbd_scan::scan(&code, lang);
-    let r = reward(&report, &p.expect, expl.as_deref(), None, &Weights::default());
-    let parses = !code.trim().is_empty() && sbd_scan::raw_parse(&code, lang) && r.parse == 0.0;
+    let parses = !code.trim().is_empty()
+        && sbd_scan::raw_parse(&code, lang)
+        && !report.notes.iter().any(|n| n.contains("not scanned"));
+    let tests = if p.tests.is_empty() || !parses { None } else { Some(run_tests(&code, &p.language, &p.tests)?) };
+    // Code that does not parse cannot pass its tests: it scores 0 on them.
+    let tests = tests.or_else(|| (!p.tests.is_empty()).then_some(TestOutcome { passed: 0, total: p.tests.len() }));
+    let r = reward(&report, &p.expect, expl.as_deref(), tests, &Weights::default());
+    let parses = parses && r.parse == 0.0;
     Ok((r.reward, parses, parses && r.blocking_findings == 0))
 }
 
@@ -147,15 +226,91 @@ pub fn grpo_loss(
 
 /// Compliance and parse rates of one sampled answer per prompt.
 pub fn compliance(model: &Model, tok: &Tok, prompts: &[RlPrompt], s: &Sampling) -> Result<(f64, f64)> {
-    let (mut comp, mut parse) = (0usize, 0usize);
+    let e = evaluate(model, tok, prompts, s, 1)?;
+    Ok((e.compliance, e.parse_rate))
+}
+
+/// What sampled answers to held-out prompts achieve.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SampleEval {
+    pub prompts: usize,
+    pub samples: usize,
+    /// Parses and has no active finding at medium or above.
+    pub compliance: f64,
+    pub parse_rate: f64,
+    /// Compliant among the answers that parse.
+    pub compliance_of_parsed: f64,
+    pub mean_reward: f64,
+}
+
+/// Samples `per_prompt` answers to every prompt (seeds `s.seed + k`, the same for every
+/// model, so two models are compared on the same draws of the sampler) and scores them.
+pub fn evaluate(model: &Model, tok: &Tok, prompts: &[RlPrompt], s: &Sampling, per_prompt: usize) -> Result<SampleEval> {
+    let (mut comp, mut parse, mut reward_sum, mut n) = (0usize, 0usize, 0.0, 0usize);
     for (i, p) in prompts.iter().enumerate() {
         let ids = tok.encode(&chat_prompt(&p.prompt))?.ids;
-        let s = Sampling { seed: s.seed.wrapping_add(i as u64), ..s.clone() };
-        let text = tok.decode(&generate_ids(model, &ids, tok.eos, &s)?, true)?;
-        let (_, ps, c) = score(p, &text)?;
-        parse += ps as usize;
-        comp += c as usize;
+        for k in 0..per_prompt.max(1) {
+            let s = Sampling { seed: s.seed.wrapping_add((i * per_prompt.max(1) + k) as u64), ..s.clone() };
+            let text = tok.decode(&generate_ids(model, &ids, tok.eos, &s)?, true)?;
+            let (r, ps, c) = score(p, &text)?;
+            parse += ps as usize;
+            comp += c as usize;
+            reward_sum += r;
+            n += 1;
+        }
     }
-    let n = prompts.len().max(1) as f64;
-    Ok((comp as f64 / n, parse as f64 / n))
+    let d = n.max(1) as f64;
+    Ok(SampleEval {
+        prompts: prompts.len(),
+        samples: n,
+        compliance: comp as f64 / d,
+        parse_rate: parse as f64 / d,
+        compliance_of_parsed: comp as f64 / parse.max(1) as f64,
+        mean_reward: reward_sum / d,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prompt(tests: Vec<TestCase>) -> RlPrompt {
+        RlPrompt {
+            prompt: "Add two numbers from stdin.".into(),
+            language: "python".into(),
+            expect: Expectations::default(),
+            tests,
+        }
+    }
+
+    #[test]
+    fn functional_tests_run_in_the_sandbox_and_enter_the_reward() {
+        let t = TestCase { stdin: Some("2 3\n".into()), expected_stdout: Some("5".into()), ..Default::default() };
+        let good = "```python\na, b = map(int, input().split())\nprint(a + b)\n```";
+        let wrong = "```python\na, b = map(int, input().split())\nprint(a - b)\n```";
+        match run_tests("print(5)\n", "python", std::slice::from_ref(&t)) {
+            Err(e) => {
+                println!("SKIPPED sandbox reward check: {e}");
+                return;
+            }
+            Ok(o) => assert_eq!((o.passed, o.total), (1, 1)),
+        }
+        let p = prompt(vec![t]);
+        let (r_good, parses, compliant) = score(&p, good).unwrap();
+        let (r_wrong, ..) = score(&p, wrong).unwrap();
+        assert!(parses && compliant);
+        // The default weights give passing all tests +1.
+        assert!((r_good - r_wrong - 1.0).abs() < 1e-9, "{r_good} vs {r_wrong}");
+        // Code that does not parse scores 0 on its tests rather than skipping them.
+        let (r_junk, parses, _) = score(&p, "```python\n)))(((\n```").unwrap();
+        assert!(!parses && r_junk < r_wrong);
+        // Without tests, the same answers score alike.
+        let none = prompt(Vec::new());
+        assert_eq!(score(&none, good).unwrap().0, score(&none, wrong).unwrap().0);
+        assert!(
+            prompt_from_row(&serde_json::json!({"prompt": "p", "language": "python", "tests": [{"stdin": "1"}]}))
+                .is_ok_and(|p| p.tests.len() == 1)
+        );
+        assert!(prompt_from_row(&serde_json::json!({"prompt": "p", "language": "python", "tests": "no"})).is_err());
+    }
 }

@@ -1,27 +1,53 @@
-//! Training loops: pretraining objectives, SFT and DPO, with checkpoints that resume exactly.
+//! Training loops: pretraining objectives, SFT, DPO and RL, with checkpoints that resume
+//! exactly.
 //!
 //! A run directory holds `checkpoint/` (the latest checkpoint: `model.safetensors`,
 //! `config.json`, `tokenizer.json`, `training_state.safetensors` with the AdamW moments, step,
 //! data position and RNG state), `metrics.jsonl` (one line per step) and, when the run ends,
 //! the final model files at the top level. Checkpoints are staged in a sibling directory and
 //! swapped in by renames, so a kill at any instant leaves a complete checkpoint behind.
+//!
+//! What the trainer does on this CPU backend and what it would do elsewhere:
+//!
+//! - **Gradient accumulation** (`grad_accum`): the gradients of several batches are summed
+//!   (each loss scaled by 1/`grad_accum`) before one optimizer step.
+//! - **Gradient checkpointing** (`gradient_checkpointing`): burn's autodiff runs with its
+//!   balanced checkpointing strategy, which does not keep the outputs of memory-bound
+//!   operations (element-wise ops, activations, norms) for the backward pass but recomputes
+//!   them there, while compute-bound ones (matmuls) keep theirs. It is a property of the
+//!   autodiff device, so it works the same on the CPU and GPU backends.
+//! - **Mixed precision** (`precision`: `bf16` or `f16`): master weights, optimizer state,
+//!   norms, attention softmax and losses stay f32; each projection casts its weight and input
+//!   to the low precision, multiplies, and casts the result back; gradients flow back through
+//!   the casts. burn's flex CPU backend computes bf16 matmuls by converting to f32 and back,
+//!   and f16 ones with a half-precision GEMM that x86 CPUs without FP16 arithmetic emulate,
+//!   so on this machine mixed precision saves no time (`sbd bench train --precision`
+//!   measures it); it pays off on a GPU backend with tensor cores.
+//! - **LoRA** (`lora`): adapters are added to the chosen projections and only they train; the
+//!   checkpoint holds them unmerged (resume continues them), and the finished model has them
+//!   merged into its weights, with the adapters alone in `adapter.safetensors`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::tensor::activation::{log_softmax, softplus};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ModelConfig, N_PROPS, N_TAGS, TrainConfig};
+use crate::config::{ModelConfig, N_PROPS, TrainConfig};
+use crate::curriculum::{Curriculum, Meta};
 use crate::data::{Chat, CodeExample, Pair};
-use crate::model::{Model, dev, host};
+use crate::model::{Model, host};
+pub use crate::objectives::{Batch, dpo_loss, pretrain_loss};
+pub(crate) use crate::objectives::{Row, chat_row, collate, row_logp};
+use crate::objectives::{
+    code_row, code_row_of, consistency_rows, next_token_logp, pair_batch, shifted, weighted_nll, window,
+};
 use crate::optim::{AdamW, lr_at};
 use crate::rl::{RlConfig, RlPrompt, grpo_loss};
 use crate::rng::Rng;
 use crate::tensor_io::TensorFile;
-use crate::tokenizer::{self as tk, Tok};
+use crate::tokenizer::Tok;
 use crate::{Error, Result, io_err};
 
 /// What a run trains on.
@@ -75,256 +101,6 @@ pub struct StepLog {
     pub tokens: usize,
     pub tokens_per_s: f64,
     pub eta_s: f64,
-}
-
-/// A padded batch of rows and per-position targets.
-pub struct Batch {
-    pub ids: Vec<u32>,
-    pub b: usize,
-    pub t: usize,
-    /// Weight of predicting `ids[i+1]` at position `i`, for the main next-token loss.
-    pub lm_w: Vec<f32>,
-    /// The same, for explanation tokens.
-    pub expl_w: Vec<f32>,
-    pub tag: Vec<i64>,
-    pub tag_w: Vec<f32>,
-    /// 1 for real (non-padding) tokens.
-    pub seq_mask: Vec<f32>,
-    pub props: Vec<f32>,
-    pub tokens: usize,
-}
-
-pub(crate) struct Row {
-    ids: Vec<u32>,
-    pub(crate) lm: Vec<f32>,
-    expl: Vec<f32>,
-    tag: Vec<i64>,
-    tag_w: Vec<f32>,
-    props: [f32; N_PROPS],
-}
-
-fn pick_char_boundary(s: &str, mut i: usize) -> usize {
-    while i < s.len() && !s.is_char_boundary(i) {
-        i += 1;
-    }
-    i.min(s.len())
-}
-
-/// Encodes a labelled code example, as plain text or (with `fim`) in fill-in-the-middle form.
-fn code_row(tok: &Tok, ex: &CodeExample, fim: bool, rng: &mut Rng, t: usize) -> Result<Row> {
-    if fim && ex.code.len() > 4 {
-        let mut a = pick_char_boundary(&ex.code, rng.below(ex.code.len()));
-        let mut b = pick_char_boundary(&ex.code, rng.below(ex.code.len()));
-        if a > b {
-            std::mem::swap(&mut a, &mut b);
-        }
-        let (pre, mid, suf) = (&ex.code[..a], &ex.code[a..b], &ex.code[b..]);
-        let text =
-            format!("{}{}{pre}{}{suf}{}{mid}{}", tk::BOS, tk::FIM_PREFIX, tk::FIM_SUFFIX, tk::FIM_MIDDLE, tk::EOS);
-        let enc = tok.encode(&text)?;
-        let n = enc.ids.len().min(t);
-        let mut lm = vec![1.0; n];
-        lm[n - 1] = 0.0;
-        return Ok(Row {
-            ids: enc.ids[..n].to_vec(),
-            expl: vec![0.0; n],
-            tag: vec![0; n],
-            tag_w: vec![0.0; n],
-            lm,
-            props: ex.props,
-        });
-    }
-    let head = format!("{}{}", tk::BOS, tk::CODE);
-    let code_start = head.len();
-    let code_end = code_start + ex.code.len();
-    let text = format!("{head}{}{}{}{}", ex.code, tk::EXPLANATION, ex.explanation, tk::EOS);
-    let enc = tok.encode(&text)?;
-    let n = enc.ids.len().min(t);
-    let mut row = Row {
-        ids: enc.ids[..n].to_vec(),
-        lm: vec![0.0; n],
-        expl: vec![0.0; n],
-        tag: vec![0; n],
-        tag_w: vec![0.0; n],
-        props: ex.props,
-    };
-    for i in 0..n {
-        let (s, e) = enc.offsets[i];
-        let in_code = s >= code_start && e <= code_end && e > s;
-        if in_code {
-            row.tag_w[i] = 1.0;
-            let (cs, ce) = (s - code_start, e - code_start);
-            if let Some(&(_, _, c)) = ex.tags.iter().find(|(a, b, _)| cs < *b && ce > *a) {
-                row.tag[i] = c as i64;
-            }
-        }
-        if i > 0 {
-            if s >= code_start && e <= code_end + tk::EXPLANATION.len() {
-                row.lm[i - 1] = 1.0;
-            } else if s >= code_end {
-                row.expl[i - 1] = 1.0;
-            }
-        }
-    }
-    Ok(row)
-}
-
-/// Encodes a prompt and a response; weights on the response tokens (and the closing EOS).
-pub(crate) fn chat_row(tok: &Tok, prompt: &str, response: &str, t: usize) -> Result<Row> {
-    let p = tok.encode(&format!("{}{}{prompt}{}", tk::BOS, tk::USER, tk::ASSISTANT))?.ids;
-    let r = tok.encode(&format!("{response}{}", tk::EOS))?.ids;
-    let keep_p = p.len().min(t / 2).max(t.saturating_sub(r.len())).min(p.len());
-    let mut ids: Vec<u32> = p[p.len() - keep_p..].to_vec();
-    let plen = ids.len();
-    ids.extend(&r[..r.len().min(t - plen.min(t))]);
-    let n = ids.len();
-    let mut lm = vec![0.0; n];
-    for w in lm.iter_mut().take(n.saturating_sub(1)).skip(plen.saturating_sub(1)) {
-        *w = 1.0;
-    }
-    Ok(Row { ids, lm, expl: vec![0.0; n], tag: vec![0; n], tag_w: vec![0.0; n], props: [0.0; N_PROPS] })
-}
-
-pub(crate) fn collate(rows: Vec<Row>, pad: u32) -> Batch {
-    let b = rows.len();
-    let t = rows.iter().map(|r| r.ids.len()).max().unwrap_or(1).max(2);
-    let mut out = Batch {
-        ids: Vec::with_capacity(b * t),
-        b,
-        t,
-        lm_w: Vec::new(),
-        expl_w: Vec::new(),
-        tag: Vec::new(),
-        tag_w: Vec::new(),
-        seq_mask: Vec::new(),
-        props: Vec::new(),
-        tokens: 0,
-    };
-    for r in rows {
-        let n = r.ids.len();
-        out.tokens += n;
-        let padn = t - n;
-        out.ids.extend(r.ids.iter().copied().chain(std::iter::repeat_n(pad, padn)));
-        out.lm_w.extend(r.lm.into_iter().chain(std::iter::repeat_n(0.0, padn)));
-        out.expl_w.extend(r.expl.into_iter().chain(std::iter::repeat_n(0.0, padn)));
-        out.tag.extend(r.tag.into_iter().chain(std::iter::repeat_n(0, padn)));
-        out.tag_w.extend(r.tag_w.into_iter().chain(std::iter::repeat_n(0.0, padn)));
-        out.seq_mask.extend(std::iter::repeat_n(1.0, n).chain(std::iter::repeat_n(0.0, padn)));
-        out.props.extend(r.props);
-    }
-    out
-}
-
-fn int2(v: Vec<i64>, shape: [usize; 2], device: &Device) -> Tensor<2, Int> {
-    Tensor::from_data(TensorData::new(v, shape), device)
-}
-
-/// Per-position log-probabilities of the next token, `[B*(T-1)]` as `[N, 1]`.
-fn next_token_logp(logits: Tensor<3>, ids: &[u32], b: usize, t: usize, device: &Device) -> Tensor<2> {
-    let [_, _, v] = logits.dims();
-    let lp = log_softmax(logits.narrow(1, 0, t - 1).reshape([b * (t - 1), v]), 1);
-    let mut tgt = Vec::with_capacity(b * (t - 1));
-    for r in 0..b {
-        for i in 1..t {
-            tgt.push(ids[r * t + i] as i64);
-        }
-    }
-    lp.gather(1, int2(tgt, [b * (t - 1), 1], device))
-}
-
-fn shifted(w: &[f32], b: usize, t: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(b * (t - 1));
-    for r in 0..b {
-        out.extend_from_slice(&w[r * t..r * t + t - 1]);
-    }
-    out
-}
-
-/// Weighted mean of `-logp` (a `[1]` tensor) and the weight sum.
-fn weighted_nll(logp: Tensor<2>, w: Vec<f32>, device: &Device) -> (Tensor<1>, f32) {
-    let n = w.len();
-    let s: f32 = w.iter().sum();
-    let wt: Tensor<2> = dev(w, [n, 1], device);
-    (logp.mul(wt).sum().neg().div_scalar(s.max(1.0)), s)
-}
-
-/// Pretraining losses of a batch: the weighted total and each objective's value.
-pub fn pretrain_loss(model: &Model, batch: &Batch, cfg: &TrainConfig) -> Result<(Tensor<1>, Vec<(String, f64)>)> {
-    let d = &model.device;
-    let w = &cfg.objectives;
-    let out = model.forward(&batch.ids, batch.b, None)?;
-    let (b, t) = (batch.b, batch.t);
-    let logp = next_token_logp(out.logits, &batch.ids, b, t, d);
-    let mut parts: Vec<(&str, f64, Tensor<1>)> = Vec::new();
-    let (lm, s) = weighted_nll(logp.clone(), shifted(&batch.lm_w, b, t), d);
-    if s > 0.0 && w.next_token > 0.0 {
-        parts.push(("next_token", w.next_token, lm));
-    }
-    let (ex, s) = weighted_nll(logp, shifted(&batch.expl_w, b, t), d);
-    if s > 0.0 && w.explanation > 0.0 {
-        parts.push(("explanation", w.explanation, ex));
-    }
-    if w.tags > 0.0 {
-        let lp = log_softmax(out.tags.reshape([b * t, N_TAGS]), 1).gather(1, int2(batch.tag.clone(), [b * t, 1], d));
-        let (tl, s) = weighted_nll(lp, batch.tag_w.clone(), d);
-        if s > 0.0 {
-            parts.push(("tags", w.tags, tl));
-        }
-    }
-    if w.property > 0.0 {
-        let z = model.property_logits(out.hidden, &batch.seq_mask);
-        let y: Tensor<2> = dev(batch.props.clone(), [b, N_PROPS], d);
-        let bce = softplus(z.clone(), 1.0).sub(y.mul(z)).mean();
-        parts.push(("property", w.property, bce));
-    }
-    combine(parts)
-}
-
-fn combine(parts: Vec<(&str, f64, Tensor<1>)>) -> Result<(Tensor<1>, Vec<(String, f64)>)> {
-    let mut total: Option<Tensor<1>> = None;
-    let mut vals = Vec::new();
-    for (name, wt, l) in parts {
-        vals.push((name.to_string(), host(l.clone().detach())?[0] as f64));
-        let l = l.mul_scalar(wt);
-        total = Some(match total {
-            Some(t) => t.add(l),
-            None => l,
-        });
-    }
-    total.map(|t| (t, vals)).ok_or_else(|| Error::Invalid("every objective is switched off".into()))
-}
-
-/// Summed log-probability of each row's weighted tokens, `[B, 1]`.
-pub(crate) fn row_logp(model: &Model, batch: &Batch) -> Result<Tensor<2>> {
-    let out = model.forward(&batch.ids, batch.b, None)?;
-    let (b, t) = (batch.b, batch.t);
-    let lp = next_token_logp(out.logits, &batch.ids, b, t, &model.device);
-    let w: Tensor<2> = dev(shifted(&batch.lm_w, b, t), [b * (t - 1), 1], &model.device);
-    Ok(lp.mul(w).reshape([b, t - 1]).sum_dim(1))
-}
-
-fn pair_batch(tok: &Tok, pairs: &[&Pair], t: usize) -> Result<Batch> {
-    let mut rows = Vec::new();
-    for p in pairs {
-        rows.push(chat_row(tok, &p.prompt, &p.chosen, t)?);
-        rows.push(chat_row(tok, &p.prompt, &p.rejected, t)?);
-    }
-    Ok(collate(rows, tok.pad))
-}
-
-/// DPO loss: −log σ(β·((π_c − ref_c) − (π_r − ref_r))), averaged over pairs.
-pub fn dpo_loss(model: &Model, reference: &Model, batch: &Batch, beta: f64) -> Result<(Tensor<1>, Vec<(String, f64)>)> {
-    let n = batch.b / 2;
-    let pol = row_logp(model, batch)?.reshape([n, 2]);
-    let r = host(row_logp(reference, batch)?)?;
-    let ref_delta: Vec<f32> = (0..n).map(|i| r[2 * i] - r[2 * i + 1]).collect();
-    let pd = pol.clone().narrow(1, 0, 1).sub(pol.narrow(1, 1, 1));
-    let margin = pd.sub(dev(ref_delta, [n, 1], &model.device)).mul_scalar(beta);
-    let acc = host(margin.clone().detach())?.iter().filter(|m| **m > 0.0).count() as f64 / n as f64;
-    let loss = softplus(margin.neg(), 1.0).mean();
-    let (total, mut parts) = combine(vec![("dpo", 1.0, loss)])?;
-    parts.push(("reward_acc".into(), acc));
-    Ok((total, parts))
 }
 
 /// Everything that a checkpoint restores besides weights and moments.
@@ -458,10 +234,136 @@ pub struct RunOptions<'a> {
     pub resume: bool,
     /// Stop after this many steps of this invocation (a simulated kill in tests).
     pub stop_after: Option<usize>,
+    /// Curriculum metadata of SFT or DPO items, one per item (pretraining takes it from its
+    /// examples). Without it those modes draw shuffled epochs.
+    pub meta: Option<&'a [Meta]>,
+}
+
+/// The autodiff device a run trains on: `base` with autodiff, and burn's balanced gradient
+/// checkpointing when the config asks for it.
+pub fn train_device(base: &Device, cfg: &TrainConfig) -> Device {
+    let d = base.clone().autodiff();
+    if cfg.gradient_checkpointing { d.gradient_checkpointing() } else { d }
+}
+
+/// The curriculum view of an example.
+pub fn meta_of(e: &CodeExample) -> Meta {
+    Meta { complexity: e.complexity, concept: e.concept, is_override: e.is_override }
+}
+
+/// Partners of pretraining examples: for consistency, examples of the same group whose
+/// ANRF layers differ (hard negatives); for the adversarial objective, a mutant's original
+/// and an original's first mutant (with whether the example is the mutant).
+struct PretrainAux {
+    neg: Vec<Vec<usize>>,
+    adv: Vec<Option<(usize, bool)>>,
+}
+
+fn pretrain_aux(ex: &[CodeExample]) -> PretrainAux {
+    let mut by_group: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+    let mut by_id: std::collections::HashMap<&str, usize> = Default::default();
+    for (i, e) in ex.iter().enumerate() {
+        by_group.entry(&e.group).or_default().push(i);
+        by_id.insert(&e.id, i);
+    }
+    let neg = ex
+        .iter()
+        .map(|e| {
+            by_group[e.group.as_str()]
+                .iter()
+                .copied()
+                .filter(|&j| !ex[j].anrf.is_empty() && ex[j].anrf != e.anrf)
+                .collect()
+        })
+        .collect();
+    let mut adv = vec![None; ex.len()];
+    for (i, e) in ex.iter().enumerate() {
+        if e.variant != sbd_data::record::VariantKind::Mutant {
+            continue;
+        }
+        if let Some(&p) = e.parent.as_deref().and_then(|p| by_id.get(p)) {
+            adv[i] = Some((p, true));
+            if adv[p].is_none() {
+                adv[p] = Some((i, false));
+            }
+        }
+    }
+    PretrainAux { neg, adv }
+}
+
+/// The rows of one pretraining batch for examples `idx` (see [`crate::objectives`]).
+fn pretrain_batch(
+    tok: &Tok,
+    ex: &[CodeExample],
+    aux: &PretrainAux,
+    idx: &[usize],
+    cfg: &TrainConfig,
+    rng: &mut Rng,
+    t: usize,
+) -> Result<Batch> {
+    let w = &cfg.objectives;
+    let mut rows = Vec::new();
+    let mut cons = Vec::new();
+    let mut adv = Vec::new();
+    for &i in idx {
+        let fim = rng.f64() < w.fim_rate;
+        match aux.adv[i].filter(|_| w.adversarial > 0.0) {
+            Some((j, self_mutant)) => {
+                let (o, m) = if self_mutant { (j, i) } else { (i, j) };
+                // Both windows around the mutation, so that they show the same code.
+                let focus = ex[m].spans.iter().find(|s| s.blocking).map(|s| s.start);
+                let wo = window(tok, &ex[o], t.saturating_sub(4), focus, rng)?;
+                let wm = window(tok, &ex[m], t.saturating_sub(4), focus, rng)?;
+                let k = rows.len();
+                rows.push(code_row_of(tok, &wo, &ex[o].explanation, false, rng, t)?);
+                rows.push(code_row_of(tok, &wm, &ex[m].explanation, false, rng, t)?);
+                if wm.props[0] == 1.0 && wo.props[0] == 0.0 {
+                    adv.push((k, k + 1));
+                }
+            }
+            None => rows.push(code_row(tok, &ex[i], fim, rng, t)?),
+        }
+        if w.consistency > 0.0 && !ex[i].anrf.is_empty() && rng.f64() < w.consistency_rate {
+            let neg = if aux.neg[i].is_empty() {
+                (0..8).map(|_| rng.below(ex.len())).find(|&j| !ex[j].anrf.is_empty() && ex[j].anrf != ex[i].anrf)
+            } else {
+                Some(aux.neg[i][rng.below(aux.neg[i].len())])
+            };
+            if let Some(j) = neg {
+                let (m, n) = consistency_rows(tok, &ex[i], &ex[i].anrf, &ex[j].anrf, rng, t)?;
+                cons.push((rows.len(), rows.len() + 1));
+                rows.push(m);
+                rows.push(n);
+            }
+        }
+    }
+    let mut b = collate(rows, tok.pad);
+    b.cons_pairs = cons;
+    b.adv_pairs = adv;
+    Ok(b)
+}
+
+/// Writes the adapters of a LoRA model as `adapter.safetensors` and `adapter_config.json`.
+fn save_adapters(model: &Model, dir: &Path) -> Result<()> {
+    let Some(l) = &model.cfg.lora else { return Ok(()) };
+    let mut f = model.to_file()?;
+    f.tensors.retain(|n, _| n.contains(".lora_"));
+    f.metadata.insert("format".into(), "pt".into());
+    f.save(&dir.join("adapter.safetensors"))?;
+    let json = serde_json::json!({
+        "peft_type": "LORA",
+        "r": l.rank,
+        "lora_alpha": l.alpha,
+        "target_modules": l.targets,
+        "bias": "none",
+        "merged_into": "model.safetensors",
+    });
+    crate::write_atomic(&dir.join("adapter_config.json"), json.to_string().as_bytes())
 }
 
 /// Trains `model` on `task` for `cfg.steps` optimizer steps. With `resume` and a checkpoint
-/// in the run directory, continues from it (the passed model is then ignored).
+/// in the run directory, continues from it (the passed model is then ignored). Returns the
+/// trained model (adapters merged) on the training device.
 pub fn train(
     model: Model,
     tok: &Tok,
@@ -475,15 +377,46 @@ pub fn train(
     }
     let run = opts.run_dir;
     std::fs::create_dir_all(run).map_err(io_err(run))?;
-    let device = model.device.clone();
+    let device = train_device(&model.device, cfg);
     let t = cfg.seq_len.min(model.cfg.max_seq);
     let (mut model, mut opt, mut pos) = match checkpoint_dir(run).filter(|_| opts.resume) {
         Some(dir) => load_checkpoint(&dir, &device)?,
         None => {
-            let m = model.require_grad();
+            let mut m = model.to_device(&device)?;
+            if let Some(l) = &cfg.lora
+                && m.cfg.lora.is_none()
+            {
+                m = m.with_lora(l, cfg.seed)?;
+            }
+            let m = m.require_grad();
             let o = AdamW::new(&m);
             (m, o, Position { step: 0, epoch: 0, cursor: 0, rng: Rng::new(cfg.seed).0 })
         }
+    };
+    model.precision = cfg.precision;
+    let metas: Option<Vec<Meta>> = match task {
+        Task::Pretrain(ex) => Some(ex.iter().map(meta_of).collect()),
+        _ => opts.meta.map(<[Meta]>::to_vec),
+    };
+    if let Some(m) = &metas
+        && m.len() != task.len()
+    {
+        return Err(Error::Invalid(format!("{} curriculum entries for {} items", m.len(), task.len())));
+    }
+    let curriculum =
+        metas.as_ref().filter(|_| cfg.curriculum.enabled).map(|m| Curriculum::new(m.clone(), &cfg.curriculum));
+    // Without a curriculum: shuffled epochs over the pool (override scenarios left out when
+    // they are switched off).
+    let pool: Vec<usize> = match &metas {
+        Some(m) if !cfg.curriculum.overrides => (0..m.len()).filter(|&i| !m[i].is_override).collect(),
+        _ => (0..task.len()).collect(),
+    };
+    if pool.is_empty() || curriculum.as_ref().is_some_and(Curriculum::is_empty) {
+        return Err(Error::Invalid("no training item is ever admitted (all are override scenarios?)".into()));
+    }
+    let aux = match task {
+        Task::Pretrain(ex) => Some(pretrain_aux(ex)),
+        _ => None,
     };
     let metrics_path = run.join("metrics.jsonl");
     keep_metrics_until(&metrics_path, pos.step)?;
@@ -506,16 +439,22 @@ pub fn train(
             _ => None,
         };
         for _ in 0..cfg.grad_accum.max(1) {
-            let idx = next_indices(&mut pos, task.len(), cfg.batch_size, cfg.seed);
+            let idx = match &curriculum {
+                Some(c) => {
+                    let mut r = Rng(pos.rng);
+                    let v = c.draw(pos.step as f64 / cfg.steps.max(1) as f64, cfg.batch_size, &mut r);
+                    pos.rng = r.0;
+                    v
+                }
+                None => {
+                    next_indices(&mut pos, pool.len(), cfg.batch_size, cfg.seed).into_iter().map(|i| pool[i]).collect()
+                }
+            };
             let mut rng = Rng(pos.rng);
             let (loss, parts, ntok) = match task {
                 Task::Pretrain(ex) => {
-                    let mut rows = Vec::new();
-                    for &i in &idx {
-                        let fim = rng.f64() < cfg.objectives.fim_rate;
-                        rows.push(code_row(tok, &ex[i], fim, &mut rng, t)?);
-                    }
-                    let b = collate(rows, tok.pad);
+                    let aux = aux.as_ref().ok_or_else(|| Error::Invalid("no pretraining partners".into()))?;
+                    let b = pretrain_batch(tok, ex, aux, &idx, cfg, &mut rng, t)?;
                     let (l, p) = pretrain_loss(&model, &b, cfg)?;
                     (l, p, b.tokens)
                 }
@@ -526,9 +465,9 @@ pub fn train(
                         .collect::<Result<Vec<_>>>()?;
                     let b = collate(rows, tok.pad);
                     let (l, s) = weighted_nll(
-                        next_token_logp(model.forward(&b.ids, b.b, None)?.logits, &b.ids, b.b, b.t, &device),
+                        next_token_logp(model.forward(&b.ids, b.b, None)?.logits, &b.ids, b.b, b.t, &model.device),
                         shifted(&b.lm_w, b.b, b.t),
-                        &device,
+                        &model.device,
                     );
                     if s == 0.0 {
                         return Err(Error::Invalid("SFT batch without response tokens".into()));
@@ -560,6 +499,9 @@ pub fn train(
             }
             let grads = loss.mul_scalar(scale).backward();
             for (i, p) in model.params.iter().enumerate() {
+                if !model.trainable[i] {
+                    continue;
+                }
                 if let Some(g) = p.grad(&grads) {
                     acc[i] = Some(match acc[i].take() {
                         Some(a) => a.add(g),
@@ -594,6 +536,8 @@ pub fn train(
             save_checkpoint(run, &model, &opt, tok, cfg, pos, task.name())?;
         }
     }
+    save_adapters(&model, run)?;
+    let model = model.merge_lora()?;
     save_model_dir(&model, tok, run, Some(cfg), task.name())?;
     Ok(model)
 }
@@ -610,50 +554,164 @@ fn keep_metrics_until(path: &Path, step: usize) -> Result<()> {
     std::fs::write(path, out).map_err(io_err(path))
 }
 
-/// Property-head logits for the first property ("insecure") of each example (no FIM).
-pub fn property_scores(model: &Model, tok: &Tok, ex: &[CodeExample], t: usize) -> Result<Vec<Vec<f64>>> {
+/// The windows the property head reads to judge a whole example: the code when it fits in
+/// `budget` tokens, else windows of `budget` tokens overlapping by half.
+fn eval_windows<'a>(tok: &Tok, ex: &'a CodeExample, budget: usize) -> Result<Vec<crate::objectives::Window<'a>>> {
+    let enc = tok.encode(&ex.code)?;
+    let n = enc.ids.len();
+    let budget = budget.max(2);
     let mut out = Vec::new();
+    let mut first = 0;
+    loop {
+        let last = (first + budget).min(n);
+        let (a, b) = if n == 0 { (0, ex.code.len()) } else { (enc.offsets[first].0, enc.offsets[last - 1].1) };
+        let (a, b) = (a.min(ex.code.len()), b.min(ex.code.len()).max(a));
+        let code = ex.code.get(a..b).unwrap_or(&ex.code);
+        out.push(crate::objectives::Window { code, start: a, props: ex.props, spans: ex.spans.clone(), whole: false });
+        if last >= n {
+            break;
+        }
+        first += budget / 2;
+    }
+    Ok(out)
+}
+
+/// Property-head logits of each example, read as code alone (no explanation, no FIM):
+/// examples longer than the window are read in overlapping windows, and the "insecure"
+/// logit and the CWE logits are the maximum over windows (a weakness anywhere makes the code
+/// insecure), the unit-level properties the mean.
+pub fn property_scores(model: &Model, tok: &Tok, ex: &[CodeExample], t: usize) -> Result<Vec<Vec<f64>>> {
     let mut rng = Rng::new(0);
-    for chunk in ex.chunks(8) {
-        let rows = chunk.iter().map(|e| code_row(tok, e, false, &mut rng, t)).collect::<Result<Vec<_>>>()?;
-        // Score the code alone: the explanation would give the label away.
-        let rows: Vec<Row> = rows
-            .into_iter()
-            .map(|mut r| {
-                let cut = r.expl.iter().position(|w| *w > 0.0).unwrap_or(r.ids.len());
-                for v in [&mut r.lm, &mut r.expl, &mut r.tag_w] {
-                    v.truncate(cut);
-                }
-                r.ids.truncate(cut);
-                r.tag.truncate(cut);
-                r
-            })
-            .collect();
-        let b = collate(rows, tok.pad);
+    let mut rows = Vec::new();
+    let mut owner = Vec::new();
+    for (k, e) in ex.iter().enumerate() {
+        for w in eval_windows(tok, e, t.saturating_sub(2))? {
+            rows.push(code_row_of(tok, &w, "", false, &mut rng, t)?);
+            owner.push(k);
+        }
+    }
+    let mut z_all: Vec<Vec<f64>> = Vec::with_capacity(rows.len());
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Row> = rows.by_ref().take(8).collect();
+        let b = collate(chunk, tok.pad);
         let hidden = model.forward(&b.ids, b.b, None)?.hidden;
         let z = host(model.property_logits(hidden, &b.seq_mask))?;
-        out.extend(z.chunks(N_PROPS).map(|r| r.iter().map(|v| *v as f64).collect()));
+        z_all.extend(z.chunks(N_PROPS).map(|r| r.iter().map(|v| *v as f64).collect()));
+    }
+    let mut out = vec![vec![f64::NEG_INFINITY; N_PROPS]; ex.len()];
+    let mut count = vec![0usize; ex.len()];
+    let mut sums = vec![vec![0.0; N_PROPS]; ex.len()];
+    for (z, &k) in z_all.iter().zip(&owner) {
+        count[k] += 1;
+        for j in 0..N_PROPS {
+            out[k][j] = out[k][j].max(z[j]);
+            sums[k][j] += z[j];
+        }
+    }
+    for k in 0..ex.len() {
+        for j in 1..4 {
+            out[k][j] = sums[k][j] / count[k].max(1) as f64;
+        }
     }
     Ok(out)
 }
 
 /// Share of pairs whose chosen response is more likely than the rejected one under `model`
-/// (summed log-probability of the response tokens).
+/// (summed log-probability of the response tokens; ties count as losses).
 pub fn preference_accuracy(model: &Model, tok: &Tok, pairs: &[Pair], t: usize) -> Result<f64> {
-    let mut wins = 0usize;
+    Ok(pair_logps(model, tok, pairs, t)?.iter().filter(|(c, r)| c > r).count() as f64 / pairs.len().max(1) as f64)
+}
+
+/// Summed response log-probabilities (chosen, rejected) of each pair.
+pub fn pair_logps(model: &Model, tok: &Tok, pairs: &[Pair], t: usize) -> Result<Vec<(f64, f64)>> {
+    let mut out = Vec::with_capacity(pairs.len());
     for chunk in pairs.chunks(4) {
         let ps: Vec<&Pair> = chunk.iter().collect();
         let b = pair_batch(tok, &ps, t)?;
         let lp = host(row_logp(model, &b)?)?;
-        wins += (0..chunk.len()).filter(|i| lp[2 * i] > lp[2 * i + 1]).count();
+        out.extend((0..chunk.len()).map(|i| (lp[2 * i] as f64, lp[2 * i + 1] as f64)));
     }
-    Ok(wins as f64 / pairs.len().max(1) as f64)
+    Ok(out)
+}
+
+/// DPO's implicit-reward view of held-out pairs (TRL's `rewards/accuracies`): the reward
+/// margin β·((log π − log π_ref)(chosen) − (log π − log π_ref)(rejected)).
+#[derive(Debug, Clone, Serialize)]
+pub struct RewardAccuracy {
+    pub pairs: usize,
+    /// Share with a positive margin.
+    pub strict: f64,
+    /// Share with a margin of exactly 0 (every pair, before training: π = π_ref).
+    pub ties: f64,
+    /// `strict + ties / 2`: 0.5 for a model that cannot tell.
+    pub accuracy: f64,
+    pub mean_margin: f64,
+}
+
+pub fn reward_accuracy(policy: &[(f64, f64)], reference: &[(f64, f64)], beta: f64) -> RewardAccuracy {
+    let n = policy.len().min(reference.len());
+    let margins: Vec<f64> =
+        (0..n).map(|i| beta * ((policy[i].0 - reference[i].0) - (policy[i].1 - reference[i].1))).collect();
+    let pos = margins.iter().filter(|m| **m > 0.0).count() as f64;
+    let ties = margins.iter().filter(|m| **m == 0.0).count() as f64;
+    let d = n.max(1) as f64;
+    RewardAccuracy {
+        pairs: n,
+        strict: pos / d,
+        ties: ties / d,
+        accuracy: (pos + ties / 2.0) / d,
+        mean_margin: margins.iter().sum::<f64>() / d,
+    }
+}
+
+/// Mean negative log-likelihood per response token of `chats` (held-out SFT loss).
+pub fn chat_loss(model: &Model, tok: &Tok, chats: &[Chat], t: usize) -> Result<f64> {
+    let (mut nll, mut n) = (0.0f64, 0.0f64);
+    for chunk in chats.chunks(8) {
+        let rows = chunk.iter().map(|c| chat_row(tok, &c.prompt, &c.response, t)).collect::<Result<Vec<_>>>()?;
+        let b = collate(rows, tok.pad);
+        let w: f64 = shifted(&b.lm_w, b.b, b.t).iter().map(|x| *x as f64).sum();
+        let lp = row_logp(model, &b)?;
+        nll -= host(lp)?.iter().map(|x| *x as f64).sum::<f64>();
+        n += w;
+    }
+    Ok(nll / n.max(1.0))
+}
+
+/// Best of `repeats` timed `n×n·n×n` matmuls on `device` (after two untimed ones) in the
+/// given precision, in FLOP/s: the peak that `sbd bench train` divides by.
+pub fn matmul_peak(device: &Device, n: usize, repeats: usize, precision: crate::config::Precision) -> Result<f64> {
+    use burn::tensor::FloatDType;
+    let mut rng = Rng::new(1);
+    let mut a: Tensor<2> = crate::model::dev((0..n * n).map(|_| rng.normal() as f32).collect(), [n, n], device);
+    let mut b: Tensor<2> = crate::model::dev((0..n * n).map(|_| rng.normal() as f32).collect(), [n, n], device);
+    let low = match precision {
+        crate::config::Precision::F32 => None,
+        crate::config::Precision::Bf16 => Some(FloatDType::BF16),
+        crate::config::Precision::F16 => Some(FloatDType::F16),
+    };
+    if let Some(dt) = low {
+        a = a.cast(dt);
+        b = b.cast(dt);
+    }
+    let mut best = f64::MAX;
+    for i in 0..repeats.max(1) + 2 {
+        let t = Instant::now();
+        let c = a.clone().matmul(b.clone());
+        let _ = host(c.sum().cast(FloatDType::F32))?;
+        if i >= 2 {
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+    }
+    Ok(2.0 * (n as f64).powi(3) / best)
 }
 
 /// Trains on random tokens (next-token loss only) for `cfg.steps` steps and returns the
 /// tokens and seconds of all steps after the first `warmup_steps` (for `sbd bench train`).
 pub fn pretrain_batch_random(model: Model, cfg: &TrainConfig, warmup_steps: usize) -> Result<(usize, f64)> {
     let mut model = model.require_grad();
+    model.precision = cfg.precision;
     let mut opt = AdamW::new(&model);
     let mut rng = Rng::new(cfg.seed);
     let (b, t) = (cfg.batch_size, cfg.seq_len);
@@ -668,13 +726,10 @@ pub fn pretrain_batch_random(model: Model, cfg: &TrainConfig, warmup_steps: usiz
         let ids: Vec<u32> = (0..b * t).map(|_| rng.below(v) as u32).collect();
         let batch = collate(
             ids.chunks(t)
-                .map(|r| Row {
-                    ids: r.to_vec(),
-                    lm: vec![1.0; t],
-                    expl: vec![0.0; t],
-                    tag: vec![0; t],
-                    tag_w: vec![0.0; t],
-                    props: [0.0; N_PROPS],
+                .map(|r| {
+                    let mut row = Row::empty(r.to_vec(), [0.0; N_PROPS], false);
+                    row.lm = vec![1.0; t];
+                    row
                 })
                 .collect(),
             0,
@@ -690,4 +745,118 @@ pub fn pretrain_batch_random(model: Model, cfg: &TrainConfig, warmup_steps: usiz
         tokens += b * t;
     }
     Ok((tokens, start.elapsed().as_secs_f64()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{chats_from_examples, default_corpus};
+
+    fn setup() -> (Vec<CodeExample>, Tok, Model) {
+        // The seed corpus and embedded pairs with their variants (no ../shared needed).
+        let c = default_corpus(Path::new("/nonexistent"), 1500, true).unwrap();
+        let texts: Vec<String> = c.examples.iter().take(200).map(|e| e.code.clone()).collect();
+        let tok = Tok::train(texts.iter(), 320).unwrap();
+        let cfg = ModelConfig { max_seq: 64, ..ModelConfig::preset("tiny", tok.vocab_size()).unwrap() };
+        let model = Model::init(&cfg, &Device::flex(), 0).unwrap();
+        (c.examples, tok, model)
+    }
+
+    fn small_cfg(steps: usize) -> TrainConfig {
+        TrainConfig { steps, batch_size: 2, seq_len: 48, warmup: 1, checkpoint_every: 100, ..Default::default() }
+    }
+
+    fn losses(run: &Path) -> Vec<f64> {
+        std::fs::read_to_string(run.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<StepLog>(l).unwrap().loss)
+            .collect()
+    }
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("sbd-train-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn every_pretraining_objective_contributes_and_checkpointing_changes_nothing() {
+        let (ex, tok, model) = setup();
+        let examples: Vec<CodeExample> = ex.into_iter().filter(|e| !e.held_out).collect();
+        assert!(examples.iter().any(|e| e.variant == sbd_data::record::VariantKind::Mutant), "mutants in the corpus");
+        assert!(examples.iter().any(|e| e.is_override), "override scenarios in the corpus");
+        let mut cfg = small_cfg(4);
+        cfg.batch_size = 6;
+        cfg.objectives.consistency_rate = 1.0;
+        cfg.curriculum.enabled = false; // draw every kind of example from the first step
+        let (a, b) = (tmp("obj-a"), tmp("obj-b"));
+        let opts = |d| RunOptions { run_dir: d, resume: false, stop_after: None, meta: None };
+        train(model.clone(), &tok, &Task::Pretrain(&examples), &cfg, &opts(&a), &mut |_| {}).unwrap();
+        let logs: Vec<StepLog> = std::fs::read_to_string(a.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        for name in ["next_token", "property", "tags", "consistency", "adversarial"] {
+            assert!(logs.iter().any(|l| l.parts.iter().any(|p| p.0 == name)), "{name} never logged: {:?}", logs[0]);
+        }
+        let ck = TrainConfig { gradient_checkpointing: true, ..cfg.clone() };
+        train(model, &tok, &Task::Pretrain(&examples), &ck, &opts(&b), &mut |_| {}).unwrap();
+        let (la, lb) = (losses(&a), losses(&b));
+        for (x, y) in la.iter().zip(&lb) {
+            assert!((x - y).abs() < 1e-4 * x.abs().max(1.0), "{la:?} vs {lb:?}");
+        }
+        std::fs::remove_dir_all(&a).ok();
+        std::fs::remove_dir_all(&b).ok();
+    }
+
+    #[test]
+    fn lora_fine_tuning_trains_only_adapters_merges_them_and_resumes_exactly() {
+        let (ex, tok, model) = setup();
+        let chats: Vec<Chat> = chats_from_examples(&ex).into_iter().map(|c| c.0).take(40).collect();
+        let mut cfg = small_cfg(4);
+        cfg.lora = Some(crate::config::LoraConfig {
+            rank: 2,
+            targets: vec!["q_proj".into(), "v_proj".into()],
+            ..Default::default()
+        });
+        cfg.checkpoint_every = 1;
+        let (a, b) = (tmp("lora-a"), tmp("lora-b"));
+        let full = train(
+            model.clone(),
+            &tok,
+            &Task::Sft(&chats),
+            &cfg,
+            &RunOptions { run_dir: &a, resume: false, stop_after: None, meta: None },
+            &mut |_| {},
+        )
+        .unwrap();
+        assert!(full.cfg.lora.is_none(), "the finished model has the adapters merged");
+        assert!(a.join("adapter.safetensors").is_file() && a.join("adapter_config.json").is_file());
+        // Only the adapted projections changed.
+        let before = model.to_file().unwrap();
+        let after = full.to_file().unwrap();
+        for (name, t) in &before.tensors {
+            let changed = after.tensors[name] != *t;
+            let adapted = name.contains("q_proj") || name.contains("v_proj");
+            assert_eq!(changed, adapted, "{name}");
+        }
+        // Stop after two steps, resume, and land on the same weights.
+        let o = |resume, stop| RunOptions { run_dir: &b, resume, stop_after: stop, meta: None };
+        train(model.clone(), &tok, &Task::Sft(&chats), &cfg, &o(false, Some(2)), &mut |_| {}).unwrap();
+        let resumed = train(model, &tok, &Task::Sft(&chats), &cfg, &o(true, None), &mut |_| {}).unwrap();
+        assert_eq!(resumed.to_file().unwrap(), after);
+        assert_eq!(losses(&a), losses(&b));
+        std::fs::remove_dir_all(&a).ok();
+        std::fs::remove_dir_all(&b).ok();
+    }
+
+    #[test]
+    fn implicit_reward_accuracy_counts_ties_half() {
+        let r = reward_accuracy(&[(1.0, 0.0), (0.0, 0.0)], &[(0.0, 0.0), (0.0, 0.0)], 0.1);
+        assert_eq!((r.strict, r.ties, r.accuracy), (0.5, 0.5, 0.75));
+        let same = reward_accuracy(&[(-3.0, -2.0)], &[(-3.0, -2.0)], 0.1);
+        assert_eq!((same.strict, same.accuracy), (0.0, 0.5));
+    }
 }

@@ -48,7 +48,7 @@ fn train_dir(name: &str, chats: &[Chat], max_seq: usize, steps: usize) -> PathBu
         ..TrainConfig::default()
     };
     let dir = tmp(name);
-    let opts = RunOptions { run_dir: &dir.join("run"), resume: false, stop_after: None };
+    let opts = RunOptions { run_dir: &dir.join("run"), resume: false, stop_after: None, meta: None };
     let trained = train::train(model, &tok, &Task::Sft(chats), &tc, &opts, &mut |_| {}).unwrap();
     let plain = trained.to_device(&sbd_model::generate::default_device()).unwrap();
     let out = dir.join("model");

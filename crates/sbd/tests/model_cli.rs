@@ -50,7 +50,7 @@ fn pretraining_resumes_exactly_after_a_kill() {
     let a = base.join("a");
     let b = base.join("b");
     let text = ok(&mut pretrain(&a, &[]));
-    assert!(text.contains("property_auroc_insecure"), "{text}");
+    assert!(text.contains("property_auroc_insecure") && text.contains("mutants"), "{text}");
     // Kill the second run as soon as it has written a checkpoint, then resume it.
     let mut child = pretrain(&b, &[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let t = Instant::now();
@@ -94,14 +94,73 @@ fn pretraining_resumes_exactly_after_a_kill() {
     assert_eq!(cfg["architectures"][0], "LlamaForCausalLM");
     assert!(e.join("model.safetensors").is_file() && e.join("tokenizer.json").is_file());
 
-    // DPO and SFT from the pretrained model; the DPO report has both accuracies.
+    // DPO from the pretrained model with LoRA and human feedback: before training the
+    // policy is the reference, so every implicit reward margin is a tie (accuracy 0.5).
+    let fb = base.join("feedback.jsonl");
+    std::fs::write(
+        &fb,
+        [
+            r#"{"task_id":"t1","prompt":"Look up a user.","answer":"db.execute(q, (name,))","explanation_accurate":true}"#,
+            r#"{"task_id":"t1","prompt":"Look up a user.","answer":"db.execute(q + name)","explanation_accurate":false}"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
     let d = base.join("dpo");
-    let out = ok(sbd().args(["train", "dpo", "--init"]).arg(&a).arg("-o").arg(&d).args(SMALL).args(["--steps", "2"]));
-    assert!(out.contains("preference_accuracy_before") && out.contains("preference_accuracy_after"), "{out}");
+    let out = ok(sbd()
+        .args(["train", "dpo", "--init"])
+        .arg(&a)
+        .arg("-o")
+        .arg(&d)
+        .args(SMALL)
+        .args(["--steps", "2", "--lora-rank", "2", "--feedback"])
+        .arg(&fb));
+    assert!(out.contains("1 pairs from"), "{out}");
+    let v = eval_json(&d);
+    assert_eq!(v["reward_accuracy_before"]["accuracy"], 0.5, "{v}");
+    assert!(v["reward_accuracy_after"]["accuracy"].is_number() && v["preference_accuracy_after"].is_number());
+    assert!(d.join("adapter.safetensors").is_file() && d.join("model.safetensors").is_file());
+
+    // SFT, then continual SFT on it with a replay buffer, reporting forgetting.
     let s = base.join("sft");
     ok(sbd().args(["train", "sft", "--init"]).arg(&a).arg("-o").arg(&s).args(SMALL).args(["--steps", "2"]));
-    assert!(s.join("model.safetensors").is_file());
+    assert!(s.join("model.safetensors").is_file() && s.join("replay.jsonl").is_file());
+    assert!(eval_json(&s)["held_out_loss"].is_number());
+    let s2 = base.join("sft2");
+    ok(sbd().args(["train", "sft", "--continue-from"]).arg(&s).arg("-o").arg(&s2).args(SMALL).args(["--steps", "2"]));
+    let c = &eval_json(&s2)["continual"];
+    assert!(c["replayed_chats"].as_u64().is_some_and(|n| n > 0) && c["forgetting"].is_number(), "{c}");
+    let wrong = sbd()
+        .args(["train", "pretrain", "--continue-from"])
+        .arg(&s)
+        .arg("-o")
+        .arg(base.join("x"))
+        .args(SMALL)
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success() && String::from_utf8_lossy(&wrong.stderr).contains("sft run"));
+
+    // RL from the SFT model: held-out compliance and parse rates before and after.
+    let r = base.join("rl");
+    ok(sbd().args(["train", "rl", "--init"]).arg(&s).arg("-o").arg(&r).args(SMALL).args([
+        "--steps",
+        "1",
+        "--group",
+        "2",
+        "--max-new-tokens",
+        "8",
+        "--eval-limit",
+        "3",
+    ]));
+    let v = eval_json(&r);
+    for k in ["compliance_before", "compliance_after", "parse_rate_before", "parse_rate_after"] {
+        assert!(v[k].as_f64().is_some_and(|x| (0.0..=1.0).contains(&x)), "{k}: {v}");
+    }
     std::fs::remove_dir_all(&base).ok();
+}
+
+fn eval_json(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("eval.json")).unwrap()).unwrap()
 }
 
 #[test]
@@ -112,6 +171,8 @@ fn sweep_ablation_tokenizer_and_bench() {
         "2",
         "--ablate",
         "fim",
+        "--ablate",
+        "curriculum",
         "--grid",
         "lr=0.001,0.003",
     ]));
@@ -120,6 +181,7 @@ fn sweep_ablation_tokenizer_and_bench() {
     assert_eq!(rows.lines().count(), 2);
     let first: serde_json::Value = serde_json::from_str(rows.lines().next().unwrap()).unwrap();
     assert_eq!(first["result"]["config"]["objectives"]["fim_rate"], 0.0);
+    assert_eq!(first["result"]["config"]["curriculum"]["enabled"], false);
     assert_eq!(first["result"]["config"]["lr"], 0.001);
     let bad = sbd()
         .args(["train", "pretrain", "-o"])

@@ -111,7 +111,11 @@ impl CrateCache {
         }
         let err = String::from_utf8_lossy(&out.stderr);
         let last: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-        Err(format!("cargo {}: {}", args.join(" "), last.iter().rev().take(3).rev().cloned().collect::<Vec<_>>().join(" | ")))
+        Err(format!(
+            "cargo {}: {}",
+            args.join(" "),
+            last.iter().rev().take(3).rev().cloned().collect::<Vec<_>>().join(" | ")
+        ))
     }
 
     /// Writes a throw-away manifest depending on `dep` and returns its folder.
@@ -142,7 +146,10 @@ impl CrateCache {
     /// Published versions of `name` with their yanked flags, oldest first.
     pub fn versions(&self, name: &str) -> Result<Vec<(semver::Version, bool)>, String> {
         if self.index_file(name).is_none() {
-            let dir = self.manifest(&format!("probe-{name}"), &format!("{name} = {{ version = \"*\", default-features = false }}"))?;
+            let dir = self.manifest(
+                &format!("probe-{name}"),
+                &format!("{name} = {{ version = \"*\", default-features = false }}"),
+            )?;
             self.cargo(&dir, &["generate-lockfile"])?;
         }
         let f = self.index_file(name).ok_or_else(|| format!("cargo wrote no index entry for `{name}`"))?;
@@ -175,16 +182,19 @@ impl CrateCache {
         let target = host_target();
         if yanked {
             // `=x.y.z` cannot select a yanked release; a lock file pinned with --precise can.
-            let dir = self.manifest(&slot, &format!("{name} = {{ version = \"{version}\", default-features = false }}"))?;
+            let dir =
+                self.manifest(&slot, &format!("{name} = {{ version = \"{version}\", default-features = false }}"))?;
             self.cargo(&dir, &["generate-lockfile"])?;
             let v = version.to_string();
             self.cargo(&dir, &["update", "-p", name, "--precise", &v])?;
             self.cargo(&dir, &["fetch", "--target", target])?;
         } else {
-            let dir = self.manifest(&slot, &format!("{name} = {{ version = \"={version}\", default-features = false }}"))?;
+            let dir =
+                self.manifest(&slot, &format!("{name} = {{ version = \"={version}\", default-features = false }}"))?;
             self.cargo(&dir, &["fetch", "--target", target])?;
         }
-        self.cached(name, version).ok_or_else(|| format!("cargo fetched {name} {version} but its sources are not unpacked"))
+        self.cached(name, version)
+            .ok_or_else(|| format!("cargo fetched {name} {version} but its sources are not unpacked"))
     }
 }
 
@@ -267,10 +277,8 @@ pub fn extract(crate_name: &str, functions: &[String], before: &Path, after: &Pa
             target.remove(0);
         }
         let (hb, ha) = (find(&b, &target), find(&a, &target));
-        let mut pairs: Vec<(usize, usize)> = ha
-            .iter()
-            .filter_map(|&ia| hb.iter().find(|&&ib| b[ib].path == a[ia].path).map(|&ib| (ib, ia)))
-            .collect();
+        let mut pairs: Vec<(usize, usize)> =
+            ha.iter().filter_map(|&ia| hb.iter().find(|&&ib| b[ib].path == a[ia].path).map(|&ib| (ib, ia))).collect();
         if pairs.is_empty() && hb.len() == 1 && ha.len() == 1 {
             pairs.push((hb[0], ha[0]));
         }

@@ -16,7 +16,9 @@ use super::rustsec::{Advisory, VersionRange, commit_of_url};
 use crate::Error;
 
 fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array).map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default()
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
 }
 
 /// The advisories of one OSV record.
@@ -25,10 +27,8 @@ pub fn parse_record(path: &Path, v: &Value) -> Result<Vec<Advisory>, Error> {
     let obj = v.as_object().ok_or_else(|| fmt("an OSV record must be a JSON object"))?;
     let id = obj.get("id").and_then(Value::as_str).ok_or_else(|| fmt("OSV record without an `id`"))?;
     let text = |k: &str| obj.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let mut cwe_ids: Vec<u32> = strings(v.pointer("/database_specific/cwe_ids"))
-        .iter()
-        .filter_map(|c| super::parse_cwe(c))
-        .collect();
+    let mut cwe_ids: Vec<u32> =
+        strings(v.pointer("/database_specific/cwe_ids")).iter().filter_map(|c| super::parse_cwe(c)).collect();
     cwe_ids.sort_unstable();
     cwe_ids.dedup();
     let references: Vec<String> = obj

@@ -219,7 +219,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Advisory, Error> {
         format: "rustsec".into(),
         ecosystem: "crates.io".into(),
         cwe_ids: Vec::new(),
-        fix_commits: front.advisory.url.iter().chain(&front.advisory.references).filter_map(|u| commit_of_url(u)).collect(),
+        fix_commits: front
+            .advisory
+            .url
+            .iter()
+            .chain(&front.advisory.references)
+            .filter_map(|u| commit_of_url(u))
+            .collect(),
         references: front.advisory.url.into_iter().chain(front.advisory.references).collect(),
         ranges: Vec::new(),
     })

@@ -64,10 +64,9 @@ fn is_container(lang: Language, kind: &str) -> bool {
                 | "record_declaration"
                 | "namespace_declaration"
         ),
-        Language::Php => matches!(
-            kind,
-            "class_declaration" | "trait_declaration" | "interface_declaration" | "namespace_definition"
-        ),
+        Language::Php => {
+            matches!(kind, "class_declaration" | "trait_declaration" | "interface_declaration" | "namespace_definition")
+        }
     }
 }
 

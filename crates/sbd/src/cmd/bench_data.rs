@@ -88,12 +88,7 @@ fn child_phase(
         anyhow::bail!("the {phase} phase failed: {}", String::from_utf8_lossy(&out.stderr).trim());
     };
     let v: serde_json::Value = serde_json::from_str(line)?;
-    Ok(Phase {
-        name,
-        wall: v["wall"].as_f64().unwrap_or(f64::NAN),
-        cpu: v["cpu"].as_f64(),
-        peak: v["peak"].as_f64(),
-    })
+    Ok(Phase { name, wall: v["wall"].as_f64().unwrap_or(f64::NAN), cpu: v["cpu"].as_f64(), peak: v["peak"].as_f64() })
 }
 
 /// Peak resident memory of this process in MiB since the last [`reset_peak`], from
@@ -186,10 +181,7 @@ fn run_once(a: &DataBenchArgs, sources: &[Source], mb: u64, threads: usize, out:
 
 fn print_run(r: &Run, threads: usize) {
     let mb = r.bytes as f64 / 1e6;
-    println!(
-        "\n{} MB per source: {} files, {} lines, {mb:.1} MB in; {} rows out",
-        r.mb, r.files, r.lines, r.rows
-    );
+    println!("\n{} MB per source: {} files, {} lines, {mb:.1} MB in; {} rows out", r.mb, r.files, r.lines, r.rows);
     println!(
         "{:<22} {:>8} {:>8} {:>10} {:>12} {:>12} {:>8} {:>10} {:>9}",
         "phase", "wall s", "cpu s", "lines/s", "lines/s/core", "(wall/thr)", "MB/s", "MB/s/core", "peak MiB"
@@ -253,7 +245,9 @@ pub fn run_data_bench(a: DataBenchArgs) -> anyhow::Result<ExitCode> {
         let _ = std::fs::remove_dir_all(&base);
     }
     if runs.len() > 1 {
-        println!("\npeak memory against corpus size (MiB; plan: VmHWM reset before the phase; annotate and merge: their own processes):");
+        println!(
+            "\npeak memory against corpus size (MiB; plan: VmHWM reset before the phase; annotate and merge: their own processes):"
+        );
         println!("{:>8} {:>10} {:>9} {:>10} {:>10} {:>10}", "MB/src", "lines", "rows", "plan", "annotate", "merge");
         for r in &runs {
             let p = |i: usize| r.phases[i].peak.map(|p| format!("{p:.0}")).unwrap_or_else(|| "-".into());

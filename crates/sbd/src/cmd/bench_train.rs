@@ -1,13 +1,18 @@
 //! `sbd bench train` — training throughput and model-FLOPs utilisation (MFU) against a
-//! matmul peak measured on this machine with the same backend.
+//! matmul peak measured on this machine with the same backend, right before each size.
 use std::process::ExitCode;
-use std::time::Instant;
 
-use clap::Args;
-use sbd_model::config::{ModelConfig, TrainConfig};
-use sbd_model::model::{Model, dev, host};
-use sbd_model::rng::Rng;
-use sbd_model::train::pretrain_batch_random;
+use clap::{Args, ValueEnum};
+use sbd_model::config::{ModelConfig, Precision, TrainConfig};
+use sbd_model::model::Model;
+use sbd_model::train::{matmul_peak, pretrain_batch_random, train_device};
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum BenchPrecision {
+    F32,
+    Bf16,
+    F16,
+}
 
 #[derive(Args)]
 pub struct BenchTrainArgs {
@@ -26,58 +31,76 @@ pub struct BenchTrainArgs {
     /// Square matmul size for the peak measurement.
     #[arg(long, default_value_t = 1024)]
     pub matmul: usize,
-}
-
-/// Best of a few timed `n×n·n×n` matmuls, in FLOP/s.
-fn matmul_peak(n: usize) -> anyhow::Result<f64> {
-    let d = sbd_model::generate::default_device();
-    let mut rng = Rng::new(1);
-    let a = dev((0..n * n).map(|_| rng.normal() as f32).collect(), [n, n], &d);
-    let b = dev((0..n * n).map(|_| rng.normal() as f32).collect(), [n, n], &d);
-    let mut best = f64::MAX;
-    for _ in 0..4 {
-        let t = Instant::now();
-        let c = a.clone().matmul(b.clone());
-        let _ = host(c.sum())?;
-        best = best.min(t.elapsed().as_secs_f64());
-    }
-    Ok(2.0 * (n as f64).powi(3) / best)
+    /// Timed matmuls per peak measurement (the best counts).
+    #[arg(long, default_value_t = 8)]
+    pub peak_repeats: usize,
+    /// Precision of the transformer blocks (mixed precision for bf16/f16); the peak is
+    /// measured in the same precision.
+    #[arg(long, value_enum, default_value = "f32")]
+    pub precision: BenchPrecision,
+    /// Train with gradient checkpointing.
+    #[arg(long)]
+    pub gradient_checkpointing: bool,
 }
 
 pub fn run(a: BenchTrainArgs) -> anyhow::Result<ExitCode> {
-    let peak = matmul_peak(a.matmul)?;
+    let (precision, pname) = match a.precision {
+        BenchPrecision::F32 => (Precision::F32, "f32"),
+        BenchPrecision::Bf16 => (Precision::Bf16, "bf16"),
+        BenchPrecision::F16 => (Precision::F16, "f16"),
+    };
     println!(
-        "backend: burn flex (CPU), {} threads; matmul peak {:.1} GFLOP/s ({n}x{n} f32)",
+        "backend: burn flex (CPU), {} threads; precision {pname}{}; peak: best of {} {n}x{n} matmuls ({pname}) right before each size",
         rayon_threads(),
-        peak / 1e9,
+        if a.gradient_checkpointing { ", gradient checkpointing" } else { "" },
+        a.peak_repeats,
         n = a.matmul
     );
     println!(
-        "{:<8} {:>12} {:>8} {:>6} {:>12} {:>14} {:>7}",
-        "size", "params", "batch", "seq", "tokens/s", "model GFLOP/s", "MFU"
+        "{:<8} {:>12} {:>6} {:>5} {:>10} {:>10} {:>12} {:>7}",
+        "size", "params", "batch", "seq", "tokens/s", "peak GF/s", "model GF/s", "MFU"
     );
     for size in &a.sizes {
         let cfg = ModelConfig::preset(size, a.vocab_size)?;
         let seq = a.seq_len.min(cfg.max_seq);
-        let device = sbd_model::generate::default_device().autodiff();
-        let tc =
-            TrainConfig { steps: a.steps + 1, batch_size: a.batch_size, seq_len: seq, warmup: 1, ..Default::default() };
+        let tc = TrainConfig {
+            steps: a.steps + 1,
+            batch_size: a.batch_size,
+            seq_len: seq,
+            warmup: 1,
+            gradient_checkpointing: a.gradient_checkpointing,
+            precision,
+            ..Default::default()
+        };
+        let device = train_device(&sbd_model::generate::default_device(), &tc);
         let model = Model::init(&cfg, &device, 0)?;
+        let peak = matmul_peak(&sbd_model::generate::default_device(), a.matmul, a.peak_repeats, precision)?;
         let (toks, secs) = pretrain_batch_random(model, &tc, 1)?;
         let tps = toks as f64 / secs;
         let flops = tps * cfg.train_flops_per_token(seq);
         println!(
-            "{:<8} {:>12} {:>8} {:>6} {:>12.0} {:>14.2} {:>6.1}%",
+            "{:<8} {:>12} {:>6} {:>5} {:>10.0} {:>10.1} {:>12.2} {:>6.1}%",
             size,
             cfg.n_params(),
             a.batch_size,
             seq,
             tps,
+            peak / 1e9,
             flops / 1e9,
             100.0 * flops / peak
         );
     }
+    if let Some(kib) = peak_rss_kib() {
+        println!("peak resident memory of this process: {:.0} MiB", kib as f64 / 1024.0);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `VmHWM` of this process (Linux), in KiB.
+fn peak_rss_kib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn rayon_threads() -> usize {

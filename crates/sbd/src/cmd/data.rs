@@ -270,7 +270,8 @@ fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
 fn balance_report(dir: &std::path::Path) -> anyhow::Result<Option<String>> {
     use std::fmt::Write as _;
     let p = dir.join("stats.json");
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?)?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?)?;
     let Some(b) = v.get("balance").and_then(|b| b.as_object()) else { return Ok(None) };
     let mut o = String::from("\nresampling toward [balance] targets:\n");
     for (split, r) in b {
