@@ -418,7 +418,7 @@ mod tests {
             lines: 2,
             bytes: 24,
             cwe_label: Some(79),
-            label_claimed: if i % 2 == 0 { Some(true) } else { None },
+            label_claimed: if i.is_multiple_of(2) { Some(true) } else { None },
             vulnerable: true,
             label_verified: false,
             cwes: vec![79, 80],

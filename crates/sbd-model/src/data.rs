@@ -528,17 +528,17 @@ fn label_unit(scanner: &sbd_scan::Scanner, p: &Pending, variants: bool) -> Vec<C
     let mut out = Vec::new();
     if variants {
         let clean = base.props[0] == 0.0;
-        if clean && matches!(u.variant, VariantKind::Secure | VariantKind::Original) {
-            if let sbd_data::variants::mutate::Outcome::Confirmed(m, mr) =
+        if clean
+            && matches!(u.variant, VariantKind::Secure | VariantKind::Original)
+            && let sbd_data::variants::mutate::Outcome::Confirmed(m, mr) =
                 sbd_data::variants::mutate::mutate(scanner, u, &r)
-            {
-                let mut e = from_report(&m.id, lang, &m.code, &m.group, &mr);
-                e.variant = VariantKind::Mutant;
-                e.parent = Some(u.id.clone());
-                e.task = u.task.clone();
-                e.cwe_label = m.cwe_label;
-                out.push(e);
-            }
+        {
+            let mut e = from_report(&m.id, lang, &m.code, &m.group, &mr);
+            e.variant = VariantKind::Mutant;
+            e.parent = Some(u.id.clone());
+            e.task = u.task.clone();
+            e.cwe_label = m.cwe_label;
+            out.push(e);
         }
         if !clean && u.variant == VariantKind::Insecure {
             for justified in [true, false] {
@@ -779,7 +779,7 @@ pub fn pairs_from_feedback(rows: &[Value]) -> Result<(Vec<Pair>, usize)> {
         by_task.entry(task.to_string()).or_default().push((score, prompt, answer.to_string()));
     }
     for mut answers in by_task.into_values() {
-        answers.sort_by(|a, b| b.0.cmp(&a.0));
+        answers.sort_by_key(|a| std::cmp::Reverse(a.0));
         let (best, prompt, chosen) = answers[0].clone();
         for (score, _, rejected) in &answers[1..] {
             if *score < best && *rejected != chosen {

@@ -8,6 +8,7 @@
 //!   compared with the first [`BUCKET_CAP`] earlier rows of the bucket that are not exact
 //!   duplicates (a cap against boilerplate buckets), reading their signatures back, and the
 //!   pairs at or above the threshold become edges, spilled to files by row range.
+//!
 //! [`Edges::for_each`] streams the edges in row order (then similarity, best first). Partitions
 //! are sized so one holds about [`PART_BYTES`] of keys whatever the corpus size; what stays in
 //! memory grows only by one bit per row (the duplicate set).

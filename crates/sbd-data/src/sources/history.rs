@@ -162,10 +162,10 @@ pub fn classify(message: &str) -> Evidence {
     }
     for m in id_re().find_iter(message) {
         let id = m.as_str().to_ascii_uppercase();
-        if let Some(n) = id.strip_prefix("CWE-").and_then(|n| n.parse::<u32>().ok()) {
-            if !e.cwes.contains(&n) {
-                e.cwes.push(n);
-            }
+        if let Some(n) = id.strip_prefix("CWE-").and_then(|n| n.parse::<u32>().ok())
+            && !e.cwes.contains(&n)
+        {
+            e.cwes.push(n);
         }
         if !e.ids.contains(&id) {
             e.ids.push(id);

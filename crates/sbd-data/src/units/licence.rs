@@ -85,7 +85,7 @@ pub fn from_licence_text(name: &str, text: &str) -> String {
         }
     };
     // Order matters: the LGPL and AGPL texts mention the GPL in their first lines.
-    let id = if head.contains("apache license") {
+    if head.contains("apache license") {
         "Apache-2.0".to_string()
     } else if head.contains("gnu lesser general public license") || head.contains("gnu library general public") {
         version("LGPL")
@@ -115,8 +115,7 @@ pub fn from_licence_text(name: &str, text: &str) -> String {
         "PSF-2.0".to_string()
     } else {
         format!("see {name}")
-    };
-    id
+    }
 }
 
 /// Licence evidence of a tree by folder (`""` is the root, folders `/`-separated).

@@ -540,7 +540,10 @@ fn prev_property_auroc(model: &Model, tok: &Tok, rows: &[Value], t: usize) -> an
 
 /// Chats of `--data` (SFT JSONL or a dataset directory) or the default corpus, with the
 /// curriculum view of each when it comes from code examples.
-fn sft_items(a: &TrainArgs) -> anyhow::Result<Vec<((Chat, Option<Meta>), bool)>> {
+/// An SFT chat, its curriculum metadata, and whether it is held out.
+type SftItem = ((Chat, Option<Meta>), bool);
+
+fn sft_items(a: &TrainArgs) -> anyhow::Result<Vec<SftItem>> {
     match &a.data {
         Some(p) if !data::is_dataset_dir(p) => Ok(data::read_jsonl(p)?
             .iter()
