@@ -33,6 +33,9 @@ pub fn routes(state: Shared) -> Router {
         .route("/v1/monitor/events", post(monitor_events))
         .route("/v1/monitor/summary", get(monitor_summary))
         .route("/metrics", get(metrics))
+        .route("/v1/models", get(crate::generation::models))
+        .route("/v1/chat/completions", post(crate::generation::chat))
+        .route("/v1/completions", post(crate::generation::completions))
         .layer(middleware::from_fn_with_state(state.clone(), limit_concurrency))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()

@@ -21,6 +21,7 @@
 
 mod api;
 mod auth;
+mod generation;
 pub mod loadgen;
 mod metrics;
 
@@ -72,6 +73,11 @@ pub struct Config {
     pub max_in_flight: usize,
     /// Whole-request time limit (default 30 s); a request over it gets 503.
     pub request_timeout: Duration,
+    /// A model directory written by `sbd train`: served on the OpenAI-compatible generation
+    /// endpoints (`/v1/models`, `/v1/chat/completions`, `/v1/completions`).
+    pub model: Option<PathBuf>,
+    /// Generations running at once; more get 429 (default 2).
+    pub max_generations: usize,
 }
 
 impl Config {
@@ -86,6 +92,8 @@ impl Config {
             item_budget: Duration::from_secs(2),
             max_in_flight: 64,
             request_timeout: Duration::from_secs(30),
+            model: None,
+            max_generations: 2,
         }
     }
 }
@@ -97,6 +105,8 @@ pub(crate) struct AppState {
     pub history: Option<Mutex<History>>,
     pub permits: Arc<Semaphore>,
     pub metrics: metrics::Metrics,
+    pub model: Option<Arc<sbd_model::local::LocalModel>>,
+    pub gen_permits: Arc<Semaphore>,
 }
 
 /// Builds the router for a configuration (used by [`serve`] and by tests).
@@ -114,7 +124,18 @@ pub fn router(config: Config) -> Result<Router, ServeError> {
         Some(p) => Some(Mutex::new(History::open(p)?)),
         None => None,
     };
+    let model = match &config.model {
+        Some(dir) => Some(Arc::new(sbd_model::local::LocalModel::load(dir).map_err(|e| {
+            ServeError::Config(format!(
+                "loading the model {}: {e} (give a directory written by `sbd train`)",
+                dir.display()
+            ))
+        })?)),
+        None => None,
+    };
     let state = Arc::new(AppState {
+        gen_permits: Arc::new(Semaphore::new(config.max_generations.max(1))),
+        model,
         permits: Arc::new(Semaphore::new(config.max_in_flight)),
         config,
         scanner,

@@ -35,6 +35,9 @@ struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
+    /// The whole flow on the embedded default: dataset, tokenizer, tiny model (pretrain, SFT,
+    /// DPO, RL), evaluation of base and tuned models, gate, report, summary (resumable).
+    Pipeline(cmd::pipeline::PipelineArgs),
     /// Read, validate and migrate ANRF 1.1.0 metadata; print its JSON Schema.
     #[command(subcommand)]
     Anrf(cmd::anrf::AnrfCommand),
@@ -119,6 +122,7 @@ fn main() -> ExitCode {
         Command::Data(c) => cmd::data::run(c),
         Command::Eval(c) => cmd::eval::run(c),
         Command::Gate(a) => cmd::gate::run(a),
+        Command::Pipeline(a) => cmd::pipeline::run(a),
         Command::Monitor(c) => cmd::monitor::run(c),
         Command::Tokenizer(c) => cmd::tokenizer::run(c),
         Command::Train(c) => cmd::train::run(c),

@@ -165,7 +165,8 @@ pub struct RunArgs {
     /// Verify-and-repair rounds: findings and explanations go back to the backend.
     #[arg(long, default_value_t = 0)]
     repair: u32,
-    /// Only the first N tasks of each suite.
+    /// Only N tasks of each suite, spread evenly over it (every k-th task), so that a slice
+    /// still covers the suite's languages and weaknesses.
     #[arg(long)]
     limit: Option<usize>,
     /// Run the tests in the sandbox (C/C++ under ASan+UBSan; slow): functional tests, and the
@@ -299,11 +300,21 @@ fn load_suites(specs: &[String], limit: Option<usize>) -> anyhow::Result<Vec<Tas
     for n in &names {
         let mut t = resolve(n).with_context(|| format!("loading suite {n}"))?;
         if let Some(l) = limit {
-            t.truncate(l);
+            t = spread(t, l);
         }
         tasks.extend(t);
     }
     Ok(tasks)
+}
+
+/// `n` of `tasks`, evenly spaced (the first task always among them), in their order.
+fn spread<T>(tasks: Vec<T>, n: usize) -> Vec<T> {
+    let len = tasks.len();
+    if n >= len {
+        return tasks;
+    }
+    let keep: std::collections::BTreeSet<usize> = (0..n).map(|i| i * len / n).collect();
+    tasks.into_iter().enumerate().filter(|(i, _)| keep.contains(i)).map(|(_, t)| t).collect()
 }
 
 fn run_cmd(a: RunArgs) -> anyhow::Result<ExitCode> {
@@ -668,4 +679,16 @@ fn import_feedback(a: ImportFeedbackArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn limit_spreads_over_the_suite() {
+        let v: Vec<usize> = (0..10).collect();
+        assert_eq!(super::spread(v.clone(), 3), vec![0, 3, 6]);
+        assert_eq!(super::spread(v.clone(), 5), vec![0, 2, 4, 6, 8]);
+        assert_eq!(super::spread(v.clone(), 10), v);
+        assert_eq!(super::spread(v, 0), Vec::<usize>::new());
+    }
 }

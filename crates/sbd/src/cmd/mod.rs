@@ -16,6 +16,7 @@ pub mod generate;
 pub mod monitor;
 pub mod output;
 pub mod override_cmd;
+pub mod pipeline;
 pub mod rules;
 pub mod run;
 pub mod sandbox;

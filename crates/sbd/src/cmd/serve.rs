@@ -16,6 +16,9 @@ use sbd_serve::{Config, Tokens};
   POST /v1/anrf/migrate      pre-1.1 instance -> {instance, inferred, remaining}
   POST /v1/monitor/events    {events: [{model?, language, completion, explanation?}]} (needs --db)
   GET  /v1/monitor/summary   compliance, override and explanation rates (needs --db)
+  GET  /v1/models            the model of --model (OpenAI-compatible)
+  POST /v1/chat/completions  OpenAI chat request (+ sbd: {verify, language, attempts, repair_rounds, anrf}) -> code, ANRF, explanation (needs --model)
+  POST /v1/completions       OpenAI completion request (needs --model)
   GET  /healthz              liveness (no token needed)
   GET  /metrics              Prometheus metrics
 
@@ -51,6 +54,13 @@ pub struct ServeArgs {
     /// Worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+    /// Serve this model (a directory written by `sbd train`) on the OpenAI-compatible
+    /// generation endpoints.
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
+    /// Generations running at once (each uses a core); more are answered 429.
+    #[arg(long, default_value_t = 2)]
+    max_generations: usize,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -74,6 +84,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.max_item_bytes = args.max_item_bytes;
     config.item_budget = Duration::from_millis(args.item_budget_ms);
     config.max_in_flight = args.max_in_flight.max(1);
+    config.model = args.model;
+    config.max_generations = args.max_generations.max(1);
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if let Some(t) = args.threads {
         rt.worker_threads(t.max(1));
