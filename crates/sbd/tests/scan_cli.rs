@@ -261,3 +261,15 @@ fn sarif_validates_against_the_schema() {
     let v = Command::new("python3").arg("-c").arg(script).arg(&schema).arg(&sarif_path).output().expect("python3 runs");
     assert!(!v.status.success());
 }
+
+#[test]
+fn the_rule_reference_in_docs_is_generated_from_the_rules() {
+    let o = sbd().args(["rules", "--format", "markdown"]).output().unwrap();
+    assert!(o.status.success());
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/rules.md");
+    let committed = std::fs::read_to_string(&docs).unwrap();
+    assert!(
+        committed == String::from_utf8_lossy(&o.stdout),
+        "docs/rules.md is out of date: regenerate it with `sbd rules --format markdown > docs/rules.md`"
+    );
+}
