@@ -523,6 +523,8 @@ const METRICS: &[(&str, &str)] = &[
     ("OHQ", "override handling"),
     ("MCC", "metadata complete"),
     ("SDC", "secure by default"),
+    // Static rates alone reward answers that delete the work; SUB does not.
+    ("SUB", "secure and usable"),
 ];
 
 impl Summary {
