@@ -338,29 +338,23 @@ pub fn write(path: &Path, meta: &impl serde::Serialize, rows: &[Record]) -> Resu
 }
 
 /// Reads a chunk: its meta (JSON text) and then each record, in order.
-pub fn read(path: &Path, mut f: impl FnMut(Record) -> Result<(), Error>) -> Result<String, Error> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let bytes = zstd::stream::decode_all(file).map_err(|e| Error::io(path, e))?;
-    let bad = |row: usize, m: &str| Error::Record {
-        path: path.display().to_string(),
-        line: row,
-        message: format!("damaged chunk ({m}); delete it and run the build again to redo it"),
-    };
-    let body = bytes.strip_prefix(MAGIC).ok_or_else(|| bad(0, "not a chunk file of this version"))?;
-    let mut i = In { b: body, at: 0 };
-    let meta = i.str().map_err(|m| bad(0, m))?;
-    let n = i.u32().map_err(|m| bad(0, m))? as usize;
-    for row in 1..=n {
-        f(get(&mut i).map_err(|m| bad(row, m))?)?;
-    }
-    if i.at != body.len() {
-        return Err(bad(n, "bytes after the last row"));
-    }
-    Ok(meta)
+pub fn read(path: &Path, f: impl FnMut(Record) -> Result<(), Error>) -> Result<String, Error> {
+    read_rows(path, get, true, f)
 }
 
 /// Reads a chunk's rows as [`Key`]s (the big text fields other than the code are skipped).
-pub fn read_keys(path: &Path, mut f: impl FnMut(Key) -> Result<(), Error>) -> Result<String, Error> {
+pub fn read_keys(path: &Path, f: impl FnMut(Key) -> Result<(), Error>) -> Result<String, Error> {
+    read_rows(path, get_key, false, f)
+}
+
+/// Decodes a chunk, returns its meta and hands each row, as `row` reads it, to `f`; with
+/// `whole`, bytes after the last row are an error.
+fn read_rows<T>(
+    path: &Path,
+    row: fn(&mut In) -> R<T>,
+    whole: bool,
+    mut f: impl FnMut(T) -> Result<(), Error>,
+) -> Result<String, Error> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let bytes = zstd::stream::decode_all(file).map_err(|e| Error::io(path, e))?;
     let bad = |row: usize, m: &str| Error::Record {
@@ -372,8 +366,11 @@ pub fn read_keys(path: &Path, mut f: impl FnMut(Key) -> Result<(), Error>) -> Re
     let mut i = In { b: body, at: 0 };
     let meta = i.str().map_err(|m| bad(0, m))?;
     let n = i.u32().map_err(|m| bad(0, m))? as usize;
-    for row in 1..=n {
-        f(get_key(&mut i).map_err(|m| bad(row, m))?)?;
+    for r in 1..=n {
+        f(row(&mut i).map_err(|m| bad(r, m))?)?;
+    }
+    if whole && i.at != body.len() {
+        return Err(bad(n, "bytes after the last row"));
     }
     Ok(meta)
 }

@@ -620,17 +620,7 @@ pub fn repair_feedback(task: &Task, result: &TaskResult) -> Option<String> {
     if let Some(lang) = scan_language(&task.language) {
         let report = sbd_scan::scan(&code, lang);
         for f in &report.findings {
-            let cwe = f.cwe.iter().map(|c| format!("CWE-{c}")).collect::<Vec<_>>().join(", ");
-            out.push_str(&format!(
-                "- {} ({}, {}) at line {}: {}\n  Why: {}\n  Use instead: {}\n",
-                f.rule,
-                cwe,
-                f.severity.name(),
-                f.span.start_line,
-                f.message,
-                f.explanation.trim(),
-                f.fix.trim()
-            ));
+            out.push_str(&f.repair_note());
         }
     }
     if !result.parsed && !result.refused {

@@ -756,17 +756,7 @@ fn json_object_closed(text: &str) -> bool {
 pub fn repair_prompt(prompt: &str, language: Language, code: &str, report: &sbd_scan::Report, at: Severity) -> String {
     let mut feedback = String::new();
     for f in blocking_of(report, at) {
-        let cwe = f.cwe.iter().map(|c| format!("CWE-{c}")).collect::<Vec<_>>().join(", ");
-        feedback.push_str(&format!(
-            "- {} ({}, {}) at line {}: {}\n  Why: {}\n  Use instead: {}\n",
-            f.rule,
-            cwe,
-            f.severity.name(),
-            f.span.start_line,
-            f.message,
-            f.explanation.trim(),
-            f.fix.trim()
-        ));
+        feedback.push_str(&f.repair_note());
     }
     if code.trim().is_empty() {
         feedback.push_str("- The answer contains no code. Solve the task securely instead of refusing.\n");

@@ -8,7 +8,6 @@
 use std::str::FromStr;
 
 use burn::tensor::Tensor;
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::generate::{Sampling, chat_prompt, generate_ids};
@@ -20,19 +19,7 @@ use sbd_scan::reward::{Expectations, OverrideExpectation, TestOutcome, Weights, 
 
 /// One functional test of an answer, run in `sbd-sandbox` (the fields of a test in
 /// `POST /v1/reward` items).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-pub struct TestCase {
-    #[serde(default)]
-    pub stdin: Option<String>,
-    #[serde(default)]
-    pub args: Vec<String>,
-    /// Compared with the program's stdout, ignoring trailing whitespace.
-    #[serde(default)]
-    pub expected_stdout: Option<String>,
-    /// A test program in the answer's language (see `sbd run --help`); exit 0 = pass.
-    #[serde(default)]
-    pub test_script: Option<String>,
-}
+pub use sbd_sandbox::runner::TestCase;
 
 /// A prompt with what the verifier should expect of the answer.
 #[derive(Debug, Clone)]
@@ -48,22 +35,11 @@ pub struct RlPrompt {
 /// (built, no checker finding, within limits, expected output). An error when the sandbox
 /// cannot run the language here (missing toolchain, no namespaces).
 pub fn run_tests(code: &str, language: &str, tests: &[TestCase]) -> Result<TestOutcome> {
-    use sbd_sandbox::runner::{Harness, Language, RunRequest, Verdict, run_unit};
-    let lang = Language::from_name(language).ok_or_else(|| {
+    let lang = sbd_sandbox::runner::Language::from_name(language).ok_or_else(|| {
         Error::Invalid(format!("tests run for c, cpp, rust, python, javascript and java, not {language}"))
     })?;
-    let mut passed = 0;
-    for t in tests {
-        let mut req = RunRequest::new(lang, code);
-        req.harness = Harness {
-            stdin: t.stdin.clone().unwrap_or_default().into_bytes(),
-            args: t.args.clone(),
-            expected_stdout: t.expected_stdout.clone(),
-            test_script: t.test_script.clone(),
-        };
-        let report = run_unit(&req).map_err(|e| Error::Invalid(format!("sandbox: {e}")))?;
-        passed += (report.verdict == Verdict::Passed) as usize;
-    }
+    let passed =
+        sbd_sandbox::runner::passed_tests(lang, code, tests).map_err(|e| Error::Invalid(format!("sandbox: {e}")))?;
     Ok(TestOutcome { passed, total: tests.len() })
 }
 

@@ -185,6 +185,45 @@ pub struct Harness {
     pub test_script: Option<String>,
 }
 
+/// One functional test as services and trainers write it (the JSON fields `stdin`, `args`,
+/// `expected_stdout`, `test_script`; see [`Harness`]).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct TestCase {
+    #[serde(default)]
+    pub stdin: Option<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Compared with the program's stdout, ignoring trailing whitespace.
+    #[serde(default)]
+    pub expected_stdout: Option<String>,
+    /// A test program in the unit's language (see [`Harness::test_script`]); exit 0 = pass.
+    #[serde(default)]
+    pub test_script: Option<String>,
+}
+
+impl TestCase {
+    pub fn harness(&self) -> Harness {
+        Harness {
+            stdin: self.stdin.clone().unwrap_or_default().into_bytes(),
+            args: self.args.clone(),
+            expected_stdout: self.expected_stdout.clone(),
+            test_script: self.test_script.clone(),
+        }
+    }
+}
+
+/// Runs each test on `code` in the sandbox and counts those whose verdict is
+/// [`Verdict::Passed`] (built, no checker finding, within limits, expected output).
+pub fn passed_tests(lang: Language, code: &str, tests: &[TestCase]) -> Result<usize, Error> {
+    let mut passed = 0;
+    for t in tests {
+        let mut req = RunRequest::new(lang, code);
+        req.harness = t.harness();
+        passed += usize::from(run_unit(&req)?.verdict == Verdict::Passed);
+    }
+    Ok(passed)
+}
+
 /// A unit to compile and run.
 #[derive(Clone, Debug)]
 pub struct RunRequest {

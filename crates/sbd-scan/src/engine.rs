@@ -132,8 +132,8 @@ impl RSel<'_> {
     }
 }
 
-/// The `{name}` placeholders of a selector regex (`\p{L}` and repetition counts are not).
-fn placeholders(re: &str) -> Vec<&str> {
+/// The `{name}` capture references of a selector regex (`\p{L}` and repetition counts are not).
+fn capture_refs(re: &str) -> Vec<&str> {
     let b = re.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -164,7 +164,7 @@ fn placeholders(re: &str) -> Vec<&str> {
 fn instantiate(re: &str, text: &dyn Fn(&str) -> Option<String>) -> Option<String> {
     let mut out = String::with_capacity(re.len() + 16);
     let mut rest = re;
-    for name in placeholders(re) {
+    for name in capture_refs(re) {
         let token = format!("{{{name}}}");
         let Some(at) = rest.find(&token) else { continue };
         out.push_str(&rest[..at]);
@@ -313,8 +313,8 @@ fn compile_regex(rule: &str, r: &Option<String>) -> Result<Option<Regex>, ScanEr
 
 fn compile_pat(rule: &str, r: &Option<String>, templates: bool) -> Result<Option<Pat>, ScanError> {
     let Some(s) = r else { return Ok(None) };
-    if templates && !placeholders(s).is_empty() {
-        // Check that it compiles once the placeholders are filled in.
+    if templates && !capture_refs(s).is_empty() {
+        // Check that it compiles once the capture references are filled in.
         let probe = instantiate(s, &|_| Some("x".to_string())).unwrap_or_default();
         Regex::new(&probe).map_err(|e| ScanError::Regex {
             rule: rule.to_string(),
@@ -409,7 +409,7 @@ fn compile_matcher(id: &str, lang: Language, m: &MatchSpec, target: Target) -> R
     let not_has = compile_sels(id, &m.not_has, true)?;
     let followed_by = compile_flows(id, &m.followed_by)?;
     let not_followed_by = compile_flows(id, &m.not_followed_by)?;
-    // Every placeholder must name something a match binds.
+    // Every capture reference must name something a match binds.
     let sels = m.has.iter().chain(m.not_has.iter()).map(|s| (&s.regex, &s.not_regex)).chain(
         m.followed_by.iter().chain(m.not_followed_by.iter()).flat_map(|f| {
             std::iter::once((&f.regex, &f.not_regex))
@@ -417,7 +417,7 @@ fn compile_matcher(id: &str, lang: Language, m: &MatchSpec, target: Target) -> R
         }),
     );
     for (a, b) in sels {
-        for name in a.iter().chain(b.iter()).flat_map(|r| placeholders(r)) {
+        for name in a.iter().chain(b.iter()).flat_map(|r| capture_refs(r)) {
             let bound = name == "match"
                 || match &query {
                     Some(q) => q.contains(&format!("@{name}")),
@@ -1421,20 +1421,11 @@ impl Scanner {
             }
         };
         let report = self.scan_parsed(lang, path, text.len(), &parsed);
-        let mut report = self.macro_views(report, lang, path, text, &parsed);
-        clamp_spans(&mut report, text);
-        report
+        self.macro_views(report, lang, path, &parsed)
     }
 
     /// Rust only: the findings inside macro arguments, merged into `report`.
-    fn macro_views(
-        &self,
-        report: Report,
-        lang: Language,
-        path: Option<&str>,
-        text: &str,
-        parsed: &crate::parse::Parsed,
-    ) -> Report {
+    fn macro_views(&self, report: Report, lang: Language, path: Option<&str>, parsed: &crate::parse::Parsed) -> Report {
         if lang != Language::Rust {
             return report;
         }
@@ -1465,7 +1456,7 @@ impl Scanner {
             });
         }
         match view {
-            Some(v) => merge_macro_view(report, self.scan_parsed(lang, path, text.len(), &v)),
+            Some(v) => merge_macro_view(report, self.scan_parsed(lang, path, parsed.shift.unit_bytes, &v)),
             None => report,
         }
     }
@@ -1906,21 +1897,6 @@ impl Scanner {
 /// Adds to `report` what the second scan of a unit with its Rust macro arguments exposed
 /// (see [`crate::parse::rust_macro_view`]): findings and facts it did not have, at the same
 /// offsets; then derives the properties again.
-/// Keeps every span inside the unit: closers appended to a fragment for parsing (see
-/// `parse::close_open`) are not part of the user's text, so a node that reaches into them ends
-/// at the unit's end.
-fn clamp_spans(report: &mut Report, text: &str) {
-    let len = text.len();
-    let lines = text.lines().count().max(1);
-    for f in report.findings.iter_mut().chain(report.suppressed.iter_mut()) {
-        let s = &mut f.span;
-        s.end_byte = s.end_byte.min(len);
-        s.start_byte = s.start_byte.min(s.end_byte);
-        s.end_line = s.end_line.min(lines);
-        s.start_line = s.start_line.min(s.end_line);
-    }
-}
-
 fn merge_macro_view(mut report: Report, inside: Report) -> Report {
     let key = |f: &Finding| (f.rule.clone(), f.span.start_byte);
     let have: HashSet<(String, usize)> = report.findings.iter().chain(report.suppressed.iter()).map(key).collect();

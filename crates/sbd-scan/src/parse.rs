@@ -38,42 +38,39 @@ pub(crate) fn parse_once(parser: &mut Parser, text: &str, deadline: Instant) -> 
 
 /// Count ERROR and MISSING nodes (iteratively; trees can be very deep).
 pub(crate) fn count_errors(tree: &Tree) -> usize {
-    if !tree.root_node().has_error() {
-        return 0;
-    }
     let mut n = 0;
-    let mut cursor = tree.walk();
-    loop {
-        let node = cursor.node();
+    walk_errors(tree, |node| {
         if node.is_error() || node.is_missing() {
             n += 1;
         }
-        if node.has_error() && cursor.goto_first_child() {
-            continue;
-        }
-        loop {
-            if cursor.goto_next_sibling() {
-                break;
-            }
-            if !cursor.goto_parent() {
-                return n;
-            }
-        }
-    }
+        true
+    });
+    n
 }
 
 /// Bytes covered by ERROR nodes (outermost only).
 fn error_bytes(tree: &Tree) -> usize {
-    if !tree.root_node().has_error() {
-        return 0;
-    }
     let mut n = 0;
+    walk_errors(tree, |node| {
+        if node.is_error() {
+            n += node.byte_range().len();
+            return false;
+        }
+        true
+    });
+    n
+}
+
+/// Visits, iteratively and in document order, the nodes of a tree with errors, entering only
+/// nodes that contain an error and for which `visit` says yes.
+fn walk_errors(tree: &Tree, mut visit: impl FnMut(tree_sitter::Node<'_>) -> bool) {
+    if !tree.root_node().has_error() {
+        return;
+    }
     let mut cursor = tree.walk();
     loop {
         let node = cursor.node();
-        if node.is_error() {
-            n += node.byte_range().len();
-        } else if node.has_error() && cursor.goto_first_child() {
+        if visit(node) && node.has_error() && cursor.goto_first_child() {
             continue;
         }
         loop {
@@ -81,7 +78,7 @@ fn error_bytes(tree: &Tree) -> usize {
                 break;
             }
             if !cursor.goto_parent() {
-                return n;
+                return;
             }
         }
     }
@@ -118,7 +115,7 @@ pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Dur
         let mut best = Parsed {
             text: wrapped,
             tree,
-            shift: Shift { bytes: prefix.len(), lines: 1 },
+            shift: Shift::new(prefix, text),
             wrapped_in: Some("<?php".into()),
             error_nodes,
         };
@@ -131,7 +128,7 @@ pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Dur
     let tree = parse_once(parser, text, deadline).map_err(budget_err)?;
     let errors = count_errors(&tree);
     let mut best =
-        Parsed { text: text.to_string(), tree, shift: Shift::default(), wrapped_in: None, error_nodes: errors };
+        Parsed { text: text.to_string(), tree, shift: Shift::new("", text), wrapped_in: None, error_nodes: errors };
     // Wrappers are for fragments (model output); a whole file that has a syntax error is
     // not improved by wrapping it in a function, and re-parsing it would double the cost.
     // Small units (model output) always get the wrappers tried; larger ones only when the
@@ -165,7 +162,7 @@ pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Dur
             best = Parsed {
                 text: wrapped,
                 tree,
-                shift: Shift { bytes: prefix.len(), lines: prefix.matches('\n').count() },
+                shift: Shift::new(prefix, text),
                 wrapped_in: Some(if prefix.is_empty() {
                     "closing braces".to_string()
                 } else {
@@ -382,7 +379,7 @@ fn rebalance(parser: &mut Parser, lang: Language, text: &str, head: &str, deadli
                 *best = Parsed {
                     text: wrapped,
                     tree,
-                    shift: Shift { bytes: prefix.len(), lines: prefix.matches('\n').count() },
+                    shift: Shift::new(&prefix, text),
                     wrapped_in: Some(format!("{} (rebalanced)", prefix.lines().next().unwrap_or("").trim())),
                     error_nodes: e,
                 };

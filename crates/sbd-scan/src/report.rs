@@ -100,22 +100,42 @@ impl Span {
     pub(crate) fn of(node: tree_sitter::Node<'_>, shift: &Shift) -> Span {
         let s = node.start_position();
         let e = node.end_position();
+        // A node can reach into closers appended after the unit for parsing: it ends where
+        // the unit ends.
+        let end_byte = node.end_byte().saturating_sub(shift.bytes).min(shift.unit_bytes);
+        let end_line = (e.row + 1).saturating_sub(shift.lines).clamp(1, shift.unit_lines);
         Span {
-            start_byte: node.start_byte().saturating_sub(shift.bytes),
-            end_byte: node.end_byte().saturating_sub(shift.bytes),
-            start_line: (s.row + 1).saturating_sub(shift.lines).max(1),
+            start_byte: node.start_byte().saturating_sub(shift.bytes).min(end_byte),
+            end_byte,
+            start_line: (s.row + 1).saturating_sub(shift.lines).clamp(1, end_line),
             start_column: s.column + 1,
-            end_line: (e.row + 1).saturating_sub(shift.lines).max(1),
+            end_line,
             end_column: e.column + 1,
         }
     }
 }
 
-/// Offset of the unit inside the parsed text when a fragment was wrapped.
-#[derive(Debug, Clone, Copy, Default)]
+/// Where the unit sits inside the parsed text: after `bytes` bytes (`lines` lines) of a
+/// wrapper's prefix, `unit_bytes` long over `unit_lines` lines; anything after it (a wrapper's
+/// suffix, appended closers) is not the unit's.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Shift {
     pub bytes: usize,
     pub lines: usize,
+    pub unit_bytes: usize,
+    pub unit_lines: usize,
+}
+
+impl Shift {
+    /// `unit` parsed behind `prefix`.
+    pub(crate) fn new(prefix: &str, unit: &str) -> Shift {
+        Shift {
+            bytes: prefix.len(),
+            lines: prefix.matches('\n').count(),
+            unit_bytes: unit.len(),
+            unit_lines: unit.lines().count().max(1),
+        }
+    }
 }
 
 /// One rule match.
@@ -136,6 +156,25 @@ pub struct Finding {
     /// Index into [`Report::overrides`] of the valid override that suppresses this finding.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suppressed_by: Option<usize>,
+}
+
+impl Finding {
+    /// The finding as one item of a repair request to a model (what `sbd eval --repair` and
+    /// verification-guided generation send back): rule, CWEs, severity, line, message, why,
+    /// and what to use instead.
+    pub fn repair_note(&self) -> String {
+        let cwe = self.cwe.iter().map(|c| format!("CWE-{c}")).collect::<Vec<_>>().join(", ");
+        format!(
+            "- {} ({}, {}) at line {}: {}\n  Why: {}\n  Use instead: {}\n",
+            self.rule,
+            cwe,
+            self.severity.name(),
+            self.span.start_line,
+            self.message,
+            self.explanation.trim(),
+            self.fix.trim()
+        )
+    }
 }
 
 /// Category of a fact.

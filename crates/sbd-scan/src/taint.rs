@@ -684,12 +684,7 @@ impl<'a, 't> Analysis<'a, 't> {
         }) {
             let mut c = args.walk();
             for a in args.named_children(&mut c) {
-                let a = if a.kind() == "argument" {
-                    let mut ac = a.walk();
-                    a.named_children(&mut ac).last().unwrap_or(a)
-                } else {
-                    a
-                };
+                let a = argument_value(a);
                 if self.syntax.idents.contains(&a.kind()) {
                     names.push(self.text(a).to_string());
                 }
@@ -726,12 +721,7 @@ impl<'a, 't> Analysis<'a, 't> {
         if let Some(args) = call.child_by_field_name(args_field) {
             let mut c = args.walk();
             for a in args.named_children(&mut c) {
-                let a = if a.kind() == "argument" {
-                    let mut ac = a.walk();
-                    a.named_children(&mut ac).last().unwrap_or(a)
-                } else {
-                    a
-                };
+                let a = argument_value(a);
                 visit(a);
             }
         }
@@ -965,6 +955,16 @@ pub(crate) fn literal_kind(k: &str) -> bool {
         || k == "sizeof_expression"
         || k == "undefined"
         || k == "iota"
+}
+
+/// The expression of a call argument: C#'s and PHP's `argument` nodes wrap it (with a name or
+/// a modifier before it); other grammars put the expression there directly.
+fn argument_value(a: Node<'_>) -> Node<'_> {
+    if a.kind() != "argument" {
+        return a;
+    }
+    let mut c = a.walk();
+    a.named_children(&mut c).last().unwrap_or(a)
 }
 
 #[cfg(test)]

@@ -261,20 +261,9 @@ struct VerifyResponse<'a> {
     sarif: Option<Value>,
 }
 
-/// One functional test of a completion, run in `sbd-sandbox` (never outside it).
-#[derive(Deserialize, Clone)]
-pub struct TestCase {
-    #[serde(default)]
-    pub stdin: Option<String>,
-    #[serde(default)]
-    pub args: Vec<String>,
-    /// Compared with the program's stdout, ignoring trailing whitespace.
-    #[serde(default)]
-    pub expected_stdout: Option<String>,
-    /// A test program in the unit's language (see `sbd run --help`); exit 0 = pass.
-    #[serde(default)]
-    pub test_script: Option<String>,
-}
+/// One functional test of an answer, run in `sbd-sandbox` (the fields of a test in
+/// `POST /v1/reward` items).
+pub use sbd_sandbox::runner::TestCase;
 
 /// Most tests per item, and per request.
 const MAX_TESTS_PER_ITEM: usize = 16;
@@ -285,20 +274,7 @@ const MAX_TESTS_PER_REQUEST: usize = 64;
 pub fn run_tests(code: &str, lang: Language, tests: &[TestCase]) -> Result<sbd_scan::reward::TestOutcome, String> {
     let sl = sbd_sandbox::runner::Language::from_name(lang.name())
         .ok_or_else(|| format!("tests are run for c, cpp, rust, python, javascript and java, not {}", lang.name()))?;
-    let mut passed = 0;
-    for t in tests {
-        let mut req = sbd_sandbox::runner::RunRequest::new(sl, code);
-        req.harness = sbd_sandbox::runner::Harness {
-            stdin: t.stdin.clone().unwrap_or_default().into_bytes(),
-            args: t.args.clone(),
-            expected_stdout: t.expected_stdout.clone(),
-            test_script: t.test_script.clone(),
-        };
-        let report = sbd_sandbox::runner::run_unit(&req).map_err(|e| format!("sandbox: {e}"))?;
-        if report.verdict == sbd_sandbox::runner::Verdict::Passed {
-            passed += 1;
-        }
-    }
+    let passed = sbd_sandbox::runner::passed_tests(sl, code, tests).map_err(|e| format!("sandbox: {e}"))?;
     Ok(sbd_scan::reward::TestOutcome { passed, total: tests.len() })
 }
 

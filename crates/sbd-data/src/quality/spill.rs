@@ -67,16 +67,7 @@ impl Partitions {
     fn read(&self, i: usize) -> Result<Vec<(u64, u32)>, Error> {
         let p = &self.paths[i];
         let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
-        let mut out: Vec<(u64, u32)> = bytes
-            .chunks_exact(12)
-            .map(|c| {
-                let mut k = [0u8; 8];
-                k.copy_from_slice(&c[..8]);
-                let mut r = [0u8; 4];
-                r.copy_from_slice(&c[8..]);
-                (u64::from_le_bytes(k), u32::from_le_bytes(r))
-            })
-            .collect();
+        let mut out: Vec<(u64, u32)> = records(&bytes).collect();
         out.sort_unstable();
         let _ = std::fs::remove_file(p);
         Ok(out)
@@ -274,17 +265,8 @@ impl Edges {
             let file = File::open(p).map_err(|e| Error::io(p, e))?;
             let mut bytes = Vec::new();
             BufReader::new(file).read_to_end(&mut bytes).map_err(|e| Error::io(p, e))?;
-            let mut recs: Vec<(u32, f32, u32)> = bytes
-                .chunks_exact(12)
-                .map(|c| {
-                    let mut k = [0u8; 8];
-                    k.copy_from_slice(&c[..8]);
-                    let mut r = [0u8; 4];
-                    r.copy_from_slice(&c[8..]);
-                    let key = u64::from_le_bytes(k);
-                    (u32::from_le_bytes(r), f32::from_bits(key as u32), (key >> 32) as u32)
-                })
-                .collect();
+            let mut recs: Vec<(u32, f32, u32)> =
+                records(&bytes).map(|(key, row)| (row, f32::from_bits(key as u32), (key >> 32) as u32)).collect();
             recs.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(&b.2)));
             recs.dedup();
             for (j, s, i) in recs {
@@ -300,6 +282,17 @@ impl Drop for Edges {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The 12-byte records of a spill file: a little-endian `u64` key and `u32` row.
+fn records(bytes: &[u8]) -> impl Iterator<Item = (u64, u32)> + '_ {
+    bytes.chunks_exact(12).map(|c| {
+        let mut k = [0u8; 8];
+        k.copy_from_slice(&c[..8]);
+        let mut r = [0u8; 4];
+        r.copy_from_slice(&c[8..]);
+        (u64::from_le_bytes(k), u32::from_le_bytes(r))
+    })
 }
 
 #[cfg(test)]
