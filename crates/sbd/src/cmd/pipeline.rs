@@ -352,8 +352,11 @@ fn stages(s: &Settings, out: &Path, shared: &Path) -> (Vec<Stage>, Vec<String>) 
 
 /// Where a stage's marker lives: in its folder, or beside a single-file output.
 fn marker_path(out: &Path, stage: &Stage) -> PathBuf {
-    let target = out.join(stage.dir);
-    if stage.dir.contains('.') { out.join(format!(".{}{MARKER}", stage.name)) } else { target.join(MARKER) }
+    if stage.dir.contains('.') {
+        out.join(format!(".{}{MARKER}", stage.name))
+    } else {
+        out.join(stage.dir).join(MARKER)
+    }
 }
 
 fn marker_matches(out: &Path, stage: &Stage) -> bool {
