@@ -4,7 +4,7 @@
 #![allow(clippy::result_large_err)]
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -110,6 +110,11 @@ fn with_header(mut r: Response, name: header::HeaderName, value: &'static str) -
 async fn limit_concurrency(State(state): State<Shared>, req: Request, next: Next) -> Response {
     let Ok(_permit) = state.permits.clone().try_acquire_owned() else {
         state.metrics.rejected("overload");
+        // Read the (size-limited) body first, for at most a second: a response sent before the
+        // body was read makes the connection unusable, so a keep-alive client would see a reset
+        // instead of the 429 and have to reconnect for its retry.
+        let limit = state.config.max_body_bytes;
+        let _ = tokio::time::timeout(Duration::from_secs(1), axum::body::to_bytes(req.into_body(), limit)).await;
         return with_header(
             error(
                 StatusCode::TOO_MANY_REQUESTS,
