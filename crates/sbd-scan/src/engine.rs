@@ -191,6 +191,10 @@ struct LangEngine {
     detectors: Vec<Detector>,
     call_index: HashMap<String, Vec<usize>>,
     query: Option<Query>,
+    /// Indexed by node kind id: can a pattern of `query` be rooted at a node of this kind?
+    /// `None` when some pattern's root is not a plain named kind (a wildcard, a supertype, a
+    /// sibling group): then the query runs over the whole tree.
+    query_roots: Option<Vec<bool>>,
     pattern_detector: Vec<usize>,
     match_capture: Option<u32>,
     taint: TaintConfig,
@@ -470,6 +474,121 @@ fn simple_kinds(q: &str) -> Option<Vec<&str>> {
     (!kinds.is_empty()).then_some(kinds)
 }
 
+/// The node kinds the patterns of a compiled query are rooted at, as a mask by kind id; `None`
+/// when some pattern's root is not a plain named, non-supertype kind or an alternation of
+/// such (`(_ ...)`, a string, a group of siblings, a hidden kind): matches of those cannot be
+/// found from their roots.
+fn pattern_roots(q: &Query, src: &str, grammar: &tree_sitter::Language) -> Option<Vec<bool>> {
+    let mut mask = vec![false; grammar.node_kind_count()];
+    for i in 0..q.pattern_count() {
+        for kind in root_kinds(src.get(q.start_byte_for_pattern(i)..)?)? {
+            let mut found = false;
+            for id in 0..grammar.node_kind_count() as u16 {
+                if grammar.node_kind_is_named(id) && grammar.node_kind_for_id(id) == Some(kind) {
+                    if grammar.node_kind_is_supertype(id) {
+                        return None;
+                    }
+                    mask[id as usize] = true;
+                    found = true;
+                }
+            }
+            if !found {
+                return None;
+            }
+        }
+    }
+    Some(mask)
+}
+
+/// The root kinds of the query pattern at the start of `text`: `(kind ...)` or an alternation
+/// `[(a ...) (b ...)]` of such; `None` for anything else.
+fn root_kinds(text: &str) -> Option<Vec<&str>> {
+    let b = text.as_bytes();
+    let skip_blank = |mut i: usize| {
+        while i < b.len() {
+            match b[i] {
+                b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+                b';' => {
+                    while i < b.len() && b[i] != b'\n' {
+                        i += 1;
+                    }
+                }
+                _ => break,
+            }
+        }
+        i
+    };
+    // `(kind`: the kind, and the index just after it.
+    let kind_at = |i: usize| -> Option<(&str, usize)> {
+        if b.get(i) != Some(&b'(') {
+            return None;
+        }
+        let start = i + 1;
+        let mut end = start;
+        while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_') {
+            end += 1;
+        }
+        let kind = text.get(start..end)?;
+        (!kind.is_empty() && !kind.starts_with('_') && kind != "ERROR" && kind != "MISSING").then_some((kind, end))
+    };
+    // The index just after the bracketed item that opens at `i` (strings may hold brackets).
+    let close = |mut i: usize| -> Option<usize> {
+        let mut depth = 0usize;
+        while i < b.len() {
+            match b[i] {
+                b'"' => {
+                    i += 1;
+                    while i < b.len() && b[i] != b'"' {
+                        i += if b[i] == b'\\' { 2 } else { 1 };
+                    }
+                }
+                b'(' | b'[' => depth += 1,
+                b')' | b']' => {
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        None
+    };
+    let i = skip_blank(0);
+    match b.get(i)? {
+        b'(' => Some(vec![kind_at(i)?.0]),
+        b'[' => {
+            let mut kinds = Vec::new();
+            let mut j = skip_blank(i + 1);
+            while b.get(j)? != &b']' {
+                kinds.push(kind_at(j)?.0);
+                j = skip_blank(close(j)?);
+                // A capture or quantifier on the alternative.
+                while j < b.len() && b[j] == b'@' {
+                    j += 1;
+                    while j < b.len() && (b[j].is_ascii_alphanumeric() || b"_.-".contains(&b[j])) {
+                        j += 1;
+                    }
+                    j = skip_blank(j);
+                }
+            }
+            (!kinds.is_empty()).then_some(kinds)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(not(test))]
+fn whole_tree_queries() -> bool {
+    false
+}
+
+#[cfg(test)]
+fn whole_tree_queries() -> bool {
+    tests::WHOLE_TREE.with(std::cell::Cell::get)
+}
+
 fn compile_constraint(id: &str, c: &Constraint) -> Result<CConstraint, ScanError> {
     let targets = usize::from(c.arg.is_some())
         + usize::from(c.keyword.is_some())
@@ -625,6 +744,7 @@ fn compile_language(lang: Language, rules: &[Rule], spec: Option<&LanguageSpec>)
         }
     }
     let match_capture = query.as_ref().and_then(|q| q.capture_index_for_name("match"));
+    let query_roots = query.as_ref().and_then(|q| pattern_roots(q, &query_src, &grammar));
     let syntax = lang.syntax();
     let kid = |k: &str| grammar.id_for_node_kind(k, true);
     let kinds = grammar.node_kind_count();
@@ -696,6 +816,7 @@ fn compile_language(lang: Language, rules: &[Rule], spec: Option<&LanguageSpec>)
         detectors,
         call_index,
         query,
+        query_roots,
         pattern_detector,
         match_capture,
         taint,
@@ -1475,6 +1596,9 @@ impl Scanner {
         let mut comments: Vec<Node<'_>> = Vec::new();
         let mut calls: Vec<(Node<'_>, usize)> = Vec::new();
         let mut kind_hits: Vec<(Node<'_>, usize)> = Vec::new();
+        // Nodes a pattern of the combined query can be rooted at, and the size of their subtrees.
+        let mut query_starts: Vec<Node<'_>> = Vec::new();
+        let mut query_cost = 0usize;
         let mut functions: Vec<Node<'_>> = Vec::new();
         let mut first_code = src.len();
         let mut cursor = root.walk();
@@ -1494,6 +1618,12 @@ impl Scanner {
                 && node.start_byte() >= shift.bytes
             {
                 kind_hits.push((node, top));
+            }
+            if let Some(roots) = &engine.query_roots
+                && roots.get(kid as usize).copied().unwrap_or(false)
+            {
+                query_starts.push(node);
+                query_cost += node.descendant_count();
             }
             let self_top = if engine.context_kinds.get(kid as usize).copied().unwrap_or(false) {
                 chain.push((node, top));
@@ -1668,49 +1798,64 @@ impl Scanner {
         if let Some(q) = &engine.query {
             let mut qc = QueryCursor::new();
             qc.set_match_limit(4096);
-            let mut matches = qc.matches(q, root, src.as_bytes());
+            // From the nodes its patterns are rooted at (collected in pass 1) when their
+            // subtrees together are smaller than the tree; otherwise over the whole tree. The
+            // matches are the same; walking every node of the tree is what a query costs.
+            let whole = engine.query_roots.is_none() || query_cost >= root.descendant_count() || whole_tree_queries();
+            if whole {
+                query_starts = vec![root];
+            } else {
+                qc.set_max_start_depth(Some(0));
+            }
             let mut seen: HashSet<(usize, usize)> = HashSet::new();
-            while let Some(m) = matches.next() {
-                let Some(&di) = engine.pattern_detector.get(m.pattern_index) else {
-                    continue;
-                };
-                let Some(node) = m.captures().iter().find(|c| Some(c.index) == engine.match_capture).map(|c| c.node)
-                else {
-                    continue;
-                };
-                if node.start_byte() < shift.bytes {
-                    continue;
-                }
-                let d = &engine.detectors[di];
-                let ok = d.constraints.iter().all(|c| {
-                    let cap = m.captures().iter().find(|x| Some(x.index) == c.capture).map(|x| x.node);
-                    ctx.check_node(c, c.target(node, cap))
-                });
-                if !ok || seen.contains(&(di, node.id())) {
-                    continue;
-                }
-                let names = q.capture_names();
-                let captures = m.captures();
-                let bind = |name: &str| -> Option<Node<'_>> {
-                    if name == "match" {
-                        return Some(node);
+            for start in query_starts {
+                let mut matches = qc.matches(q, start, src.as_bytes());
+                while let Some(m) = matches.next() {
+                    let Some(&di) = engine.pattern_detector.get(m.pattern_index) else {
+                        continue;
+                    };
+                    let Some(node) =
+                        m.captures().iter().find(|c| Some(c.index) == engine.match_capture).map(|c| c.node)
+                    else {
+                        continue;
+                    };
+                    if node.start_byte() < shift.bytes {
+                        continue;
                     }
-                    captures.iter().find(|c| names.get(c.index as usize).is_some_and(|n| *n == name)).map(|c| c.node)
-                };
-                if !ctx.context_ok(d, node, None, &bind) {
-                    continue;
+                    let d = &engine.detectors[di];
+                    let ok = d.constraints.iter().all(|c| {
+                        let cap = m.captures().iter().find(|x| Some(x.index) == c.capture).map(|x| x.node);
+                        ctx.check_node(c, c.target(node, cap))
+                    });
+                    if !ok || seen.contains(&(di, node.id())) {
+                        continue;
+                    }
+                    let names = q.capture_names();
+                    let captures = m.captures();
+                    let bind = |name: &str| -> Option<Node<'_>> {
+                        if name == "match" {
+                            return Some(node);
+                        }
+                        captures
+                            .iter()
+                            .find(|c| names.get(c.index as usize).is_some_and(|n| *n == name))
+                            .map(|c| c.node)
+                    };
+                    if !ctx.context_ok(d, node, None, &bind) {
+                        continue;
+                    }
+                    seen.insert((di, node.id()));
+                    hits.push(Hit {
+                        target: d.target,
+                        span: Span::of(node, &shift),
+                        callee: None,
+                        text: if matches!(d.target, Target::Rule(_)) {
+                            shorten(node_text(node, src), 80)
+                        } else {
+                            String::new()
+                        },
+                    });
                 }
-                seen.insert((di, node.id()));
-                hits.push(Hit {
-                    target: d.target,
-                    span: Span::of(node, &shift),
-                    callee: None,
-                    text: if matches!(d.target, Target::Rule(_)) {
-                        shorten(node_text(node, src), 80)
-                    } else {
-                        String::new()
-                    },
-                });
             }
         }
 
@@ -1952,4 +2097,61 @@ pub(crate) fn derive_properties(
         OverrideStatus::Invalid
     };
     Properties { memory_safe, type_safe, resource_bounded, sandboxed, override_status }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Run the combined query over the whole tree, as before root dispatch.
+        pub(super) static WHOLE_TREE: Cell<bool> = const { Cell::new(false) };
+    }
+
+    #[test]
+    fn root_kinds_of_patterns() {
+        use super::root_kinds;
+        assert_eq!(root_kinds("(call function: (_)) @match"), Some(vec!["call"]));
+        assert_eq!(root_kinds("  ; a comment\n(assignment) @match"), Some(vec!["assignment"]));
+        assert_eq!(root_kinds("[(a x: (b) @c) (d_e (f \")\" g))] @match\n(next)"), Some(vec!["a", "d_e"]));
+        assert_eq!(root_kinds("[(a) @x (b)] @match"), Some(vec!["a", "b"]));
+        assert_eq!(root_kinds("(_ (call)) @match"), None);
+        assert_eq!(root_kinds("((call) @match (#eq? @match \"x\"))"), None);
+        assert_eq!(root_kinds("[\"if\" (a)] @match"), None);
+        assert_eq!(root_kinds("(_hidden) @match"), None);
+        assert_eq!(root_kinds("(ERROR) @match"), None);
+    }
+
+    /// Matching the combined query from the nodes its patterns are rooted at finds exactly
+    /// what matching it over the whole tree finds, on every rule's fixtures in every language.
+    #[test]
+    fn queries_from_roots_find_what_whole_tree_queries_find() {
+        let scanner = crate::Scanner::new().expect("embedded rules compile");
+        let rules = crate::catalog::embedded_rules().expect("embedded rules parse");
+        let mut compared = 0;
+        for rule in &rules {
+            let codes = [&rule.docs.example, &rule.docs.use_instead]
+                .into_iter()
+                .chain(rule.fixtures.must_match.iter())
+                .chain(rule.fixtures.no_match.iter());
+            for code in codes {
+                for lang in &rule.languages {
+                    let key = |r: &crate::Report| {
+                        r.findings
+                            .iter()
+                            .map(|f| (f.rule.clone(), f.span.start_byte, f.span.end_byte))
+                            .collect::<Vec<_>>()
+                    };
+                    WHOLE_TREE.with(|w| w.set(false));
+                    let from_roots = key(&scanner.scan(code, *lang));
+                    WHOLE_TREE.with(|w| w.set(true));
+                    let whole = key(&scanner.scan(code, *lang));
+                    WHOLE_TREE.with(|w| w.set(false));
+                    assert_eq!(from_roots, whole, "{} [{lang}]:\n{code}", rule.id);
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 500, "only {compared} scans compared");
+    }
 }
