@@ -207,6 +207,8 @@ struct LangEngine {
     call_kinds: Vec<Option<(&'static str, &'static str)>>,
     /// Indexed by node kind id: is it import-like?
     import_kinds: Vec<bool>,
+    /// Indexed by node kind id: does it declare variables with types (see `types`)?
+    declaration_kinds: Vec<bool>,
     /// Indexed by node kind id: is it a comment?
     comment_kinds: Vec<bool>,
     /// Indexed by node kind id: is it named by some `inside`/`not_inside` selector?
@@ -766,6 +768,15 @@ fn compile_language(lang: Language, rules: &[Rule], spec: Option<&LanguageSpec>)
             *slot = true;
         }
     }
+    let mut declaration_kinds = vec![false; kinds];
+    for k in crate::types::declaration_kinds(lang) {
+        let id = kid(k);
+        if id != 0
+            && let Some(slot) = declaration_kinds.get_mut(id as usize)
+        {
+            *slot = true;
+        }
+    }
     let config = |parameters: Option<bool>| {
         spec.map(|s| TaintConfig {
             sources: s.taint.sources.iter().map(|x| NamePat::new(x)).collect(),
@@ -824,6 +835,7 @@ fn compile_language(lang: Language, rules: &[Rule], spec: Option<&LanguageSpec>)
         facts,
         call_kinds,
         import_kinds,
+        declaration_kinds,
         builtins,
     })
 }
@@ -1593,6 +1605,7 @@ impl Scanner {
 
         // Pass 1: imports, comments, calls, first code byte.
         let mut imports = Imports::default();
+        let mut types = crate::types::Types::default();
         let mut comments: Vec<Node<'_>> = Vec::new();
         let mut calls: Vec<(Node<'_>, usize)> = Vec::new();
         let mut kind_hits: Vec<(Node<'_>, usize)> = Vec::new();
@@ -1638,6 +1651,9 @@ impl Scanner {
                 calls.push((node, top));
             } else if engine.import_kinds.get(kid as usize).copied().unwrap_or(false) {
                 imports.add(lang, node, src);
+            }
+            if engine.declaration_kinds.get(kid as usize).copied().unwrap_or(false) {
+                types.add(lang, node, src);
             }
             let is_comment = engine.comment_kinds.get(kid as usize).copied().unwrap_or(false);
             if is_comment {
@@ -1728,10 +1744,20 @@ impl Scanner {
             // C++: the C library is also `std::` (`std::strcpy`, `std::tmpnam`), and
             // `using namespace std;` is the norm, so both spellings name the same function.
             let unqualified = (lang == Language::Cpp).then(|| qualified.strip_prefix("std.")).flatten();
+            // A method called on a variable of a declared type is also `Type.method`.
+            let typed = if types.is_empty() {
+                None
+            } else {
+                types.typed_callee(&crate::resolve::normalize(&ct)).map(|t| qualify(&t, &imports))
+            };
             let mut args: Option<CallArgs<'_>> = None;
             for di in cands {
                 let d = &engine.detectors[di];
-                if !d.calls.iter().any(|p| p.matches(&qualified) || unqualified.is_some_and(|u| p.matches(u))) {
+                if !d.calls.iter().any(|p| {
+                    p.matches(&qualified)
+                        || unqualified.is_some_and(|u| p.matches(u))
+                        || typed.as_deref().is_some_and(|t| p.matches(t))
+                }) {
                     continue;
                 }
                 let (pos, kw) = args.get_or_insert_with(|| ctx.args(*call, args_field));

@@ -76,6 +76,7 @@ pub mod resolve;
 pub mod reward;
 pub mod rule;
 pub mod taint;
+mod types;
 
 use std::sync::OnceLock;
 
