@@ -997,7 +997,7 @@ impl<'a, 't> Ctx<'a, 't> {
             }
         }
         if let Some(r) = &c.value_regex
-            && !self.analysis.values(n).iter().any(|v| r.is_match(node_text(*v, self.src)))
+            && !self.analysis.values_with_templates(n).iter().any(|v| r.is_match(node_text(*v, self.src)))
         {
             return false;
         }

@@ -523,6 +523,32 @@ impl<'a, 't> Analysis<'a, 't> {
     /// Is `n` (or, for a variable, one of its values) a string assembled at run time —
     /// interpolation, `%`/`+`/`.` with a string operand, a `format`/`sprintf`/`join` call —
     /// from at least one part that is not constant?
+    /// The values of `n`, and for each that is a `recv.format(...)` call the values of `recv`
+    /// too: the template of `sql.format(name=name)` is wherever `sql` was assigned.
+    pub fn values_with_templates(&self, n: Node<'t>) -> Vec<Node<'t>> {
+        let mut out = self.values(n);
+        let mut templates = Vec::new();
+        for &v in &out {
+            let v = unparenthesize(v);
+            let Some(&(_, callee_field, _)) = self.syntax.calls.iter().find(|(ck, _, _)| *ck == v.kind()) else {
+                continue;
+            };
+            let callee = crate::engine::callee_text(v, callee_field, self.src);
+            if !matches!(callee.rsplit(['.', ':', '>']).next(), Some("format" | "Format")) {
+                continue;
+            }
+            let recv = v
+                .child_by_field_name(callee_field)
+                .filter(|c| c.named_child_count() > 0)
+                .and_then(|c| c.named_child(0));
+            if let Some(recv) = recv {
+                templates.extend(self.values(recv));
+            }
+        }
+        out.extend(templates);
+        out
+    }
+
     pub fn formatted(&self, n: Node<'t>) -> bool {
         self.values(n).into_iter().any(|v| self.is_formatting(v, 0) && self.eval(v) != Taint::Constant)
     }
