@@ -8,7 +8,13 @@ fn main() {
         "cargo:rustc-env=SBD_HOST_TARGET={}",
         std::env::var("TARGET").unwrap_or_else(|_| "x86_64-unknown-linux-gnu".into())
     );
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("seed");
+    // Read when the script runs (cargo sets it for each run), not when it was compiled: a
+    // build script binary can be reused for a checkout at another path.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
+    let root = Path::new(&manifest).join("seed");
+    if !root.is_dir() {
+        panic!("the seed corpus folder {} is missing", root.display());
+    }
     println!("cargo:rerun-if-changed={}", root.display());
     println!("cargo:rerun-if-changed=build.rs");
     let mut files = Vec::new();

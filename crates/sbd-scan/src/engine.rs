@@ -557,11 +557,19 @@ fn root_kinds(text: &str) -> Option<Vec<&str>> {
         }
         None
     };
+    // A quantifier or an anchor after the root makes the pattern a run of siblings.
+    let single = |end: usize| !matches!(b.get(skip_blank(end)), Some(b'+' | b'*' | b'?' | b'.'));
     let i = skip_blank(0);
     match b.get(i)? {
-        b'(' => Some(vec![kind_at(i)?.0]),
+        b'(' => {
+            let kind = kind_at(i)?.0;
+            single(close(i)?).then(|| vec![kind])
+        }
         b'[' => {
             let mut kinds = Vec::new();
+            if !single(close(i)?) {
+                return None;
+            }
             let mut j = skip_blank(i + 1);
             while b.get(j)? != &b']' {
                 kinds.push(kind_at(j)?.0);
@@ -2146,6 +2154,8 @@ mod tests {
         assert_eq!(root_kinds("[\"if\" (a)] @match"), None);
         assert_eq!(root_kinds("(_hidden) @match"), None);
         assert_eq!(root_kinds("(ERROR) @match"), None);
+        assert_eq!(root_kinds("(comment)+ @match"), None);
+        assert_eq!(root_kinds("[(a) (b)]* @match"), None);
     }
 
     /// Matching the combined query from the nodes its patterns are rooted at finds exactly
