@@ -520,9 +520,6 @@ impl<'a, 't> Analysis<'a, 't> {
         }
     }
 
-    /// Is `n` (or, for a variable, one of its values) a string assembled at run time —
-    /// interpolation, `%`/`+`/`.` with a string operand, a `format`/`sprintf`/`join` call —
-    /// from at least one part that is not constant?
     /// The values of `n`, and for each that is a `recv.format(...)` call the values of `recv`
     /// too: the template of `sql.format(name=name)` is wherever `sql` was assigned.
     pub fn values_with_templates(&self, n: Node<'t>) -> Vec<Node<'t>> {
@@ -549,6 +546,9 @@ impl<'a, 't> Analysis<'a, 't> {
         out
     }
 
+    /// Is `n` (or, for a variable, one of its values) a string assembled at run time —
+    /// interpolation, `%`/`+`/`.` with a string operand, a `format`/`sprintf`/`join` call —
+    /// from at least one part that is not constant?
     pub fn formatted(&self, n: Node<'t>) -> bool {
         self.values(n).into_iter().any(|v| self.is_formatting(v, 0) && self.eval(v) != Taint::Constant)
     }
