@@ -62,14 +62,11 @@ impl LoadResult {
     }
 }
 
-/// Sends one request on `stream` and reads the response; returns the status.
-pub async fn request(
-    stream: &mut BufReader<TcpStream>,
-    spec: &LoadSpec,
-    head: &[u8],
-) -> std::io::Result<(u16, Vec<u8>)> {
-    stream.get_mut().write_all(head).await?;
-    stream.get_mut().write_all(&spec.body).await?;
+/// Sends one request (head and body, in one write as HTTP clients do: two writes on a
+/// `TCP_NODELAY` socket are two segments, and the server reads twice) on `stream` and reads
+/// the response; returns the status.
+pub async fn request(stream: &mut BufReader<TcpStream>, message: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
+    stream.get_mut().write_all(message).await?;
     let mut status_line = String::new();
     if stream.read_line(&mut status_line).await? == 0 {
         return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed"));
@@ -107,6 +104,13 @@ pub async fn request(
     Ok((status, body))
 }
 
+/// The whole request message for a spec: head, then body.
+pub fn message(spec: &LoadSpec) -> Vec<u8> {
+    let mut m = head(spec);
+    m.extend_from_slice(&spec.body);
+    m
+}
+
 /// The request head for a spec.
 pub fn head(spec: &LoadSpec) -> Vec<u8> {
     let mut h = format!(
@@ -136,7 +140,7 @@ pub async fn run(spec: LoadSpec) -> LoadResult {
         let spec = spec.clone();
         let next = next.clone();
         tasks.push(tokio::spawn(async move {
-            let head = head(&spec);
+            let message = message(&spec);
             let mut out = LoadResult::default();
             let mut conn: Option<BufReader<TcpStream>> = None;
             while next.fetch_add(1, Ordering::Relaxed) < spec.requests {
@@ -154,7 +158,7 @@ pub async fn run(spec: LoadSpec) -> LoadResult {
                 }
                 let Some(c) = conn.as_mut() else { continue };
                 let t = Instant::now();
-                let mut result = tokio::time::timeout(spec.timeout, request(c, &spec, &head)).await;
+                let mut result = tokio::time::timeout(spec.timeout, request(c, &message)).await;
                 // A kept-alive connection the server closed meanwhile (it does after refusing a
                 // request whose body it did not read): retry once on a fresh connection, as HTTP
                 // clients do when nothing of the response arrived.
@@ -163,7 +167,7 @@ pub async fn run(spec: LoadSpec) -> LoadResult {
                         let _ = s.set_nodelay(true);
                         conn = Some(BufReader::new(s));
                         if let Some(c) = conn.as_mut() {
-                            result = tokio::time::timeout(spec.timeout, request(c, &spec, &head)).await;
+                            result = tokio::time::timeout(spec.timeout, request(c, &message)).await;
                         }
                     }
                 match result {

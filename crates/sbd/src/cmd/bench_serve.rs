@@ -117,10 +117,15 @@ impl Drop for Child {
     }
 }
 
-fn row(name: &str, conns: usize, r: &LoadResult, server_cpu: Option<f64>) -> String {
-    let per_req = server_cpu.map_or_else(|| "-".to_string(), |c| format!("{:.0}", c * 1e6 / r.requests.max(1) as f64));
+/// CPU seconds (server, load generator) spent on a run.
+type RunCpu = (Option<f64>, Option<f64>);
+
+fn row(name: &str, conns: usize, r: &LoadResult, cpu: RunCpu) -> String {
+    let us =
+        |c: Option<f64>| c.map_or_else(|| "-".to_string(), |c| format!("{:.0}", c * 1e6 / r.requests.max(1) as f64));
+    let (per_req, client) = (us(cpu.0), us(cpu.1));
     format!(
-        "{name:<28} {:>8} {conns:>5} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>7} {per_req:>12}",
+        "{name:<28} {:>8} {conns:>5} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>7} {per_req:>12} {client:>12}",
         r.requests,
         r.rps(),
         r.percentile(0.50),
@@ -165,27 +170,30 @@ pub fn run(args: BenchServeArgs) -> anyhow::Result<ExitCode> {
             code.len()
         );
         println!(
-            "{:<28} {:>8} {:>5} {:>10} {:>8} {:>8} {:>8} {:>7} {:>7} {:>12}",
-            "endpoint", "requests", "conns", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "429s", "server µs/req"
+            "{:<28} {:>8} {:>5} {:>10} {:>8} {:>8} {:>8} {:>7} {:>7} {:>12} {:>12}",
+            "endpoint", "requests", "conns", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "429s", "server µs/req", "client µs/req"
         );
-        let measured = |r: LoadResult, before: Option<f64>| {
-            let after = proc_cpu_secs(&pid);
-            (r, before.zip(after).map(|(b, a)| a - b))
+        // CPU of the server and of this process (the load generator) so far.
+        let cpu_now = || (proc_cpu_secs(&pid), proc_cpu_secs("self"));
+        let measured = |r: LoadResult, before: RunCpu| {
+            let after = cpu_now();
+            let d = |b: Option<f64>, a: Option<f64>| b.zip(a).map(|(b, a)| a - b);
+            (r, (d(before.0, after.0), d(before.1, after.1)))
         };
         // Warm-up.
         let _ = loadgen::run(spec("/v1/verify", verify_body.clone(), 500)).await;
         let rss_start = proc_rss_kib(&pid);
-        let c0 = proc_cpu_secs(&pid);
+        let c0 = cpu_now();
         let (r, cpu) = measured(loadgen::run(spec("/v1/verify", verify_body.clone(), args.requests)).await, c0);
         println!("{}", row("POST /v1/verify", args.connections, &r, cpu));
-        let c0 = proc_cpu_secs(&pid);
+        let c0 = cpu_now();
         let (r, cpu) = measured(loadgen::run(spec("/v1/verify", verify_anrf_body, args.requests / 2)).await, c0);
         println!("{}", row("POST /v1/verify (+ANRF)", args.connections, &r, cpu));
-        let c0 = proc_cpu_secs(&pid);
+        let c0 = cpu_now();
         let (r, cpu) = measured(loadgen::run(spec("/v1/reward", reward_body, args.requests / 8)).await, c0);
         println!("{}", row("POST /v1/reward (8/batch)", args.connections, &r, cpu));
         println!("  reward items/s: {:.0}", r.rps() * 8.0);
-        if let Some(c) = cpu.filter(|c| *c > 0.0) {
+        if let Some(c) = cpu.0.filter(|c| *c > 0.0) {
             println!("  reward: server CPU {:.0} µs per item", c * 1e6 / (r.requests.max(1) * 8) as f64);
         }
         let rss_after = proc_rss_kib(&pid);
@@ -204,8 +212,8 @@ pub fn run(args: BenchServeArgs) -> anyhow::Result<ExitCode> {
             tokio::time::sleep(Duration::from_millis(50)).await;
             loadgen::run(health).await
         });
-        println!("{}", row("flood /v1/reward (cap 4)", 64, &f, None));
-        println!("{}", row("GET /healthz during flood", 1, &h, None));
+        println!("{}", row("flood /v1/reward (cap 4)", 64, &f, (None, None)));
+        println!("{}", row("GET /healthz during flood", 1, &h, (None, None)));
         println!("  flood responses by status: {:?}, transport errors {}", f.status, f.transport_errors);
         println!("  flood server RSS: {:.1} MiB", proc_rss_kib(&flood_server.pid()).unwrap_or(0) as f64 / 1024.0);
         drop(flood_server);
