@@ -520,8 +520,8 @@ fn root_kinds(text: &str) -> Option<Vec<&str>> {
         }
         i
     };
-    // `(kind`: the kind, and the index just after it.
-    let kind_at = |i: usize| -> Option<(&str, usize)> {
+    // `(kind`: the kind.
+    let kind_at = |i: usize| -> Option<&str> {
         if b.get(i) != Some(&b'(') {
             return None;
         }
@@ -531,7 +531,7 @@ fn root_kinds(text: &str) -> Option<Vec<&str>> {
             end += 1;
         }
         let kind = text.get(start..end)?;
-        (!kind.is_empty() && !kind.starts_with('_') && kind != "ERROR" && kind != "MISSING").then_some((kind, end))
+        (!kind.is_empty() && !kind.starts_with('_') && kind != "ERROR" && kind != "MISSING").then_some(kind)
     };
     // The index just after the bracketed item that opens at `i` (strings may hold brackets).
     let close = |mut i: usize| -> Option<usize> {
@@ -562,7 +562,7 @@ fn root_kinds(text: &str) -> Option<Vec<&str>> {
     let i = skip_blank(0);
     match b.get(i)? {
         b'(' => {
-            let kind = kind_at(i)?.0;
+            let kind = kind_at(i)?;
             single(close(i)?).then(|| vec![kind])
         }
         b'[' => {
@@ -572,7 +572,7 @@ fn root_kinds(text: &str) -> Option<Vec<&str>> {
             }
             let mut j = skip_blank(i + 1);
             while b.get(j)? != &b']' {
-                kinds.push(kind_at(j)?.0);
+                kinds.push(kind_at(j)?);
                 j = skip_blank(close(j)?);
                 // A capture or quantifier on the alternative.
                 while j < b.len() && b[j] == b'@' {
@@ -1748,16 +1748,13 @@ impl Scanner {
             if cands.is_empty() {
                 continue;
             }
-            let qualified = qualify(&ct, &imports);
+            let norm = crate::resolve::normalize(&ct);
+            let qualified = crate::resolve::qualify_normalized(&norm, &imports);
             // C++: the C library is also `std::` (`std::strcpy`, `std::tmpnam`), and
             // `using namespace std;` is the norm, so both spellings name the same function.
             let unqualified = (lang == Language::Cpp).then(|| qualified.strip_prefix("std.")).flatten();
             // A method called on a variable of a declared type is also `Type.method`.
-            let typed = if types.is_empty() {
-                None
-            } else {
-                types.typed_callee(&crate::resolve::normalize(&ct)).map(|t| qualify(&t, &imports))
-            };
+            let typed = types.typed_callee(&norm).map(|t| qualify(&t, &imports));
             let mut args: Option<CallArgs<'_>> = None;
             for di in cands {
                 let d = &engine.detectors[di];

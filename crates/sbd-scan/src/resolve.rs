@@ -371,7 +371,11 @@ pub fn last_identifier(text: &str) -> Option<(&str, bool)> {
 
 /// Resolve a callee text to its qualified dotted name through `imports`.
 pub fn qualify(text: &str, imports: &Imports) -> String {
-    let n = normalize(text);
+    qualify_normalized(&normalize(text), imports)
+}
+
+/// [`qualify`] for a name already passed through [`normalize`].
+pub fn qualify_normalized(n: &str, imports: &Imports) -> String {
     let n = n.trim_start_matches("this.");
     let (head, tail) = match n.find('.') {
         Some(i) => (&n[..i], &n[i..]),

@@ -102,7 +102,8 @@ impl Types {
         Some(format!("{ty}.{rest}"))
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }

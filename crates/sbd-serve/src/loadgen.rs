@@ -106,13 +106,6 @@ pub async fn request(stream: &mut BufReader<TcpStream>, message: &[u8]) -> std::
 
 /// The whole request message for a spec: head, then body.
 pub fn message(spec: &LoadSpec) -> Vec<u8> {
-    let mut m = head(spec);
-    m.extend_from_slice(&spec.body);
-    m
-}
-
-/// The request head for a spec.
-pub fn head(spec: &LoadSpec) -> Vec<u8> {
     let mut h = format!(
         "{} {} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
         spec.method,
@@ -127,7 +120,9 @@ pub fn head(spec: &LoadSpec) -> Vec<u8> {
         h.push_str(&format!("Authorization: Bearer {t}\r\n"));
     }
     h.push_str("\r\n");
-    h.into_bytes()
+    let mut m = h.into_bytes();
+    m.extend_from_slice(&spec.body);
+    m
 }
 
 /// Runs the load and collects the results.
