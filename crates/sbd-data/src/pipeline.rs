@@ -2,7 +2,9 @@
 //!
 //! 1. **Plan** ([`plan`]): the sources become an ordered list of work items (seed pairs,
 //!    dataset samples, files with their origin; file contents are not read yet). Items are
-//!    cut into chunks of [`Config::chunk_items`]. The plan's fingerprint (config, sources,
+//!    cut into chunks of at most [`Config::chunk_items`] items, a chunk closing early once its
+//!    files hold [`Config::chunk_bytes`] bytes (so one chunk of large files does not set the
+//!    build's peak memory). The plan's fingerprint (config, sources,
 //!    items) is stored in `DIR/.work/plan.json`; a different plan clears old work.
 //! 2. **Chunks** ([`run_chunks`]): each chunk is read, cut into units, gated (length,
 //!    secrets, parse), annotated, given its variants (overrides, verified mutants,
@@ -48,6 +50,9 @@ pub struct Config {
     pub bounds: Bounds,
     /// Work items (files, pairs, samples) per chunk: the unit of resumption and of memory.
     pub chunk_items: usize,
+    /// A chunk closes once its files hold this many bytes of code, whatever its item count:
+    /// the bound on what one chunk holds in memory.
+    pub chunk_bytes: u64,
     /// Rows per Parquet shard.
     pub rows_per_shard: u64,
     /// Byte budget for `registry` (crates under `~/.cargo/registry/src`).
@@ -92,6 +97,7 @@ impl Default for Config {
             near_dup_threshold: 0.85,
             bounds: Bounds::default(),
             chunk_items: 64,
+            chunk_bytes: 1 << 20,
             rows_per_shard: 100_000,
             registry_bytes: 16 << 20,
             stdlib_bytes: 8 << 20,
@@ -127,8 +133,8 @@ impl Config {
         if !(0.0..1.0).contains(&self.eval_fraction) {
             return bad("eval_fraction must be in [0, 1)");
         }
-        if self.chunk_items == 0 || self.rows_per_shard == 0 {
-            return bad("chunk_items and rows_per_shard must be positive");
+        if self.chunk_items == 0 || self.chunk_bytes == 0 || self.rows_per_shard == 0 {
+            return bad("chunk_items, chunk_bytes and rows_per_shard must be positive");
         }
         self.balance.check().map_err(Error::Config)
     }
@@ -276,8 +282,27 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn chunks(&self, size: usize) -> usize {
-        self.items.len().div_ceil(size)
+    /// The item ranges of the chunks, in order: at most `max_items` items each, and a chunk
+    /// closes after the file that brings its bytes to `max_bytes` (other items count as
+    /// small). Deterministic in the plan and the two bounds.
+    pub fn chunk_ranges(&self, max_items: usize, max_bytes: u64) -> Vec<std::ops::Range<usize>> {
+        let mut out = Vec::new();
+        let (mut start, mut bytes) = (0, 0u64);
+        for (i, it) in self.items.iter().enumerate() {
+            bytes += match it {
+                Item::File { file, .. } => file.bytes,
+                Item::Sample(s) => s.code.len() as u64,
+                _ => 0,
+            };
+            if i + 1 - start >= max_items.max(1) || bytes >= max_bytes {
+                out.push(start..i + 1);
+                (start, bytes) = (i + 1, 0);
+            }
+        }
+        if start < self.items.len() {
+            out.push(start..self.items.len());
+        }
+        out
     }
 }
 
@@ -618,9 +643,9 @@ fn process_chunk(
     config: &Config,
     plan: &Plan,
     chunk: usize,
+    range: std::ops::Range<usize>,
 ) -> Result<(ChunkMeta, Vec<Record>), Error> {
-    let start = chunk * config.chunk_items;
-    let end = (start + config.chunk_items).min(plan.items.len());
+    let (start, end) = (range.start, range.end);
     let results: Vec<Result<ItemOutput, Error>> = plan.items[start..end]
         .par_iter()
         .map(|item| {
@@ -839,7 +864,8 @@ pub fn run_chunks(out: &Path, config: &Config, srcs: &[Source], plan: &Plan, opt
     let wd = work_dir(out);
     std::fs::create_dir_all(&wd).map_err(|e| Error::io(&wd, e))?;
     let pf_path = wd.join("plan.json");
-    let chunks = plan.chunks(config.chunk_items);
+    let ranges = plan.chunk_ranges(config.chunk_items, config.chunk_bytes);
+    let chunks = ranges.len();
     let stale = match std::fs::read_to_string(&pf_path) {
         Ok(t) => serde_json::from_str::<PlanFile>(&t).map(|p| p.fingerprint != plan.fingerprint).unwrap_or(true),
         Err(_) => true,
@@ -881,7 +907,7 @@ pub fn run_chunks(out: &Path, config: &Config, srcs: &[Source], plan: &Plan, opt
             opts.progress.finish();
             return Err(Error::Interrupted(written));
         }
-        let (meta, rows) = process_chunk(&annotator, config, plan, i)?;
+        let (meta, rows) = process_chunk(&annotator, config, plan, i, ranges[i].clone())?;
         write_chunk(&chunk_path(out, i), &meta, &rows)?;
         written += 1;
         opts.progress.inc(1);

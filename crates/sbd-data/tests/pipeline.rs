@@ -153,6 +153,19 @@ fn an_interrupted_build_resumes_to_the_same_dataset_and_shards_merge_to_it_too()
     let merged = pipeline::merge(&sharded, &Quiet).unwrap();
     assert_eq!(merged.digest, reference.digest);
 
+    // A byte bound cuts more, smaller chunks (one file each here) and the same dataset.
+    let small = tmp("small-chunks");
+    let c = Config { chunk_bytes: 64, ..config() };
+    let m = pipeline::build(&small, &c, &sources(&src), &opts()).unwrap().unwrap();
+    assert_eq!(m.digest, reference.digest);
+    let count = |d: &Path| {
+        std::fs::read_dir(d.join(".work"))
+            .unwrap()
+            .filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".rows.zst")))
+            .count()
+    };
+    assert!(count(&small) > count(&whole), "{} chunks, {} without the byte bound", count(&small), count(&whole));
+
     // Another seed gives other splits, the same rows.
     let other = tmp("other-seed");
     let c = Config { seed: 7, ..config() };
