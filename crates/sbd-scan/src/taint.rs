@@ -14,7 +14,9 @@
 //! Guards: a variable that the language's *validators* check in the condition of an `if` or
 //! `while` of its function before the use (`if not re.fullmatch(r"[a-z]+", name): raise`,
 //! `if (!target.startsWith(ROOT)) return`, `if (!preg_match('#^/#', $to)) $to = "/";`, and
-//! for Python `if name not in ALLOWED`) is clean from there on, like a sanitized value. The
+//! for Python `if name not in ALLOWED`) is clean from there on, like a sanitized value; so is
+//! a variable passed to a validating function called as a statement of its own
+//! (`validateKeyName(data['name'])`, `check_path(p);`: it raises or aborts on bad input). The
 //! check does not look at the condition's polarity or at what the branch does: validating a
 //! value and then using it anyway on failure is rare, while treating every validated value as
 //! untrusted flags the secure version of almost every injection fix.
@@ -635,6 +637,21 @@ impl<'a, 't> Analysis<'a, 't> {
         let mut out: Vec<Check> = Vec::new();
         crate::parse::preorder(scope, 1_000_000, |node| {
             let k = node.kind();
+            if k == "expression_statement" {
+                // `validate_name(x)` as a statement of its own: a check that raises or aborts
+                // when `x` is bad, so `x` is clean after it.
+                for name in self.validating_call(node) {
+                    out.push(Check {
+                        cond: node.byte_range(),
+                        stmt: node.byte_range(),
+                        then: None,
+                        name,
+                        negated: false,
+                        bails: true,
+                    });
+                }
+                return true;
+            }
             if !(k.starts_with("if") || k.starts_with("while") || k == "elif_clause" || k == "else_if_clause") {
                 return true;
             }
@@ -665,6 +682,48 @@ impl<'a, 't> Analysis<'a, 't> {
         let rc = std::rc::Rc::new(out);
         self.checks.borrow_mut().insert(scope.id(), rc.clone());
         rc
+    }
+
+    /// The variables that a statement consisting of one call to a validating function checks:
+    /// a function named for it (`validate…`, `verify…`, `ensure…`, `check…`, `assert…`,
+    /// `sanitize…` in any case style: `validateKeyName`, `check_path`) whose result is not
+    /// used — it raises or aborts on bad input. Its identifier arguments, and the variable
+    /// under an argument's subscript or field (`data` of `data['key']`), are checked.
+    fn validating_call(&self, stmt: Node<'t>) -> Vec<String> {
+        let mut names = Vec::new();
+        let Some(call) = stmt.named_child(0).map(unparenthesize) else { return names };
+        let Some(&(_, callee_field, args_field)) = self.syntax.calls.iter().find(|(ck, _, _)| *ck == call.kind())
+        else {
+            return names;
+        };
+        let callee = crate::engine::callee_text(call, callee_field, self.src);
+        let last = callee.rsplit(['.', ':', '>']).next().unwrap_or(&callee).trim_start_matches('$');
+        let lower = last.to_ascii_lowercase();
+        let named = ["validate", "verify", "ensure", "check", "assert", "sanitize", "sanitise"].iter().any(|p| {
+            lower.strip_prefix(p).is_some_and(|rest| {
+                let next = last[p.len()..].chars().next();
+                rest.is_empty() || next.is_some_and(|c| c == '_' || c.is_ascii_uppercase())
+            })
+        });
+        if !named {
+            return names;
+        }
+        let Some(args) = call.child_by_field_name(args_field) else { return names };
+        let mut c = args.walk();
+        for a in args.named_children(&mut c) {
+            let mut a = argument_value(a);
+            // `data['key']`, `req.name`: the variable underneath
+            while !self.syntax.idents.contains(&a.kind()) {
+                match a.named_child(0) {
+                    Some(inner) if a.named_child_count() <= 2 && inner.start_byte() == a.start_byte() => a = inner,
+                    _ => break,
+                }
+            }
+            if self.syntax.idents.contains(&a.kind()) {
+                names.push(self.text(a).to_string());
+            }
+        }
+        names
     }
 
     /// The variables that node `n` (part of a condition) validates: the arguments and receiver
