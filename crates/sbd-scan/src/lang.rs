@@ -204,6 +204,13 @@ pub(crate) struct Syntax {
     pub wrappers: &'static [(&'static str, &'static str)],
 }
 
+impl Syntax {
+    /// The callee and arguments fields of a call-like node kind, if it is one.
+    pub fn call_fields(&self, kind: &str) -> Option<(&'static str, &'static str)> {
+        self.calls.iter().find(|(k, _, _)| *k == kind).map(|&(_, callee, args)| (callee, args))
+    }
+}
+
 const C_FUNCS: &[&str] = &["function_definition", "lambda_expression"];
 const JS_FUNCS: &[&str] = &[
     "function_declaration",

@@ -268,7 +268,7 @@ impl<'a, 't> Analysis<'a, 't> {
             }
             return self.variable(name, n, depth);
         }
-        if let Some(&(_, callee_field, args_field)) = self.syntax.calls.iter().find(|(ck, _, _)| *ck == k) {
+        if let Some((callee_field, args_field)) = self.syntax.call_fields(k) {
             return self.call(n, callee_field, args_field, depth);
         }
         // Attribute / member / subscript / selector: a source by name, else its parts.
@@ -529,7 +529,7 @@ impl<'a, 't> Analysis<'a, 't> {
         let mut templates = Vec::new();
         for &v in &out {
             let v = unparenthesize(v);
-            let Some(&(_, callee_field, _)) = self.syntax.calls.iter().find(|(ck, _, _)| *ck == v.kind()) else {
+            let Some((callee_field, _)) = self.syntax.call_fields(v.kind()) else {
                 continue;
             };
             let callee = crate::engine::callee_text(v, callee_field, self.src);
@@ -590,7 +590,7 @@ impl<'a, 't> Analysis<'a, 't> {
             };
             return stringy(l) || (op != "%" && stringy(r));
         }
-        if let Some(&(_, callee_field, _)) = self.syntax.calls.iter().find(|(ck, _, _)| *ck == k) {
+        if let Some((callee_field, _)) = self.syntax.call_fields(k) {
             let callee = crate::engine::callee_text(v, callee_field, self.src);
             let last = callee.rsplit(['.', ':', '>']).next().unwrap_or("");
             return matches!(
@@ -692,18 +692,15 @@ impl<'a, 't> Analysis<'a, 't> {
     fn validating_call(&self, stmt: Node<'t>) -> Vec<String> {
         let mut names = Vec::new();
         let Some(call) = stmt.named_child(0).map(unparenthesize) else { return names };
-        let Some(&(_, callee_field, args_field)) = self.syntax.calls.iter().find(|(ck, _, _)| *ck == call.kind())
-        else {
+        let Some((callee_field, args_field)) = self.syntax.call_fields(call.kind()) else {
             return names;
         };
         let callee = crate::engine::callee_text(call, callee_field, self.src);
         let last = callee.rsplit(['.', ':', '>']).next().unwrap_or(&callee).trim_start_matches('$');
-        let lower = last.to_ascii_lowercase();
+        // the prefix, then nothing, `_` or a capital: `check_path`, `validateKey`, not `checkout`
         let named = ["validate", "verify", "ensure", "check", "assert", "sanitize", "sanitise"].iter().any(|p| {
-            lower.strip_prefix(p).is_some_and(|rest| {
-                let next = last[p.len()..].chars().next();
-                rest.is_empty() || next.is_some_and(|c| c == '_' || c.is_ascii_uppercase())
-            })
+            last.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p))
+                && last[p.len()..].chars().next().is_none_or(|c| c == '_' || c.is_ascii_uppercase())
         });
         if !named {
             return names;
@@ -743,7 +740,7 @@ impl<'a, 't> Analysis<'a, 't> {
             }
             return names;
         }
-        let Some(&(_, callee_field, args_field)) = self.syntax.calls.iter().find(|(ck, _, _)| *ck == nk) else {
+        let Some((callee_field, args_field)) = self.syntax.call_fields(nk) else {
             return names;
         };
         let callee = crate::engine::callee_text(n, callee_field, self.src);
@@ -847,7 +844,7 @@ impl<'a, 't> Analysis<'a, 't> {
                     | "goto_statement"
             ) {
                 yes = true;
-            } else if let Some(&(_, callee_field, _)) = self.syntax.calls.iter().find(|(ck, _, _)| *ck == k) {
+            } else if let Some((callee_field, _)) = self.syntax.call_fields(k) {
                 let callee = crate::engine::callee_text(n, callee_field, self.src);
                 let last = callee.rsplit(['.', ':', '>']).next().unwrap_or("");
                 if matches!(last, "exit" | "die" | "abort" | "Exit" | "panic" | "abort_with" | "Fatal" | "Fatalf") {
@@ -910,8 +907,7 @@ impl<'a, 't> Analysis<'a, 't> {
                 }
             }
             if !self.config.writers.is_empty()
-                && let Some(&(_, callee_field, args_field)) =
-                    self.syntax.calls.iter().find(|(ck, _, _)| *ck == node.kind())
+                && let Some((callee_field, args_field)) = self.syntax.call_fields(node.kind())
             {
                 let callee = crate::engine::callee_text(node, callee_field, self.src);
                 let name = qualify(&callee, self.imports);
