@@ -327,6 +327,11 @@ pub struct TrainConfig {
     /// Train low-rank adapters instead of the full weights (fine-tuning modes); they are
     /// merged into the weights when the run ends.
     pub lora: Option<LoraConfig>,
+    /// Data parallelism on one machine: each batch is split into this many shards whose
+    /// forward and backward passes run at the same time, one thread each, on replicas of the
+    /// model that share its weights; their gradients are averaged. 1 runs the batch whole.
+    /// The CLI sets it to the number of cores unless told otherwise.
+    pub data_parallel: usize,
 }
 
 impl Default for TrainConfig {
@@ -352,6 +357,7 @@ impl Default for TrainConfig {
             gradient_checkpointing: false,
             precision: Precision::F32,
             lora: None,
+            data_parallel: 1,
         }
     }
 }

@@ -61,26 +61,62 @@ impl AdamW {
         let (b1, b2) = (cfg.beta1, cfg.beta2);
         let c1 = 1.0 - b1.powi(t);
         let c2 = 1.0 - b2.powi(t);
+        // Each parameter's update is independent and element-wise (memory-bound): with
+        // `data_parallel` > 1 the parameters are dealt out to that many threads, largest
+        // first, so the step takes the time of its share of the bytes, not of all of them.
+        // The arithmetic per parameter is the same whatever the thread, so results are too.
+        let mut work: Vec<(usize, Tensor<2>, Tensor<2>, Tensor<2>, Tensor<2>, f64)> = Vec::new();
         for (i, g) in grads.into_iter().enumerate() {
             let (Some(g), Some(m0), Some(v0)) = (g, &self.m[i], &self.v[i]) else { continue };
+            let decay =
+                if model.shapes[i].len() == 2 && !model.names[i].contains("embed") { cfg.weight_decay } else { 0.0 };
+            work.push((i, g, m0.clone(), v0.clone(), model.params[i].clone().detach(), decay));
+        }
+        let update = |(i, g, m0, v0, p, decay): (usize, Tensor<2>, Tensor<2>, Tensor<2>, Tensor<2>, f64)| {
             let g = g.mul_scalar(scale);
-            let m = m0.clone().mul_scalar(b1).add(g.clone().mul_scalar(1.0 - b1));
-            let v = v0.clone().mul_scalar(b2).add(g.square().mul_scalar(1.0 - b2));
-            let p = model.params[i].clone().detach();
+            let m = m0.mul_scalar(b1).add(g.clone().mul_scalar(1.0 - b1));
+            let v = v0.mul_scalar(b2).add(g.square().mul_scalar(1.0 - b2));
             let tracked = p.is_autodiff();
             // Keep the parameter's gradient-checkpointing strategy: `autodiff()` alone would
             // give it the default one, which cannot meet the device's tensors in one op.
             let strategy = p.gradient_checkpointing_strategy();
             let p = p.inner();
-            let decay =
-                if model.shapes[i].len() == 2 && !model.names[i].contains("embed") { cfg.weight_decay } else { 0.0 };
             let upd = m.clone().div_scalar(c1).div(v.clone().div_scalar(c2).sqrt().add_scalar(cfg.eps));
             let np = p.clone().sub(upd.mul_scalar(lr)).sub(p.mul_scalar(lr * decay));
-            model.params[i] = match (tracked, strategy) {
+            let np = match (tracked, strategy) {
                 (true, Some(st)) => np.autodiff().with_gradient_checkpointing_strategy(st).require_grad(),
                 (true, None) => np.autodiff().require_grad(),
                 (false, _) => np,
             };
+            (i, np, m, v)
+        };
+        let threads = cfg.data_parallel.clamp(1, work.len().max(1));
+        let done: Vec<(usize, Tensor<2>, Tensor<2>, Tensor<2>)> = if threads == 1 {
+            work.into_iter().map(update).collect()
+        } else {
+            work.sort_by_key(|w| std::cmp::Reverse(w.1.shape().num_elements()));
+            let mut lanes: Vec<(usize, Vec<_>)> = (0..threads).map(|_| (0, Vec::new())).collect();
+            for w in work {
+                let n = w.1.shape().num_elements();
+                let lane = lanes.iter_mut().min_by_key(|l| l.0).expect("at least one lane");
+                lane.0 += n;
+                lane.1.push(w);
+            }
+            let update = &update;
+            std::thread::scope(|sc| {
+                let hs: Vec<_> = lanes
+                    .into_iter()
+                    .map(|(_, ws)| sc.spawn(move || ws.into_iter().map(update).collect::<Vec<_>>()))
+                    .collect();
+                hs.into_iter().map(|h| h.join()).collect::<std::result::Result<Vec<_>, _>>()
+            })
+            .map_err(|_| Error::Invalid("an optimizer thread panicked".into()))?
+            .into_iter()
+            .flatten()
+            .collect()
+        };
+        for (i, np, m, v) in done {
+            model.params[i] = np;
             self.m[i] = Some(m);
             self.v[i] = Some(v);
         }

@@ -361,6 +361,89 @@ fn save_adapters(model: &Model, dir: &Path) -> Result<()> {
     crate::write_atomic(&dir.join("adapter_config.json"), json.to_string().as_bytes())
 }
 
+/// What one micro-batch (or one shard of it) contributes to a step.
+struct MicroOut {
+    /// Gradients of the scaled loss, by parameter index (`None` for frozen parameters).
+    grads: Vec<Option<Tensor<2>>>,
+    /// The unscaled loss and its parts.
+    loss: f64,
+    parts: Vec<(String, f64)>,
+    tokens: usize,
+}
+
+/// `idx` cut into `n` contiguous, nearly equal, non-empty slices.
+fn shard_slices(idx: &[usize], n: usize) -> Vec<&[usize]> {
+    let n = n.clamp(1, idx.len().max(1));
+    let (q, r) = (idx.len() / n, idx.len() % n);
+    let mut out = Vec::with_capacity(n);
+    let mut at = 0;
+    for k in 0..n {
+        let len = q + usize::from(k < r);
+        out.push(&idx[at..at + len]);
+        at += len;
+    }
+    out
+}
+
+/// Forward and backward of the items `idx` of `task` on `model`, the loss scaled by `scale`.
+#[allow(clippy::too_many_arguments)]
+fn micro_batch(
+    model: &Model,
+    task: &Task,
+    tok: &Tok,
+    aux: Option<&PretrainAux>,
+    policy_plain: Option<&Model>,
+    idx: &[usize],
+    cfg: &TrainConfig,
+    rng: &mut Rng,
+    t: usize,
+    scale: f64,
+) -> Result<MicroOut> {
+    let (loss, parts, tokens) = match task {
+        Task::Pretrain(ex) => {
+            let aux = aux.ok_or_else(|| Error::Invalid("no pretraining partners".into()))?;
+            let b = pretrain_batch(tok, ex, aux, idx, cfg, rng, t)?;
+            let (l, p) = pretrain_loss(model, &b, cfg)?;
+            (l, p, b.tokens)
+        }
+        Task::Sft(ch) => {
+            let rows =
+                idx.iter().map(|&i| chat_row(tok, &ch[i].prompt, &ch[i].response, t)).collect::<Result<Vec<_>>>()?;
+            let b = collate(rows, tok.pad);
+            let (l, s) = weighted_nll(
+                next_token_logp(model.forward(&b.ids, b.b, None)?.logits, &b.ids, b.b, b.t, &model.device),
+                shifted(&b.lm_w, b.b, b.t),
+                &model.device,
+            );
+            if s == 0.0 {
+                return Err(Error::Invalid("SFT batch without response tokens".into()));
+            }
+            let v = host(l.clone().detach())?[0] as f64;
+            (l, vec![("sft".to_string(), v)], b.tokens)
+        }
+        Task::Dpo(pairs, reference) => {
+            let ps: Vec<&Pair> = idx.iter().map(|&i| &pairs[i]).collect();
+            let b = pair_batch(tok, &ps, t)?;
+            let (l, p) = dpo_loss(model, reference, &b, cfg.dpo_beta)?;
+            (l, p, b.tokens)
+        }
+        Task::Rl(prompts, reference, rl) => {
+            let ps: Vec<&RlPrompt> = idx.iter().map(|&i| &prompts[i]).collect();
+            let plain = policy_plain.ok_or_else(|| Error::Invalid("no sampling policy".into()))?;
+            grpo_loss(model, plain, reference, tok, &ps, rl, rng.next_u64(), t)?
+        }
+    };
+    let value = host(loss.clone().detach())?[0] as f64;
+    let grads = loss.mul_scalar(scale).backward();
+    let grads = model
+        .params
+        .iter()
+        .zip(&model.trainable)
+        .map(|(p, &on)| if on { p.grad(&grads) } else { None })
+        .collect();
+    Ok(MicroOut { grads, loss: value, parts, tokens })
+}
+
 /// Trains `model` on `task` for `cfg.steps` optimizer steps. With `resume` and a checkpoint
 /// in the run directory, continues from it (the passed model is then ignored). Returns the
 /// trained model (adapters merged) on the training device.
@@ -450,63 +533,54 @@ pub fn train(
                     next_indices(&mut pos, pool.len(), cfg.batch_size, cfg.seed).into_iter().map(|i| pool[i]).collect()
                 }
             };
+            // One shard: the batch as drawn, on the model itself (the RNG stream of a
+            // single-threaded run). Several: contiguous slices of it, each with its own RNG
+            // drawn from the stream, on replicas, at the same time.
+            let shards = cfg.data_parallel.clamp(1, idx.len().max(1));
+            let scale = 1.0 / (cfg.grad_accum.max(1) * shards) as f64;
             let mut rng = Rng(pos.rng);
-            let (loss, parts, ntok) = match task {
-                Task::Pretrain(ex) => {
-                    let aux = aux.as_ref().ok_or_else(|| Error::Invalid("no pretraining partners".into()))?;
-                    let b = pretrain_batch(tok, ex, aux, &idx, cfg, &mut rng, t)?;
-                    let (l, p) = pretrain_loss(&model, &b, cfg)?;
-                    (l, p, b.tokens)
-                }
-                Task::Sft(ch) => {
-                    let rows = idx
+            let results: Vec<Result<MicroOut>> = if shards == 1 {
+                vec![micro_batch(&model, task, tok, aux.as_ref(), policy_plain.as_ref(), &idx, cfg, &mut rng, t, scale)]
+            } else {
+                let slices: Vec<&[usize]> = shard_slices(&idx, shards);
+                let seeds: Vec<u64> = slices.iter().map(|_| rng.next_u64()).collect();
+                let (aux, plain) = (aux.as_ref(), policy_plain.as_ref());
+                std::thread::scope(|sc| {
+                    let handles: Vec<_> = slices
                         .iter()
-                        .map(|&i| chat_row(tok, &ch[i].prompt, &ch[i].response, t))
-                        .collect::<Result<Vec<_>>>()?;
-                    let b = collate(rows, tok.pad);
-                    let (l, s) = weighted_nll(
-                        next_token_logp(model.forward(&b.ids, b.b, None)?.logits, &b.ids, b.b, b.t, &model.device),
-                        shifted(&b.lm_w, b.b, b.t),
-                        &model.device,
-                    );
-                    if s == 0.0 {
-                        return Err(Error::Invalid("SFT batch without response tokens".into()));
-                    }
-                    let v = host(l.clone().detach())?[0] as f64;
-                    (l, vec![("sft".to_string(), v)], b.tokens)
-                }
-                Task::Dpo(pairs, reference) => {
-                    let ps: Vec<&Pair> = idx.iter().map(|&i| &pairs[i]).collect();
-                    let b = pair_batch(tok, &ps, t)?;
-                    let (l, p) = dpo_loss(&model, reference, &b, cfg.dpo_beta)?;
-                    (l, p, b.tokens)
-                }
-                Task::Rl(prompts, reference, rl) => {
-                    let ps: Vec<&RlPrompt> = idx.iter().map(|&i| &prompts[i]).collect();
-                    let plain = policy_plain.as_ref().ok_or_else(|| Error::Invalid("no sampling policy".into()))?;
-                    grpo_loss(&model, plain, reference, tok, &ps, rl, rng.next_u64(), t)?
-                }
+                        .zip(&seeds)
+                        .map(|(&sl, &seed)| {
+                            let replica = model.clone().require_grad();
+                            sc.spawn(move || {
+                                let mut r = Rng(seed);
+                                micro_batch(&replica, task, tok, aux, plain, sl, cfg, &mut r, t, scale)
+                            })
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().unwrap_or_else(|_| Err(Error::Invalid("a training shard panicked".into()))))
+                        .collect()
+                })
             };
             pos.rng = rng.0;
-            step_tokens += ntok;
-            let scale = 1.0 / cfg.grad_accum.max(1) as f64;
-            loss_sum += host(loss.clone().detach())?[0] as f64 * scale;
-            for (name, v) in parts {
-                match sums.iter_mut().find(|s| s.0 == name) {
-                    Some(s) => s.1 += v * scale,
-                    None => sums.push((name, v * scale)),
+            for r in results {
+                let m = r?;
+                step_tokens += m.tokens;
+                loss_sum += m.loss * scale;
+                for (name, v) in m.parts {
+                    match sums.iter_mut().find(|s| s.0 == name) {
+                        Some(s) => s.1 += v * scale,
+                        None => sums.push((name, v * scale)),
+                    }
                 }
-            }
-            let grads = loss.mul_scalar(scale).backward();
-            for (i, p) in model.params.iter().enumerate() {
-                if !model.trainable[i] {
-                    continue;
-                }
-                if let Some(g) = p.grad(&grads) {
-                    acc[i] = Some(match acc[i].take() {
-                        Some(a) => a.add(g),
-                        None => g,
-                    });
+                for (i, g) in m.grads.into_iter().enumerate() {
+                    if let Some(g) = g {
+                        acc[i] = Some(match acc[i].take() {
+                            Some(a) => a.add(g),
+                            None => g,
+                        });
+                    }
                 }
             }
         }
@@ -724,10 +798,24 @@ pub fn pretrain_batch_random(model: Model, cfg: &TrainConfig, warmup_steps: usiz
             tokens = 0;
         }
         let ids: Vec<u32> = (0..b * t).map(|_| rng.below(v) as u32).collect();
+        let g = random_batch_grads(&model, &ids, b, t, cfg.data_parallel)?;
+        opt.step(&mut model, g, lr_at(cfg, step), cfg)?;
+        tokens += b * t;
+    }
+    Ok((tokens, start.elapsed().as_secs_f64()))
+}
+
+/// Gradients of the mean next-token loss of `b` rows of `t` ids, computed in `shards`
+/// threads on replicas of `model` (what a data-parallel step does) and summed.
+fn random_batch_grads(model: &Model, ids: &[u32], b: usize, t: usize, shards: usize) -> Result<Vec<Option<Tensor<2>>>> {
+    let rows: Vec<usize> = (0..b).collect();
+    let shards = shard_slices(&rows, shards);
+    let scale = 1.0 / shards.len() as f64;
+    let one = |m: &Model, sl: &[usize]| -> Result<Vec<Option<Tensor<2>>>> {
         let batch = collate(
-            ids.chunks(t)
-                .map(|r| {
-                    let mut row = Row::empty(r.to_vec(), [0.0; N_PROPS], false);
+            sl.iter()
+                .map(|&r| {
+                    let mut row = Row::empty(ids[r * t..(r + 1) * t].to_vec(), [0.0; N_PROPS], false);
                     row.lm = vec![1.0; t];
                     row
                 })
@@ -735,16 +823,42 @@ pub fn pretrain_batch_random(model: Model, cfg: &TrainConfig, warmup_steps: usiz
             0,
         );
         let (l, _) = weighted_nll(
-            next_token_logp(model.forward(&batch.ids, b, None)?.logits, &batch.ids, b, t, &model.device),
-            shifted(&batch.lm_w, b, t),
-            &model.device,
+            next_token_logp(m.forward(&batch.ids, sl.len(), None)?.logits, &batch.ids, sl.len(), t, &m.device),
+            shifted(&batch.lm_w, sl.len(), t),
+            &m.device,
         );
-        let grads = l.backward();
-        let g = model.params.iter().map(|p| p.grad(&grads)).collect();
-        opt.step(&mut model, g, lr_at(cfg, step), cfg)?;
-        tokens += b * t;
+        let grads = l.mul_scalar(scale).backward();
+        Ok(m.params.iter().map(|p| p.grad(&grads)).collect())
+    };
+    let parts: Vec<Result<Vec<Option<Tensor<2>>>>> = if shards.len() == 1 {
+        vec![one(model, shards[0])]
+    } else {
+        std::thread::scope(|sc| {
+            let hs: Vec<_> = shards
+                .iter()
+                .map(|&sl| {
+                    let replica = model.clone().require_grad();
+                    let one = &one;
+                    sc.spawn(move || one(&replica, sl))
+                })
+                .collect();
+            hs.into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(Error::Invalid("a training shard panicked".into()))))
+                .collect()
+        })
+    };
+    let mut g: Vec<Option<Tensor<2>>> = vec![None; model.params.len()];
+    for part in parts {
+        for (i, x) in part?.into_iter().enumerate() {
+            if let Some(x) = x {
+                g[i] = Some(match g[i].take() {
+                    Some(a) => a.add(x),
+                    None => x,
+                });
+            }
+        }
     }
-    Ok((tokens, start.elapsed().as_secs_f64()))
+    Ok(g)
 }
 
 #[cfg(test)]
@@ -848,6 +962,74 @@ mod tests {
         let resumed = train(model, &tok, &Task::Sft(&chats), &cfg, &o(true, None), &mut |_| {}).unwrap();
         assert_eq!(resumed.to_file().unwrap(), after);
         assert_eq!(losses(&a), losses(&b));
+        std::fs::remove_dir_all(&a).ok();
+        std::fs::remove_dir_all(&b).ok();
+    }
+
+    #[test]
+    fn data_parallel_shards_give_the_whole_batch_gradient() {
+        let (_, _, model) = setup();
+        let model = model.to_device(&train_device(&Device::flex(), &TrainConfig::default())).unwrap().require_grad();
+        let (b, t) = (4, 32);
+        let mut rng = Rng::new(7);
+        let ids: Vec<u32> = (0..b * t).map(|_| rng.below(model.cfg.vocab_size) as u32).collect();
+        let whole = random_batch_grads(&model, &ids, b, t, 1).unwrap();
+        let sharded = random_batch_grads(&model, &ids, b, t, 2).unwrap();
+        let mut compared = 0;
+        for (i, (w, s)) in whole.into_iter().zip(sharded).enumerate() {
+            let (w, s) = match (w, s) {
+                (Some(w), Some(s)) => (w, s),
+                // The heads the next-token loss does not reach (tags, properties).
+                (None, None) => continue,
+                _ => panic!("parameter {} has a gradient in one mode only", model.names[i]),
+            };
+            let (w, s) = (host(w).unwrap(), host(s).unwrap());
+            let scale = w.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-6);
+            for (x, y) in w.iter().zip(&s) {
+                assert!((x - y).abs() <= 1e-4 * scale, "{}: {x} vs {y}", model.names[i]);
+            }
+            compared += 1;
+        }
+        assert!(compared >= model.params.len() - 3, "{compared} of {} compared", model.params.len());
+        assert_eq!(shard_slices(&[1, 2, 3, 4, 5], 2), vec![&[1, 2, 3][..], &[4, 5][..]]);
+        assert_eq!(shard_slices(&[1], 4).len(), 1);
+    }
+
+    #[test]
+    fn data_parallel_training_resumes_exactly_and_its_optimizer_matches_one_thread() {
+        let (ex, tok, model) = setup();
+        let examples: Vec<CodeExample> = ex.into_iter().filter(|e| !e.held_out).collect();
+        let mut cfg = small_cfg(4);
+        cfg.batch_size = 4;
+        cfg.data_parallel = 2;
+        cfg.checkpoint_every = 1;
+        let (a, b) = (tmp("dp-a"), tmp("dp-b"));
+        let task = Task::Pretrain(&examples);
+        let full = train(
+            model.clone(),
+            &tok,
+            &task,
+            &cfg,
+            &RunOptions { run_dir: &a, resume: false, stop_after: None, meta: None },
+            &mut |_| {},
+        )
+        .unwrap();
+        let o = |resume, stop| RunOptions { run_dir: &b, resume, stop_after: stop, meta: None };
+        train(model.clone(), &tok, &task, &cfg, &o(false, Some(2)), &mut |_| {}).unwrap();
+        let resumed = train(model.clone(), &tok, &task, &cfg, &o(true, None), &mut |_| {}).unwrap();
+        assert_eq!(resumed.to_file().unwrap(), full.to_file().unwrap());
+        assert_eq!(losses(&a), losses(&b));
+        // The optimizer's threads change nothing: the same gradients give the same weights.
+        let grads: Vec<Option<Tensor<2>>> =
+            model.params.iter().map(|p| Some(p.clone().mul_scalar(0.5).add_scalar(0.01))).collect();
+        let step = |threads| {
+            let mut m = model.clone();
+            let mut opt = AdamW::new(&m);
+            let c = TrainConfig { data_parallel: threads, ..cfg.clone() };
+            opt.step(&mut m, grads.clone(), 1e-2, &c).unwrap();
+            m.to_file().unwrap()
+        };
+        assert_eq!(step(1), step(3));
         std::fs::remove_dir_all(&a).ok();
         std::fs::remove_dir_all(&b).ok();
     }

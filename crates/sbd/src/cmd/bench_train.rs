@@ -41,6 +41,10 @@ pub struct BenchTrainArgs {
     /// Train with gradient checkpointing.
     #[arg(long)]
     pub gradient_checkpointing: bool,
+    /// Shards per batch trained at the same time, one thread each (default: one per core;
+    /// 1 runs each batch whole on one graph).
+    #[arg(long, value_name = "N")]
+    pub data_parallel: Option<usize>,
 }
 
 pub fn run(a: BenchTrainArgs) -> anyhow::Result<ExitCode> {
@@ -60,6 +64,8 @@ pub fn run(a: BenchTrainArgs) -> anyhow::Result<ExitCode> {
         "{:<8} {:>12} {:>6} {:>5} {:>10} {:>10} {:>12} {:>7}",
         "size", "params", "batch", "seq", "tokens/s", "peak GF/s", "model GF/s", "MFU"
     );
+    let dp = a.data_parallel.unwrap_or_else(rayon_threads).max(1);
+    println!("data parallel: {dp} shard(s) per batch, one thread each");
     for size in &a.sizes {
         let cfg = ModelConfig::preset(size, a.vocab_size)?;
         let seq = a.seq_len.min(cfg.max_seq);
@@ -70,6 +76,7 @@ pub fn run(a: BenchTrainArgs) -> anyhow::Result<ExitCode> {
             warmup: 1,
             gradient_checkpointing: a.gradient_checkpointing,
             precision,
+            data_parallel: dp,
             ..Default::default()
         };
         let device = train_device(&sbd_model::generate::default_device(), &tc);

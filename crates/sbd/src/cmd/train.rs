@@ -120,6 +120,10 @@ pub struct TrainArgs {
     /// Recompute memory-bound activations in the backward pass (less memory, more time).
     #[arg(long)]
     pub gradient_checkpointing: bool,
+    /// Split each batch into N shards trained at the same time, one thread each, with their
+    /// gradients averaged (default: one per core; a resumed run keeps its checkpoint's N).
+    #[arg(long, value_name = "N")]
+    pub data_parallel: Option<usize>,
     /// Precision of the transformer blocks (bf16/f16: mixed, f32 master weights).
     #[arg(long, value_enum)]
     pub precision: Option<PrecisionArg>,
@@ -185,11 +189,24 @@ pub struct SweepArgs {
     pub grid: Vec<String>,
 }
 
+/// The data parallelism recorded in the checkpoint a `--resume` continues from.
+fn resumed_data_parallel(a: &TrainArgs) -> Option<usize> {
+    let dir = train::checkpoint_dir(&a.output).filter(|_| a.resume)?;
+    let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+    let c: train::DirConfig = serde_json::from_str(&text).ok()?;
+    c.train.map(|t| t.data_parallel)
+}
+
 fn train_config(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
+    let mut dp_in_file = false;
     let mut c = match &a.config {
         Some(p) => {
-            serde_json::from_str(&std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
-                .with_context(|| format!("{}: not a training config", p.display()))?
+            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let c: TrainConfig =
+                serde_json::from_str(&text).with_context(|| format!("{}: not a training config", p.display()))?;
+            dp_in_file = serde_json::from_str::<serde_json::Value>(&text)
+                .is_ok_and(|v| v.get("data_parallel").is_some());
+            c
         }
         None => TrainConfig::default(),
     };
@@ -233,6 +250,14 @@ fn train_config(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
         c.lora = Some(l);
     }
     c.gradient_checkpointing |= a.gradient_checkpointing;
+    c.data_parallel = match a.data_parallel {
+        Some(n) => n,
+        // A resumed run takes the same shards as before, so it continues exactly.
+        None => resumed_data_parallel(a)
+            .or(dp_in_file.then_some(c.data_parallel))
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+    };
+    anyhow::ensure!(c.data_parallel > 0, "--data-parallel must be at least 1");
     if let Some(p) = a.precision {
         c.precision = match p {
             PrecisionArg::F32 => Precision::F32,
