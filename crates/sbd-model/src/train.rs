@@ -435,12 +435,8 @@ fn micro_batch(
     };
     let value = host(loss.clone().detach())?[0] as f64;
     let grads = loss.mul_scalar(scale).backward();
-    let grads = model
-        .params
-        .iter()
-        .zip(&model.trainable)
-        .map(|(p, &on)| if on { p.grad(&grads) } else { None })
-        .collect();
+    let grads =
+        model.params.iter().zip(&model.trainable).map(|(p, &on)| if on { p.grad(&grads) } else { None }).collect();
     Ok(MicroOut { grads, loss: value, parts, tokens })
 }
 

@@ -204,8 +204,8 @@ fn train_config(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
             let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
             let c: TrainConfig =
                 serde_json::from_str(&text).with_context(|| format!("{}: not a training config", p.display()))?;
-            dp_in_file = serde_json::from_str::<serde_json::Value>(&text)
-                .is_ok_and(|v| v.get("data_parallel").is_some());
+            dp_in_file =
+                serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|v| v.get("data_parallel").is_some());
             c
         }
         None => TrainConfig::default(),
