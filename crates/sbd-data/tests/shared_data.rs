@@ -4,7 +4,11 @@ use std::path::{Path, PathBuf};
 use sbd_data::sources::{Variant, cyberseceval, pairs, rustsec};
 
 fn data(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(rel);
+    let p = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../../shared/data")
+    .join(rel);
     if p.exists() {
         Some(p)
     } else {

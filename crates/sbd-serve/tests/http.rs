@@ -86,12 +86,19 @@ async fn reward_matches_in_process_and_orders_answers() {
     server.stop().await.unwrap();
 }
 
+/// This crate's folder, read at run time (a test binary reused from a build of the same
+/// sources in another checkout would carry that checkout's compile-time path).
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anrf_endpoints() {
     let server = start(config(None)).await.unwrap();
     let minimal: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../sbd-anrf/fixtures/valid/minimal.json"))
-            .unwrap(),
+        &std::fs::read_to_string(manifest_dir().join("../sbd-anrf/fixtures/valid/minimal.json")).unwrap(),
     )
     .unwrap();
     let (s, v) = json_call(server.addr, "POST", "/v1/anrf/validate", minimal).await;
@@ -101,11 +108,7 @@ async fn anrf_endpoints() {
     assert_eq!(v["valid"], false);
     assert!(v["violations"].as_array().unwrap().iter().any(|x| x["rule"] == "C2"));
     let old: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../sbd-anrf/fixtures/migrate/v1.0-download.json"
-        ))
-        .unwrap(),
+        &std::fs::read_to_string(manifest_dir().join("../sbd-anrf/fixtures/migrate/v1.0-download.json")).unwrap(),
     )
     .unwrap();
     let (s, v) = json_call(server.addr, "POST", "/v1/anrf/migrate", old).await;

@@ -8,7 +8,10 @@ fn sbd() -> Command {
 }
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../sbd-anrf/fixtures")
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../sbd-anrf/fixtures")
 }
 
 fn run_stdin(args: &[&str], input: &[u8]) -> Output {

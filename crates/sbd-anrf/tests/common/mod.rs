@@ -4,7 +4,10 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("fixtures")
 }
 
 pub fn load(rel: &str) -> Value {
