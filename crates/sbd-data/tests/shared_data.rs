@@ -1,5 +1,5 @@
 //! The readers on the real datasets in ../shared/data (skipped with a reason when absent).
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use sbd_data::sources::{Variant, cyberseceval, pairs, rustsec};
 

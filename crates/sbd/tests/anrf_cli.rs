@@ -1,6 +1,6 @@
 //! `sbd anrf …` end to end: exit codes, output formats and bad input.
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 fn sbd() -> Command {
