@@ -385,6 +385,42 @@ fn shard_slices(idx: &[usize], n: usize) -> Vec<&[usize]> {
     out
 }
 
+/// Runs `f(replica, slice, k)` for every slice `k` at the same time, one thread each, on
+/// replicas of `model` (fresh autodiff leaves sharing its weights), in slice order.
+fn run_shards<'s, T: Send>(
+    model: &Model,
+    slices: &[&'s [usize]],
+    f: impl Fn(&Model, &'s [usize], usize) -> Result<T> + Sync,
+) -> Vec<Result<T>> {
+    let f = &f;
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = slices
+            .iter()
+            .enumerate()
+            .map(|(k, &sl)| {
+                let replica = model.clone().require_grad();
+                sc.spawn(move || f(&replica, sl, k))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(Error::Invalid("a training shard panicked".into()))))
+            .collect()
+    })
+}
+
+/// Adds gradients `g` (by parameter index) into `acc`.
+fn add_grads(acc: &mut [Option<Tensor<2>>], g: Vec<Option<Tensor<2>>>) {
+    for (a, x) in acc.iter_mut().zip(g) {
+        if let Some(x) = x {
+            *a = Some(match a.take() {
+                Some(y) => y.add(x),
+                None => x,
+            });
+        }
+    }
+}
+
 /// Forward and backward of the items `idx` of `task` on `model`, the loss scaled by `scale`.
 #[allow(clippy::too_many_arguments)]
 fn micro_batch(
@@ -541,22 +577,8 @@ pub fn train(
                 let slices: Vec<&[usize]> = shard_slices(&idx, shards);
                 let seeds: Vec<u64> = slices.iter().map(|_| rng.next_u64()).collect();
                 let (aux, plain) = (aux.as_ref(), policy_plain.as_ref());
-                std::thread::scope(|sc| {
-                    let handles: Vec<_> = slices
-                        .iter()
-                        .zip(&seeds)
-                        .map(|(&sl, &seed)| {
-                            let replica = model.clone().require_grad();
-                            sc.spawn(move || {
-                                let mut r = Rng(seed);
-                                micro_batch(&replica, task, tok, aux, plain, sl, cfg, &mut r, t, scale)
-                            })
-                        })
-                        .collect();
-                    handles
-                        .into_iter()
-                        .map(|h| h.join().unwrap_or_else(|_| Err(Error::Invalid("a training shard panicked".into()))))
-                        .collect()
+                run_shards(&model, &slices, |replica, sl, k| {
+                    micro_batch(replica, task, tok, aux, plain, sl, cfg, &mut Rng(seeds[k]), t, scale)
                 })
             };
             pos.rng = rng.0;
@@ -570,14 +592,7 @@ pub fn train(
                         None => sums.push((name, v * scale)),
                     }
                 }
-                for (i, g) in m.grads.into_iter().enumerate() {
-                    if let Some(g) = g {
-                        acc[i] = Some(match acc[i].take() {
-                            Some(a) => a.add(g),
-                            None => g,
-                        });
-                    }
-                }
+                add_grads(&mut acc, m.grads);
             }
         }
         if !loss_sum.is_finite() {
@@ -826,33 +841,11 @@ fn random_batch_grads(model: &Model, ids: &[u32], b: usize, t: usize, shards: us
         let grads = l.mul_scalar(scale).backward();
         Ok(m.params.iter().map(|p| p.grad(&grads)).collect())
     };
-    let parts: Vec<Result<Vec<Option<Tensor<2>>>>> = if shards.len() == 1 {
-        vec![one(model, shards[0])]
-    } else {
-        std::thread::scope(|sc| {
-            let hs: Vec<_> = shards
-                .iter()
-                .map(|&sl| {
-                    let replica = model.clone().require_grad();
-                    let one = &one;
-                    sc.spawn(move || one(&replica, sl))
-                })
-                .collect();
-            hs.into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(Error::Invalid("a training shard panicked".into()))))
-                .collect()
-        })
-    };
+    let parts =
+        if shards.len() == 1 { vec![one(model, shards[0])] } else { run_shards(model, &shards, |m, sl, _| one(m, sl)) };
     let mut g: Vec<Option<Tensor<2>>> = vec![None; model.params.len()];
     for part in parts {
-        for (i, x) in part?.into_iter().enumerate() {
-            if let Some(x) = x {
-                g[i] = Some(match g[i].take() {
-                    Some(a) => a.add(x),
-                    None => x,
-                });
-            }
-        }
+        add_grads(&mut g, part?);
     }
     Ok(g)
 }
