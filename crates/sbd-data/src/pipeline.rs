@@ -655,7 +655,20 @@ fn process_chunk(
                     None => Vec::new(),
                 },
                 Item::Sample(s) => units::sample_unit(s).into_iter().collect(),
-                Item::File { source, file } => tree::units(file, source, config.whole_files)?,
+                Item::File { source, file } => {
+                    // Function units are scanned on the file's parse (one parse per file).
+                    let (units, parse) = tree::units_parsed(file, source, config.whole_files)?;
+                    let mut gates = GateCounts::default();
+                    let mut blind = BlindSpots::default();
+                    let mut rows = Vec::new();
+                    let n = units.len() as u64;
+                    for (i, u) in units.into_iter().enumerate() {
+                        let at =
+                            parse.as_ref().and_then(|p| Some((p.text.as_str(), &p.tree, p.ranges.get(i)?.clone())));
+                        process_unit_at(annotator, config, u, at, &mut rows, &mut gates, &mut blind);
+                    }
+                    return Ok((rows, gates, blind, n));
+                }
                 Item::Fix { repo, origin, fix } => fix_units(repo, origin, fix, config)?,
                 Item::Advisory(a) => advisory_units(a),
             };
@@ -732,7 +745,21 @@ fn advisory_units(a: &AdvisoryPair) -> Vec<Unit> {
 pub fn process_unit(
     annotator: &Annotator,
     config: &Config,
+    unit: Unit,
+    rows: &mut Vec<Record>,
+    gates: &mut GateCounts,
+    blind: &mut BlindSpots,
+) {
+    process_unit_at(annotator, config, unit, None, rows, gates, blind)
+}
+
+/// [`process_unit`] for a unit that may come with the parse of the file it was cut from
+/// (`(file text, its tree, the unit's byte range)`): the verifier then scans it on that tree.
+fn process_unit_at(
+    annotator: &Annotator,
+    config: &Config,
     mut unit: Unit,
+    at: Option<(&str, &tree_sitter::Tree, std::ops::Range<usize>)>,
     rows: &mut Vec<Record>,
     gates: &mut GateCounts,
     blind: &mut BlindSpots,
@@ -750,7 +777,11 @@ pub fn process_unit(
             unit.code = code;
         }
     }
-    let report = annotator.scan(&unit);
+    // (Redacted code is no longer what the file's parse saw: `scan_in_file` parses it anew.)
+    let report = match at {
+        Some((text, tree, range)) => annotator.scan_in_file(&unit, text, tree, range),
+        None => annotator.scan(&unit),
+    };
     if !crate::quality::parses(&report, unit.code.lines().count()) {
         gates.add("parse", 1);
         return;

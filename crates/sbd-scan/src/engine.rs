@@ -886,6 +886,10 @@ struct Ctx<'a, 't> {
     input: std::cell::OnceCell<Analysis<'a, 't>>,
     input_config: &'a TaintConfig,
     functions: Vec<Node<'t>>,
+    /// A unit scanned on the parse of the file it was cut from: the kind of root node a parse
+    /// of the unit alone has. That root encloses the whole unit, so `inside`/`not_inside`
+    /// selectors see it (with the unit's text) as the outermost ancestor.
+    virtual_root: Option<&'a str>,
 }
 
 /// No ancestor of interest.
@@ -1213,8 +1217,12 @@ impl<'a, 't> Ctx<'a, 't> {
 
     /// For `inside`/`not_inside` selectors, which never hold templates.
     fn sel_matches(&self, s: &CSel, n: Node<'_>) -> bool {
-        let text = || node_text(n, self.src);
-        (s.kind.is_empty() || s.kind.iter().any(|k| k == n.kind()))
+        self.sel_matches_as(s, n.kind(), || node_text(n, self.src))
+    }
+
+    /// [`Ctx::sel_matches`] for a node of `kind` whose text is `text()`.
+    fn sel_matches_as<'s>(&self, s: &CSel, kind: &str, text: impl Fn() -> &'s str) -> bool {
+        (s.kind.is_empty() || s.kind.iter().any(|k| k == kind))
             && s.regex.as_ref().is_none_or(|r| match r {
                 Pat::Fixed(r) => r.is_match(text()),
                 Pat::Template(_) => false,
@@ -1357,6 +1365,17 @@ impl<'a, 't> Ctx<'a, 't> {
                     }
                 }
                 if d.not_inside.iter().any(|s| self.sel_matches(s, p)) {
+                    return false;
+                }
+            }
+            if let Some(kind) = self.virtual_root {
+                let unit = || self.src.get(self.shift.bytes..self.shift.bytes + self.shift.unit_bytes).unwrap_or("");
+                for (i, s) in d.inside.iter().enumerate() {
+                    if !found_inside[i] && self.sel_matches_as(s, kind, unit) {
+                        found_inside[i] = true;
+                    }
+                }
+                if d.not_inside.iter().any(|s| self.sel_matches_as(s, kind, unit)) {
                     return false;
                 }
             }
@@ -1562,11 +1581,61 @@ impl Scanner {
             }
         };
         let report = self.scan_parsed(lang, path, text.len(), &parsed);
-        self.macro_views(report, lang, path, &parsed)
+        let parse = report.parse.clone();
+        let whole = 0..parsed.text.len();
+        self.macro_views(report, lang, path, (&parsed.text, parsed.tree.root_node(), whole), parsed.shift, &parse)
     }
 
-    /// Rust only: the findings inside macro arguments, merged into `report`.
-    fn macro_views(&self, report: Report, lang: Language, path: Option<&str>, parsed: &crate::parse::Parsed) -> Report {
+    /// The report of the unit at `range` of `text`, a file that `tree` is the parse of (the
+    /// data pipeline's function cutter parsed it): what [`Scanner::scan_path`] gives for
+    /// `&text[range]`, without parsing that text again. `None` when the tree cannot stand in
+    /// for a parse of the unit alone — no node spans exactly `range`, or that node contains a
+    /// syntax error (a parse of the unit alone would try fragment wrappers) — or the unit is
+    /// over the size limit; scan the unit's text then.
+    pub fn scan_subtree(
+        &self,
+        text: &str,
+        tree: &tree_sitter::Tree,
+        lang: Language,
+        range: std::ops::Range<usize>,
+        path: Option<&str>,
+    ) -> Option<Report> {
+        let unit = text.get(range.clone())?;
+        if unit.len() > self.limits.max_bytes || unit.trim().is_empty() {
+            return None;
+        }
+        let node = tree.root_node().descendant_for_byte_range(range.start, range.end)?;
+        if node.start_byte() != range.start || node.end_byte() != range.end || node.has_error() || node.is_missing() {
+            return None;
+        }
+        let start = node.start_position();
+        let shift = crate::report::Shift {
+            bytes: range.start,
+            lines: start.row,
+            first_column: start.column,
+            unit_bytes: unit.len(),
+            unit_lines: unit.lines().count().max(1),
+        };
+        let parse = ParseInfo { error_nodes: 0, wrapped_in: None, bytes: unit.len() };
+        // PHP code alone is parsed behind an added `<?php`, whose root the unit does not see.
+        let root_kind =
+            Some(tree.root_node().kind()).filter(|_| node.id() != tree.root_node().id() && lang != Language::Php);
+        let report = self.scan_tree(lang, path, (text, node), shift, parse.clone(), root_kind);
+        Some(self.macro_views(report, lang, path, (text, node, range), crate::report::Shift::new("", unit), &parse))
+    }
+
+    /// Rust only: the findings inside macro arguments, merged into `report`. `at` is the
+    /// parsed text, the node of the unit and the unit's byte range; the views are parsed as
+    /// text of their own, laid out as `view_shift` says.
+    fn macro_views(
+        &self,
+        report: Report,
+        lang: Language,
+        path: Option<&str>,
+        at: (&str, Node<'_>, std::ops::Range<usize>),
+        view_shift: crate::report::Shift,
+        parse: &ParseInfo,
+    ) -> Report {
         if lang != Language::Rust {
             return report;
         }
@@ -1574,42 +1643,51 @@ impl Scanner {
         // Macros inside macro arguments (`lazy_static! { … t!(env::current_exe()) … }`) become
         // syntax one level at a time: blank, re-parse, repeat (at most four levels).
         let deadline = std::time::Instant::now() + self.limits.parse_budget;
-        let mut view: Option<crate::parse::Parsed> = None;
+        let known = |name: &str| engine.call_index.contains_key(name);
+        let mut view: Option<(String, tree_sitter::Tree)> = None;
         for _ in 0..4 {
-            let cur = view.as_ref().unwrap_or(parsed);
-            let Some(next) =
-                crate::parse::rust_macro_view(&cur.text, &cur.tree, &|name| engine.call_index.contains_key(name))
-            else {
-                break;
+            let next = match &view {
+                None => crate::parse::rust_macro_view(at.0, at.1, at.2.clone(), &known),
+                Some((t, tree)) => crate::parse::rust_macro_view(t, tree.root_node(), 0..t.len(), &known),
             };
+            let Some(next) = next else { break };
             let tree = PARSER.with(|p| {
                 let mut p = p.borrow_mut();
                 p.set_language(&lang.grammar()).ok()?;
                 crate::parse::parse_once(&mut p, &next, deadline).ok()
             });
             let Some(tree) = tree else { break };
-            view = Some(crate::parse::Parsed {
-                text: next,
-                tree,
-                shift: parsed.shift,
-                wrapped_in: parsed.wrapped_in.clone(),
-                error_nodes: parsed.error_nodes,
-            });
+            view = Some((next, tree));
         }
         match view {
-            Some(v) => merge_macro_view(report, self.scan_parsed(lang, path, parsed.shift.unit_bytes, &v)),
+            Some((t, tree)) => {
+                let inside = self.scan_tree(lang, path, (&t, tree.root_node()), view_shift, parse.clone(), None);
+                merge_macro_view(report, inside)
+            }
             None => report,
         }
     }
 
     fn scan_parsed(&self, lang: Language, path: Option<&str>, bytes: usize, parsed: &crate::parse::Parsed) -> Report {
+        let parse = ParseInfo { error_nodes: parsed.error_nodes, wrapped_in: parsed.wrapped_in.clone(), bytes };
+        self.scan_tree(lang, path, (&parsed.text, parsed.tree.root_node()), parsed.shift, parse, None)
+    }
+
+    /// The analysis of the unit at `root` of `(src, root)`, a parse of `src` (the unit is
+    /// where `shift` says).
+    fn scan_tree(
+        &self,
+        lang: Language,
+        path: Option<&str>,
+        (src, root): (&str, Node<'_>),
+        shift: crate::report::Shift,
+        parse: ParseInfo,
+        virtual_root: Option<&str>,
+    ) -> Report {
         let engine = match self.engine(lang) {
             Ok(e) => e,
-            Err(e) => return self.empty(lang, path, bytes, format!("not scanned: rules failed to compile: {e}")),
+            Err(e) => return self.empty(lang, path, parse.bytes, format!("not scanned: rules failed to compile: {e}")),
         };
-        let src = parsed.text.as_str();
-        let root = parsed.tree.root_node();
-        let shift = parsed.shift;
 
         // Pass 1: imports, comments, calls, first code byte.
         let mut imports = Imports::default();
@@ -1708,6 +1786,7 @@ impl Scanner {
             input: Default::default(),
             input_config: &engine.taint_input,
             functions,
+            virtual_root,
         };
         let mut hits: Vec<Hit> = Vec::new();
 
@@ -2023,11 +2102,11 @@ impl Scanner {
 
         let properties = derive_properties(lang, &active, &suppressed, &facts, &overrides);
         let mut notes = Vec::new();
-        if parsed.error_nodes > 0 {
+        if parse.error_nodes > 0 {
             notes.push(format!(
                 "{} syntax error node{} (results cover the parts that parsed)",
-                parsed.error_nodes,
-                if parsed.error_nodes == 1 { "" } else { "s" }
+                parse.error_nodes,
+                if parse.error_nodes == 1 { "" } else { "s" }
             ));
         }
         if ctx.analysis.exhausted() {
@@ -2048,7 +2127,7 @@ impl Scanner {
             properties,
             overrides,
             notes,
-            parse: ParseInfo { error_nodes: parsed.error_nodes, wrapped_in: parsed.wrapped_in.clone(), bytes },
+            parse,
         }
     }
 

@@ -397,12 +397,17 @@ fn rebalance(parser: &mut Parser, lang: Language, text: &str, head: &str, deadli
 /// with the names of the macros (and their `!`) blanked out, so that a second parse sees
 /// `("{}", unsafe { *p })`, a tuple of ordinary expressions, at the same byte offsets.
 /// `macro_rules!` definitions are left alone.
-pub(crate) fn rust_macro_view(text: &str, tree: &Tree, call_names: &dyn Fn(&str) -> bool) -> Option<String> {
+pub(crate) fn rust_macro_view(
+    text: &str,
+    root: tree_sitter::Node<'_>,
+    span: std::ops::Range<usize>,
+    call_names: &dyn Fn(&str) -> bool,
+) -> Option<String> {
     let mut names: Vec<std::ops::Range<usize>> = Vec::new();
     let mut interesting = false;
     // inside `macro_rules!` the tokens are patterns and templates, not code
     let mut definition_end = 0usize;
-    preorder(tree.root_node(), 1_000_000, |n| {
+    preorder(root, 1_000_000, |n| {
         if n.start_byte() < definition_end {
             return true;
         }
@@ -445,9 +450,10 @@ pub(crate) fn rust_macro_view(text: &str, tree: &Tree, call_names: &dyn Fn(&str)
     if !interesting || names.is_empty() {
         return None;
     }
-    let mut out = text.as_bytes().to_vec();
+    let mut out = text.as_bytes().get(span.clone())?.to_vec();
     for r in names {
-        for b in &mut out[r] {
+        let Some(r) = out.get_mut(r.start.checked_sub(span.start)?..r.end.checked_sub(span.start)?) else { continue };
+        for b in r {
             if !b.is_ascii_whitespace() {
                 *b = b' ';
             }

@@ -108,20 +108,22 @@ impl Span {
             start_byte: node.start_byte().saturating_sub(shift.bytes).min(end_byte),
             end_byte,
             start_line: (s.row + 1).saturating_sub(shift.lines).clamp(1, end_line),
-            start_column: s.column + 1,
+            start_column: shift.column(s) + 1,
             end_line,
-            end_column: e.column + 1,
+            end_column: shift.column(e) + 1,
         }
     }
 }
 
 /// Where the unit sits inside the parsed text: after `bytes` bytes (`lines` lines) of a
 /// wrapper's prefix, `unit_bytes` long over `unit_lines` lines; anything after it (a wrapper's
-/// suffix, appended closers) is not the unit's.
+/// suffix, appended closers) is not the unit's. A unit cut from a file can start inside a line
+/// (an indented method): its first line then starts at byte column `first_column` there.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Shift {
     pub bytes: usize,
     pub lines: usize,
+    pub first_column: usize,
     pub unit_bytes: usize,
     pub unit_lines: usize,
 }
@@ -132,9 +134,15 @@ impl Shift {
         Shift {
             bytes: prefix.len(),
             lines: prefix.matches('\n').count(),
+            first_column: 0,
             unit_bytes: unit.len(),
             unit_lines: unit.lines().count().max(1),
         }
+    }
+
+    /// The unit-relative byte column of a position in the parsed text.
+    pub(crate) fn column(&self, p: tree_sitter::Point) -> usize {
+        if p.row == self.lines { p.column.saturating_sub(self.first_column) } else { p.column }
     }
 }
 

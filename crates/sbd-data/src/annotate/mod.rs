@@ -47,6 +47,25 @@ impl Annotator {
         report
     }
 
+    /// [`Annotator::scan`] for a unit cut from a file whose parse is at hand: scanned on
+    /// `tree` (the parse of `text`, where the unit is `range`), falling back to parsing the
+    /// unit's code when the tree cannot stand in for that ([`sbd_scan::Scanner::scan_subtree`]).
+    pub fn scan_in_file(
+        &self,
+        unit: &Unit,
+        text: &str,
+        tree: &tree_sitter::Tree,
+        range: std::ops::Range<usize>,
+    ) -> Report {
+        if text.get(range.clone()) != Some(unit.code.as_str()) {
+            return self.scan(unit);
+        }
+        match self.scanner.scan_subtree(text, tree, unit.language, range, Some(&unit.id)) {
+            Some(r) => r,
+            None => self.scan(unit),
+        }
+    }
+
     /// Builds the row of `unit` from an existing report of its code.
     pub fn record(&self, unit: &Unit, report: &Report) -> Record {
         self.record_checked(unit, report).0

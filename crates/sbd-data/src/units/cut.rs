@@ -108,78 +108,80 @@ fn c_name(node: tree_sitter::Node, text: &str) -> (Option<String>, Option<String
 /// The functions of `text`, outermost first in source order. Empty when the text does not
 /// parse or holds no function.
 pub fn functions(text: &str, lang: Language) -> Vec<Piece> {
+    functions_and_tree(text, lang).map(|(_, f)| f).unwrap_or_default()
+}
+
+/// [`functions`], and the parse they were cut from (the verifier can scan each piece on it,
+/// [`sbd_scan::Scanner::scan_subtree`], instead of parsing the piece again). `None` when the
+/// text could not be parsed.
+pub fn functions_and_tree(text: &str, lang: Language) -> Option<(tree_sitter::Tree, Vec<Piece>)> {
     thread_local! {
         static PARSER: std::cell::RefCell<tree_sitter::Parser> = std::cell::RefCell::new(tree_sitter::Parser::new());
     }
-    let kinds = function_kinds(lang);
-    PARSER.with(|p| {
+    let tree = PARSER.with(|p| {
         let mut p = p.borrow_mut();
-        if p.set_language(&lang.grammar()).is_err() {
-            return Vec::new();
-        }
+        p.set_language(&lang.grammar()).ok()?;
         p.reset();
-        let Some(tree) = p.parse(text, None) else { return Vec::new() };
-        let mut out = Vec::new();
-        let mut cursor = tree.walk();
-        let mut descend = true;
-        loop {
-            let node = cursor.node();
-            if descend && kinds.contains(&node.kind()) {
-                let named = if node.kind() == "decorated_definition" {
-                    node.child_by_field_name("definition")
-                } else {
-                    Some(node)
-                };
-                let mut scope = Vec::new();
-                let mut up = node.parent();
-                while let Some(p) = up {
-                    if is_container(lang, p.kind())
-                        && let Some(n) = container_name(p, text)
-                    {
-                        scope.push(n);
-                    }
-                    up = p.parent();
+        p.parse(text, None)
+    })?;
+    let out = cut_tree(&tree, text, lang);
+    Some((tree, out))
+}
+
+fn cut_tree(tree: &tree_sitter::Tree, text: &str, lang: Language) -> Vec<Piece> {
+    let kinds = function_kinds(lang);
+    let mut out = Vec::new();
+    let mut cursor = tree.walk();
+    let mut descend = true;
+    // The names of the containers (classes, impls, modules) the cursor is inside, one entry
+    // per ancestor (`Node::parent` searches down from the root: quadratic in a long file).
+    let mut open: Vec<Option<String>> = Vec::new();
+    loop {
+        let node = cursor.node();
+        if descend && kinds.contains(&node.kind()) {
+            let named =
+                if node.kind() == "decorated_definition" { node.child_by_field_name("definition") } else { Some(node) };
+            let mut scope: Vec<String> = open.iter().flatten().cloned().collect();
+            let name = if matches!(lang, Language::C | Language::Cpp) {
+                let (name, qualifier) = named.map(|n| c_name(n, text)).unwrap_or((None, None));
+                scope.extend(qualifier);
+                name
+            } else {
+                if lang == Language::Go
+                    && let Some(r) = node.child_by_field_name("receiver")
+                {
+                    scope.extend(text.get(r.byte_range()).and_then(|t| base_name(t.trim_matches(['(', ')']))));
                 }
-                scope.reverse();
-                let name = if matches!(lang, Language::C | Language::Cpp) {
-                    let (name, qualifier) = named.map(|n| c_name(n, text)).unwrap_or((None, None));
-                    scope.extend(qualifier);
-                    name
-                } else {
-                    if lang == Language::Go
-                        && let Some(r) = node.child_by_field_name("receiver")
-                    {
-                        scope.extend(text.get(r.byte_range()).and_then(|t| base_name(t.trim_matches(['(', ')']))));
-                    }
-                    named
-                        .and_then(|n| n.child_by_field_name("name"))
-                        .and_then(|n| text.get(n.byte_range()))
-                        .map(|s| s.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect::<String>())
-                        .filter(|s| !s.is_empty())
-                };
-                out.push(Piece {
-                    start_byte: node.start_byte(),
-                    end_byte: node.end_byte(),
-                    start_line: node.start_position().row as u32 + 1,
-                    name,
-                    scope,
-                });
-                descend = false;
-            }
-            if descend && cursor.goto_first_child() {
-                continue;
-            }
-            descend = true;
-            loop {
-                if cursor.goto_next_sibling() {
-                    break;
-                }
-                if !cursor.goto_parent() {
-                    return out;
-                }
-            }
+                named
+                    .and_then(|n| n.child_by_field_name("name"))
+                    .and_then(|n| text.get(n.byte_range()))
+                    .map(|s| s.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect::<String>())
+                    .filter(|s| !s.is_empty())
+            };
+            out.push(Piece {
+                start_byte: node.start_byte(),
+                end_byte: node.end_byte(),
+                start_line: node.start_position().row as u32 + 1,
+                name,
+                scope,
+            });
+            descend = false;
         }
-    })
+        if descend && cursor.goto_first_child() {
+            open.push(if is_container(lang, node.kind()) { container_name(node, text) } else { None });
+            continue;
+        }
+        descend = true;
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return out;
+            }
+            open.pop();
+        }
+    }
 }
 
 #[cfg(test)]

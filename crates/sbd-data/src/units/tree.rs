@@ -184,10 +184,27 @@ pub fn python_stdlib() -> Option<(PathBuf, RootOrigin)> {
 /// Reads one file and cuts it into units: its functions, or the whole file when it has none
 /// or `whole_files` is set. `source` names the source in ids (`tree`, `registry`).
 pub fn units(item: &FileItem, source: &str, whole_files: bool) -> Result<Vec<Unit>, crate::Error> {
+    Ok(units_parsed(item, source, whole_files)?.0)
+}
+
+/// A file's text and the parse its functions were cut from: `ranges[i]` is where unit `i`
+/// sits in `text`, so the verifier can scan it on `tree` instead of parsing it again.
+pub struct FileParse {
+    pub text: String,
+    pub tree: tree_sitter::Tree,
+    pub ranges: Vec<std::ops::Range<usize>>,
+}
+
+/// [`units`], and the file's parse when the units are its functions.
+pub fn units_parsed(
+    item: &FileItem,
+    source: &str,
+    whole_files: bool,
+) -> Result<(Vec<Unit>, Option<FileParse>), crate::Error> {
     let lang = item.rel.rsplit_once('.').and_then(|(_, x)| Language::from_extension(x));
-    let Some(lang) = lang else { return Ok(Vec::new()) };
+    let Some(lang) = lang else { return Ok((Vec::new(), None)) };
     let bytes = item.read()?;
-    let Ok(text) = String::from_utf8(bytes) else { return Ok(Vec::new()) };
+    let Ok(text) = String::from_utf8(bytes) else { return Ok((Vec::new(), None)) };
     let licence = lic::spdx_header(&text).or_else(|| item.origin.licence.clone());
     let base = |id: String, code: String, unit: &'static str, line: u32| {
         let mut u = Unit::snippet(id, source, lang, code);
@@ -200,18 +217,21 @@ pub fn units(item: &FileItem, source: &str, whole_files: bool) -> Result<Vec<Uni
         u
     };
     let file_id = format!("{source}/{}", item.rel);
-    let pieces = if whole_files { Vec::new() } else { cut::functions(&text, lang) };
+    let (tree, pieces) = if whole_files { None } else { cut::functions_and_tree(&text, lang) }.unzip();
+    let pieces = pieces.unwrap_or_default();
     if pieces.is_empty() {
-        return Ok(vec![base(file_id, text, "file", 1)]);
+        return Ok((vec![base(file_id, text, "file", 1)], None));
     }
-    Ok(pieces
-        .into_iter()
-        .filter_map(|p| {
-            let code = text.get(p.start_byte..p.end_byte)?.to_string();
-            let name = p.name.unwrap_or_else(|| "fn".into());
-            Some(base(format!("{file_id}#{name}@{}", p.start_line), code, "function", p.start_line))
-        })
-        .collect())
+    let mut units = Vec::with_capacity(pieces.len());
+    let mut ranges = Vec::with_capacity(pieces.len());
+    for p in pieces {
+        let Some(code) = text.get(p.start_byte..p.end_byte) else { continue };
+        let name = p.name.unwrap_or_else(|| "fn".into());
+        units.push(base(format!("{file_id}#{name}@{}", p.start_line), code.to_string(), "function", p.start_line));
+        ranges.push(p.start_byte..p.end_byte);
+    }
+    let parse = tree.map(|tree| FileParse { text, tree, ranges });
+    Ok((units, parse))
 }
 
 #[cfg(test)]
