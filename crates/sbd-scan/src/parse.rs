@@ -394,9 +394,10 @@ fn rebalance(parser: &mut Parser, lang: Language, text: &str, head: &str, deadli
 /// Rust macro arguments are token trees, not syntax: `println!("{}", unsafe { *p })` hides the
 /// `unsafe` block from every rule. When a macro's tokens could hold something a rule looks for
 /// (`unsafe`, or a name in `call_names` followed by an argument list), this returns the text
-/// with the names of the macros (and their `!`) blanked out, so that a second parse sees
-/// `("{}", unsafe { *p })`, a tuple of ordinary expressions, at the same byte offsets.
-/// `macro_rules!` definitions are left alone.
+/// of `span` (the unit `root` covers, in `text`) with the names of the macros (and their `!`)
+/// blanked out, so that a second parse sees `("{}", unsafe { *p })`, a tuple of ordinary
+/// expressions, at the same offsets within the span. `macro_rules!` definitions are left
+/// alone.
 pub(crate) fn rust_macro_view(
     text: &str,
     root: tree_sitter::Node<'_>,
