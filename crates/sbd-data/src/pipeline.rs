@@ -649,35 +649,25 @@ fn process_chunk(
     let results: Vec<Result<ItemOutput, Error>> = plan.items[start..end]
         .par_iter()
         .map(|item| {
-            let units = match item {
+            // Function units of a file come with the file's parse, which the verifier scans
+            // them on (one parse per file).
+            let (units, parse) = match item {
                 Item::Seed(id) => match plan.seeds.get(id) {
-                    Some(p) => units::seed_units(p).to_vec(),
-                    None => Vec::new(),
+                    Some(p) => (units::seed_units(p).to_vec(), None),
+                    None => (Vec::new(), None),
                 },
-                Item::Sample(s) => units::sample_unit(s).into_iter().collect(),
-                Item::File { source, file } => {
-                    // Function units are scanned on the file's parse (one parse per file).
-                    let (units, parse) = tree::units_parsed(file, source, config.whole_files)?;
-                    let mut gates = GateCounts::default();
-                    let mut blind = BlindSpots::default();
-                    let mut rows = Vec::new();
-                    let n = units.len() as u64;
-                    for (i, u) in units.into_iter().enumerate() {
-                        let at =
-                            parse.as_ref().and_then(|p| Some((p.text.as_str(), &p.tree, p.ranges.get(i)?.clone())));
-                        process_unit_at(annotator, config, u, at, &mut rows, &mut gates, &mut blind);
-                    }
-                    return Ok((rows, gates, blind, n));
-                }
-                Item::Fix { repo, origin, fix } => fix_units(repo, origin, fix, config)?,
-                Item::Advisory(a) => advisory_units(a),
+                Item::Sample(s) => (units::sample_unit(s).into_iter().collect(), None),
+                Item::File { source, file } => tree::units_parsed(file, source, config.whole_files)?,
+                Item::Fix { repo, origin, fix } => (fix_units(repo, origin, fix, config)?, None),
+                Item::Advisory(a) => (advisory_units(a), None),
             };
             let mut gates = GateCounts::default();
             let mut blind = BlindSpots::default();
             let mut rows = Vec::new();
             let n = units.len() as u64;
-            for u in units {
-                process_unit(annotator, config, u, &mut rows, &mut gates, &mut blind);
+            for (i, u) in units.into_iter().enumerate() {
+                let at = parse.as_ref().and_then(|p| Some((p.text.as_str(), &p.tree, p.ranges.get(i)?.clone())));
+                process_unit(annotator, config, u, at, &mut rows, &mut gates, &mut blind);
             }
             Ok((rows, gates, blind, n))
         })
@@ -741,21 +731,10 @@ fn advisory_units(a: &AdvisoryPair) -> Vec<Unit> {
         .collect()
 }
 
-/// One unit through gates, annotation and variants.
+/// One unit through gates, annotation and variants. A unit cut from a file may come with the
+/// file's parse (`at`: the file's text, its tree, the unit's byte range); the verifier then
+/// scans it on that tree.
 pub fn process_unit(
-    annotator: &Annotator,
-    config: &Config,
-    unit: Unit,
-    rows: &mut Vec<Record>,
-    gates: &mut GateCounts,
-    blind: &mut BlindSpots,
-) {
-    process_unit_at(annotator, config, unit, None, rows, gates, blind)
-}
-
-/// [`process_unit`] for a unit that may come with the parse of the file it was cut from
-/// (`(file text, its tree, the unit's byte range)`): the verifier then scans it on that tree.
-fn process_unit_at(
     annotator: &Annotator,
     config: &Config,
     mut unit: Unit,

@@ -1617,9 +1617,9 @@ impl Scanner {
             unit_lines: unit.lines().count().max(1),
         };
         let parse = ParseInfo { error_nodes: 0, wrapped_in: None, bytes: unit.len() };
-        // PHP code alone is parsed behind an added `<?php`, whose root the unit does not see.
-        let root_kind =
-            Some(tree.root_node().kind()).filter(|_| node.id() != tree.root_node().id() && lang != Language::Php);
+        // Parsed alone behind an added `<?php`, the unit would not see that root.
+        let root_kind = Some(tree.root_node().kind())
+            .filter(|_| node.id() != tree.root_node().id() && !crate::parse::needs_php_opener(lang, unit));
         let report = self.scan_tree(lang, path, (text, node), shift, parse.clone(), root_kind);
         Some(self.macro_views(report, lang, path, (text, node, range), crate::report::Shift::new("", unit), &parse))
     }

@@ -99,6 +99,12 @@ fn top_level_error(tree: &Tree) -> bool {
 /// Units above this size are never retried inside a wrapper.
 pub(crate) const MAX_WRAPPED_BYTES: usize = 64 * 1024;
 
+/// PHP code outside `<?php` is HTML text: model output usually omits the tag, so such text is
+/// parsed behind an added `<?php` (whose root node is the wrapper's, not the unit's).
+pub(crate) fn needs_php_opener(lang: Language, text: &str) -> bool {
+    lang == Language::Php && !text.contains("<?")
+}
+
 /// Parse `text` as `lang`; when it has syntax errors, also try the language's fragment
 /// wrappers and keep whichever yields the fewest error nodes.
 pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Duration) -> Result<Parsed, ParseFailure> {
@@ -106,8 +112,7 @@ pub(crate) fn parse(parser: &mut Parser, lang: Language, text: &str, budget: Dur
     let deadline = Instant::now() + budget;
     let budget_err = |_| ParseFailure::Budget(budget);
 
-    // PHP code outside `<?php` is HTML text: model output usually omits the tag.
-    if lang == Language::Php && !text.contains("<?") {
+    if needs_php_opener(lang, text) {
         let prefix = "<?php\n";
         let wrapped = format!("{prefix}{text}");
         let tree = parse_once(parser, &wrapped, deadline).map_err(budget_err)?;

@@ -245,10 +245,7 @@ fn sarif_validates_against_the_schema() {
     assert_eq!(o.status.code(), Some(1));
     let sarif_path = d.0.join("out.sarif");
     std::fs::write(&sarif_path, &o.stdout).expect("write sarif");
-    let schema = std::path::PathBuf::from(
-        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../sbd-scan/tests/data/sarif-2.1.0-rtm.5.json");
+    let schema = manifest_dir().join("../sbd-scan/tests/data/sarif-2.1.0-rtm.5.json");
     let script = "import json, sys, jsonschema\n\
                   schema = json.load(open(sys.argv[1])); doc = json.load(open(sys.argv[2]))\n\
                   cls = jsonschema.validators.validator_for(schema)\n\
@@ -269,13 +266,18 @@ fn sarif_validates_against_the_schema() {
 fn the_rule_reference_in_docs_is_generated_from_the_rules() {
     let o = sbd().args(["rules", "--format", "markdown"]).output().unwrap();
     assert!(o.status.success());
-    let docs = std::path::PathBuf::from(
-        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../../docs/rules.md");
+    let docs = manifest_dir().join("../../docs/rules.md");
     let committed = std::fs::read_to_string(&docs).unwrap();
     assert!(
         committed == String::from_utf8_lossy(&o.stdout),
         "docs/rules.md is out of date: regenerate it with `sbd rules --format markdown > docs/rules.md`"
     );
+}
+
+/// This crate's folder, read at run time (a test binary reused from a build of the same
+/// sources in another checkout would carry that checkout's compile-time path).
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
 }
