@@ -95,7 +95,9 @@ impl CConstraint {
 /// per match.
 enum Pat {
     Fixed(Regex),
-    Template(String),
+    /// A regex with `{name}` capture references, and the names every match of it contains
+    /// verbatim ([`required_captures`]).
+    Template(String, Vec<String>),
 }
 
 struct CSel {
@@ -115,21 +117,71 @@ struct CFlow {
 /// A selector with its templates instantiated for one match.
 struct RSel<'s> {
     kind: &'s [String],
-    regex: Option<Regex>,
-    not_regex: Option<Regex>,
+    regex: Option<LazyRegex>,
+    not_regex: Option<LazyRegex>,
     /// A template named a capture the match does not have: the selector matches nothing.
     never: bool,
 }
 
 impl RSel<'_> {
     fn matches(&self, n: Node<'_>, src: &str) -> bool {
-        if self.never || (!self.kind.is_empty() && !self.kind.iter().any(|k| k == n.kind())) {
+        if self.never || (!self.kind.is_empty() && !self.kind.iter().any(|k| k == crate::kind::of(n))) {
             return false;
         }
         let text = node_text(n, src);
-        self.regex.as_ref().is_none_or(|r| r.is_match(text))
-            && self.not_regex.as_ref().is_none_or(|r| !r.is_match(text))
+        // An instantiated template that does not compile matches nothing (as `regex`) and
+        // excludes nothing (as `not_regex`).
+        self.regex.as_ref().is_none_or(|r| r.is_match(text) == Some(true))
+            && self.not_regex.as_ref().is_none_or(|r| r.is_match(text) != Some(true))
     }
+}
+
+/// A selector regex: fixed, or a template instantiated for one match and compiled the first
+/// time a node of the selector's kinds is tested (most instantiations never are: compiling
+/// one is the dearest step of a scan).
+enum LazyRegex {
+    Ready(Regex),
+    /// The instantiated pattern, the texts every match contains ([`required_captures`]), and
+    /// the compiled regex once needed.
+    Pending(String, Vec<String>, std::cell::OnceCell<Option<Regex>>),
+}
+
+impl LazyRegex {
+    /// `None`: the instantiated template does not compile.
+    fn is_match(&self, text: &str) -> Option<bool> {
+        match self {
+            LazyRegex::Ready(r) => Some(r.is_match(text)),
+            LazyRegex::Pending(p, required, cell) => {
+                if required.iter().any(|r| !text.contains(r.as_str())) {
+                    // Cannot match. (Were the pattern not to compile, the selector would read
+                    // that as "no match" too.)
+                    return Some(false);
+                }
+                cell.get_or_init(|| template_regex(p)).as_ref().map(|r| r.is_match(text))
+            }
+        }
+    }
+}
+
+/// Instantiated templates compiled so far, shared by every scan in the process: code reuses
+/// the same names (`buf`, `len`, `p`), so most instantiations have been compiled before.
+/// Bounded: emptied when it reaches [`TEMPLATE_CACHE_MAX`] entries.
+static TEMPLATE_CACHE: std::sync::LazyLock<std::sync::Mutex<HashMap<String, Option<Regex>>>> =
+    std::sync::LazyLock::new(Default::default);
+const TEMPLATE_CACHE_MAX: usize = 2048;
+
+fn template_regex(pattern: &str) -> Option<Regex> {
+    if let Some(r) = TEMPLATE_CACHE.lock().ok().and_then(|c| c.get(pattern).cloned()) {
+        return r;
+    }
+    let r = Regex::new(pattern).ok();
+    if let Ok(mut c) = TEMPLATE_CACHE.lock() {
+        if c.len() >= TEMPLATE_CACHE_MAX {
+            c.clear();
+        }
+        c.insert(pattern.to_string(), r.clone());
+    }
+    r
 }
 
 /// The `{name}` capture references of a selector regex (`\p{L}` and repetition counts are not).
@@ -327,9 +379,41 @@ fn compile_pat(rule: &str, r: &Option<String>, templates: bool) -> Result<Option
             regex: s.clone(),
             message: e.to_string(),
         })?;
-        return Ok(Some(Pat::Template(s.clone())));
+        return Ok(Some(Pat::Template(s.clone(), required_captures(s))));
     }
     Ok(compile_regex(rule, r)?.map(Pat::Fixed))
+}
+
+/// The capture references of template `re` whose text every match must contain verbatim: the
+/// reference sits, outside any case-insensitive group, on each alternative of the pattern.
+/// A node whose text lacks one of them cannot match, so its regex need not be compiled.
+fn required_captures(re: &str) -> Vec<String> {
+    const SENTINEL: &str = "sbdcapturesentinel";
+    let mut out: Vec<String> = Vec::new();
+    for name in capture_refs(re) {
+        if out.iter().any(|n| n == name) {
+            continue;
+        }
+        let probe = instantiate(re, &|n| Some(if n == name { SENTINEL.to_string() } else { "x".to_string() }));
+        let Some(hir) = probe.and_then(|p| regex_syntax::parse(&p).ok()) else { continue };
+        if hir_requires(&hir, SENTINEL.as_bytes()) {
+            out.push(name.to_string());
+        }
+    }
+    out
+}
+
+/// Does every match of `hir` contain `lit`? (Conservative: `false` when unsure.)
+fn hir_requires(hir: &regex_syntax::hir::Hir, lit: &[u8]) -> bool {
+    use regex_syntax::hir::HirKind;
+    match hir.kind() {
+        HirKind::Literal(l) => l.0.windows(lit.len()).any(|w| w == lit),
+        HirKind::Capture(c) => hir_requires(&c.sub, lit),
+        HirKind::Repetition(r) => r.min >= 1 && hir_requires(&r.sub, lit),
+        HirKind::Concat(xs) => xs.iter().any(|x| hir_requires(x, lit)),
+        HirKind::Alternation(xs) => xs.iter().all(|x| hir_requires(x, lit)),
+        HirKind::Empty | HirKind::Class(_) | HirKind::Look(_) => false,
+    }
 }
 
 fn compile_sel(rule: &str, s: &NodeSel, templates: bool) -> Result<CSel, ScanError> {
@@ -865,7 +949,7 @@ pub(crate) fn callee_text<'s>(call: Node<'_>, callee_field: &str, src: &'s str) 
             // PHP `new Foo(...)`: the first named child that is not the arguments.
             let mut c = call.walk();
             call.named_children(&mut c)
-                .find(|ch| ch.kind() != "arguments")
+                .find(|ch| crate::kind::of(ch) != "arguments")
                 .map(|ch| node_text(ch, src).to_string())
                 .unwrap_or_default()
         }
@@ -874,8 +958,6 @@ pub(crate) fn callee_text<'s>(call: Node<'_>, callee_field: &str, src: &'s str) 
 
 struct Ctx<'a, 't> {
     conditions: std::cell::RefCell<HashMap<usize, std::rc::Rc<Vec<Node<'t>>>>>,
-    /// Instantiated selector templates, compiled once per unit.
-    regexes: std::cell::RefCell<HashMap<String, Option<Regex>>>,
     lang: Language,
     src: &'a str,
     shift: Shift,
@@ -899,7 +981,7 @@ const NO_ANCESTOR: usize = usize::MAX;
 type CallArgs<'t> = (Vec<Node<'t>>, Vec<(String, Node<'t>)>);
 
 fn unwrap_arg(n: Node<'_>) -> Node<'_> {
-    if n.kind() == "argument" {
+    if crate::kind::of(n) == "argument" {
         let mut c = n.walk();
         if let Some(last) = n.named_children(&mut c).last() {
             return last;
@@ -912,17 +994,19 @@ impl<'a, 't> Ctx<'a, 't> {
     fn args(&self, call: Node<'t>, args_field: &str) -> CallArgs<'t> {
         let args = if args_field.is_empty() { None } else { call.child_by_field_name(args_field) }.or_else(|| {
             let mut c = call.walk();
-            call.named_children(&mut c).find(|c| c.kind() == "arguments")
+            call.named_children(&mut c).find(|c| crate::kind::of(c) == "arguments")
         });
         let mut pos = Vec::new();
         let mut kw = Vec::new();
         if let Some(args) = args {
             let mut c = args.walk();
             for a in args.named_children(&mut c) {
-                if a.kind().contains("comment") {
+                if crate::kind::of(a).contains("comment") {
                     continue;
                 }
-                if let Some(&(_, nf, vf)) = self.lang.syntax().keyword_args.iter().find(|(k, _, _)| *k == a.kind()) {
+                if let Some(&(_, nf, vf)) =
+                    self.lang.syntax().keyword_args.iter().find(|(k, _, _)| *k == crate::kind::of(a))
+                {
                     if let (Some(n), Some(v)) = (a.child_by_field_name(nf), a.child_by_field_name(vf)) {
                         kw.push((node_text(n, self.src).to_string(), v));
                     }
@@ -957,10 +1041,10 @@ impl<'a, 't> Ctx<'a, 't> {
         {
             return false;
         }
-        if !c.kind.is_empty() && !c.kind.iter().any(|k| k == n.kind()) {
+        if !c.kind.is_empty() && !c.kind.iter().any(|k| k == crate::kind::of(n)) {
             return false;
         }
-        if c.not_kind.iter().any(|k| k == n.kind()) {
+        if c.not_kind.iter().any(|k| k == crate::kind::of(n)) {
             return false;
         }
         if !c.resolves_to.is_empty() {
@@ -1070,7 +1154,7 @@ impl<'a, 't> Ctx<'a, 't> {
                 if x.start_byte() >= n.start_byte() && x.end_byte() <= n.end_byte() {
                     return true;
                 }
-                let k = x.kind();
+                let k = crate::kind::of(x);
                 if matches!(k, "call_expression" | "call" | "macro_invocation" | "invocation_expression")
                     && let Some(f) = x.child_by_field_name("function").or_else(|| x.child_by_field_name("macro"))
                     && node_text(f, self.src).to_ascii_lowercase().ends_with("min")
@@ -1116,7 +1200,7 @@ impl<'a, 't> Ctx<'a, 't> {
     fn leaves(&self, branch: Node<'t>) -> bool {
         let mut leaves = false;
         crate::parse::preorder(branch, 2_000, |x| {
-            let k = x.kind();
+            let k = crate::kind::of(x);
             if k.starts_with("return")
                 || k.starts_with("break")
                 || k.starts_with("continue")
@@ -1139,7 +1223,7 @@ impl<'a, 't> Ctx<'a, 't> {
         let syntax = self.lang.syntax();
         let mut names = Vec::new();
         crate::parse::preorder(n, 256, |node| {
-            if syntax.idents.contains(&node.kind()) {
+            if syntax.idents.contains(&crate::kind::of(node)) {
                 names.push(node_text(node, self.src).to_string());
             }
             true
@@ -1164,7 +1248,7 @@ impl<'a, 't> Ctx<'a, 't> {
                 continue;
             }
             let Some(stmt) = c.parent() else { continue };
-            if !stmt.kind().starts_with("if") {
+            if !crate::kind::of(stmt).starts_with("if") {
                 continue;
             }
             let Some(branch) = stmt.child_by_field_name("consequence") else { continue };
@@ -1200,10 +1284,10 @@ impl<'a, 't> Ctx<'a, 't> {
         }
         let mut out = Vec::new();
         crate::parse::preorder(scope, 1_000_000, |node| {
-            if (node.kind().starts_with("if")
-                || node.kind().starts_with("while")
-                || node.kind() == "conditional_expression"
-                || node.kind() == "ternary_expression")
+            if (crate::kind::of(node).starts_with("if")
+                || crate::kind::of(node).starts_with("while")
+                || crate::kind::of(node) == "conditional_expression"
+                || crate::kind::of(node) == "ternary_expression")
                 && let Some(c) = node.child_by_field_name("condition")
             {
                 out.push(c);
@@ -1217,7 +1301,7 @@ impl<'a, 't> Ctx<'a, 't> {
 
     /// For `inside`/`not_inside` selectors, which never hold templates.
     fn sel_matches(&self, s: &CSel, n: Node<'_>) -> bool {
-        self.sel_matches_as(s, n.kind(), || node_text(n, self.src))
+        self.sel_matches_as(s, crate::kind::of(n), || node_text(n, self.src))
     }
 
     /// [`Ctx::sel_matches`] for a node of `kind` whose text is `text()`.
@@ -1225,22 +1309,12 @@ impl<'a, 't> Ctx<'a, 't> {
         (s.kind.is_empty() || s.kind.iter().any(|k| k == kind))
             && s.regex.as_ref().is_none_or(|r| match r {
                 Pat::Fixed(r) => r.is_match(text()),
-                Pat::Template(_) => false,
+                Pat::Template(..) => false,
             })
             && s.not_regex.as_ref().is_none_or(|r| match r {
                 Pat::Fixed(r) => !r.is_match(text()),
-                Pat::Template(_) => true,
+                Pat::Template(..) => true,
             })
-    }
-
-    /// A compiled regex for `pattern`, memoised per unit (templates repeat across matches).
-    fn regex_for(&self, pattern: String) -> Option<Regex> {
-        if let Some(r) = self.regexes.borrow().get(&pattern) {
-            return r.clone();
-        }
-        let r = Regex::new(&pattern).ok();
-        self.regexes.borrow_mut().insert(pattern, r.clone());
-        r
     }
 
     /// `s` with its templates filled in from `bind` (the match's captures).
@@ -1249,9 +1323,11 @@ impl<'a, 't> Ctx<'a, 't> {
         let text = |name: &str| bind(name).map(|n| node_text(n, self.src).to_string());
         let mut one = |p: &Option<Pat>, never_if_unbound: bool| match p {
             None => None,
-            Some(Pat::Fixed(r)) => Some(r.clone()),
-            Some(Pat::Template(t)) => match instantiate(t, &text).and_then(|p| self.regex_for(p)) {
-                Some(r) => Some(r),
+            Some(Pat::Fixed(r)) => Some(LazyRegex::Ready(r.clone())),
+            Some(Pat::Template(t, required)) => match instantiate(t, &text) {
+                Some(p) => {
+                    Some(LazyRegex::Pending(p, required.iter().filter_map(|n| text(n)).collect(), Default::default()))
+                }
                 None => {
                     if never_if_unbound {
                         never = true;
@@ -1288,7 +1364,7 @@ impl<'a, 't> Ctx<'a, 't> {
                         .syntax()
                         .calls
                         .iter()
-                        .find(|(k, _, _)| *k == x.kind())
+                        .find(|(k, _, _)| *k == crate::kind::of(x))
                         .map(|&(_, _, args_field)| self.args(x, args_field));
                     f.constraints.iter().all(|c| {
                         let node = if let Some(i) = c.arg {
@@ -1777,7 +1853,6 @@ impl Scanner {
         let analysis = Analysis::new(src, lang.syntax(), &imports, &engine.taint, root, functions.clone());
         let ctx = Ctx {
             conditions: Default::default(),
-            regexes: Default::default(),
             lang,
             src,
             shift,
@@ -2216,6 +2291,22 @@ mod tests {
     thread_local! {
         /// Run the combined query over the whole tree, as before root dispatch.
         pub(super) static WHOLE_TREE: Cell<bool> = const { Cell::new(false) };
+    }
+
+    #[test]
+    fn captures_every_match_contains() {
+        use super::required_captures as req;
+        assert_eq!(req(r"^{c}\s*(\.|->)\s*(push_back|insert)\s*\("), vec!["c"]);
+        assert_eq!(req(r"(\+|-)\s*{ret}\s*$|^{ret}\s*\+\s*[\w(]|\[\s*{ret}\s*\]$"), vec!["ret"]);
+        assert_eq!(req(r"^(free|kfree)\s*\(\s*{buf}\s*[,)]"), vec!["buf"]);
+        assert_eq!(req(r"({a}|{b})\s*=\s*{b}"), vec!["b"]);
+        assert_eq!(req(r"({x})+y"), vec!["x"]);
+        // Not on every alternative, optional, or case-folded: no requirement.
+        assert!(req(r"^free\(|{p}\s*=").is_empty());
+        assert!(req(r"^f\(({p})?\)").is_empty());
+        assert!(req(r"^f\(({p})*\)").is_empty());
+        assert!(req(r"(?i)^\w*min\w*\s*\(.*\b{ret}\b").is_empty());
+        assert!(req(r"^\d{2}$").is_empty());
     }
 
     #[test]

@@ -146,7 +146,7 @@ struct Walk<'a, 't> {
 }
 
 fn is_no_return_call(n: Node<'_>, src: &str) -> bool {
-    let call = if n.kind() == "expression_statement" {
+    let call = if crate::kind::of(n) == "expression_statement" {
         match n.named_child(0) {
             Some(c) => c,
             None => return false,
@@ -154,23 +154,26 @@ fn is_no_return_call(n: Node<'_>, src: &str) -> bool {
     } else {
         n
     };
-    if !(call.kind() == "call_expression" || call.kind() == "macro_invocation" || call.kind() == "call") {
+    if !(crate::kind::of(call) == "call_expression"
+        || crate::kind::of(call) == "macro_invocation"
+        || crate::kind::of(call) == "call")
+    {
         return false;
     }
     let f = call.child_by_field_name("function").or_else(|| call.child_by_field_name("macro"));
     let Some(f) = f else { return false };
     let name = src.get(f.byte_range()).unwrap_or("").trim();
-    let name = if call.kind() == "macro_invocation" { format!("{name}!") } else { name.to_string() };
+    let name = if crate::kind::of(call) == "macro_invocation" { format!("{name}!") } else { name.to_string() };
     NO_RETURN.contains(&name.as_str())
 }
 
 fn is_jump(n: Node<'_>, src: &str) -> bool {
-    if JUMPS.contains(&n.kind()) {
+    if JUMPS.contains(&crate::kind::of(n)) {
         return true;
     }
-    if n.kind() == "expression_statement"
+    if crate::kind::of(n) == "expression_statement"
         && let Some(c) = n.named_child(0)
-        && JUMPS.contains(&c.kind())
+        && JUMPS.contains(&crate::kind::of(c))
     {
         return true;
     }
@@ -183,7 +186,7 @@ impl<'t> Walk<'_, 't> {
             return Step::Killed;
         }
         self.left -= 1;
-        if n.kind().contains("comment") || OPAQUE.contains(&n.kind()) {
+        if crate::kind::of(n).contains("comment") || OPAQUE.contains(&crate::kind::of(n)) {
             return Step::Continue;
         }
         if (self.search.target)(n) {
@@ -196,14 +199,14 @@ impl<'t> Walk<'_, 't> {
             return Step::Continue;
         }
         let jump = is_jump(n, self.src);
-        if MAYBE.contains(&n.kind()) {
-            let is_if = n.kind().starts_with("if") || n.kind() == "conditional_expression";
+        if MAYBE.contains(&crate::kind::of(n)) {
+            let is_if = crate::kind::of(n).starts_with("if") || crate::kind::of(n) == "conditional_expression";
             let mut arms_killed = 0usize;
             let mut arms = 0usize;
             let mut c = n.walk();
             let children: Vec<Node<'t>> = n.named_children(&mut c).collect();
             for (i, ch) in children.into_iter().enumerate() {
-                if ch.kind().contains("comment") {
+                if crate::kind::of(ch).contains("comment") {
                     continue;
                 }
                 let field = n.field_name_for_named_child(i as u32);
@@ -261,12 +264,12 @@ pub(crate) fn reaches<'t>(
     let mut walk = Walk { src, search, left: BUDGET };
     let mut child = matched;
     for &parent in ancestors.iter().rev() {
-        if functions.contains(&child.kind()) {
+        if functions.contains(&crate::kind::of(child)) {
             break;
         }
         // From the condition (or initializer, scrutinee) of an `if`, loop or `match`, the
         // branches and the body run next — each maybe.
-        let from_always_run = MAYBE.contains(&parent.kind())
+        let from_always_run = MAYBE.contains(&crate::kind::of(parent))
             && child_field(parent, child).is_some_and(|f| ALWAYS_RUN_FIELDS.contains(&f));
         if from_always_run {
             let mut next = child.next_named_sibling();
@@ -280,7 +283,7 @@ pub(crate) fn reaches<'t>(
                 next = s.next_named_sibling();
             }
         }
-        if SEQUENCES.contains(&parent.kind()) {
+        if SEQUENCES.contains(&crate::kind::of(parent)) {
             let mut next = child.next_named_sibling();
             while let Some(s) = next {
                 match walk.visit(s) {
@@ -313,7 +316,10 @@ mod tests {
         let root = tree.root_node();
         let mut free_call = None;
         crate::parse::preorder(root, 100_000, |n| {
-            if free_call.is_none() && n.kind() == "call_expression" && src[n.byte_range()].starts_with("free(") {
+            if free_call.is_none()
+                && crate::kind::of(n) == "call_expression"
+                && src[n.byte_range()].starts_with("free(")
+            {
                 free_call = Some(n);
             }
             true
@@ -329,10 +335,11 @@ mod tests {
             }
         }
         let target = |n: Node<'_>| {
-            matches!(n.kind(), "field_expression" | "subscript_expression")
+            matches!(crate::kind::of(n), "field_expression" | "subscript_expression")
                 && (src[n.byte_range()].starts_with("p->") || src[n.byte_range()].starts_with("p["))
         };
-        let until = |n: Node<'_>| n.kind() == "assignment_expression" && src[n.byte_range()].starts_with("p =");
+        let until =
+            |n: Node<'_>| crate::kind::of(n) == "assignment_expression" && src[n.byte_range()].starts_with("p =");
         let skip = |_: Node<'_>| false;
         reaches(src, &ancestors, m, &["function_definition"], &Search { target: &target, until: &until, skip: &skip })
     }

@@ -67,6 +67,7 @@ pub mod anrf;
 pub mod catalog;
 mod engine;
 mod flow;
+mod kind;
 pub mod lang;
 pub mod output;
 pub mod overrides;

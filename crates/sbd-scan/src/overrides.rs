@@ -156,7 +156,7 @@ pub(crate) fn scope_of(
     let trailing = !before.trim().is_empty();
     if trailing {
         // the statement that ends on this line
-        let stmt = comment.prev_named_sibling().filter(|p| !p.kind().contains("comment"));
+        let stmt = comment.prev_named_sibling().filter(|p| !crate::kind::of(p).contains("comment"));
         let from = stmt.map(|s| s.start_byte()).unwrap_or(line_start);
         let line_end = src[start..].find('\n').map(|i| start + i).unwrap_or(src.len());
         return (OverrideScope::Statement, from.min(line_start)..line_end);
@@ -170,7 +170,7 @@ pub(crate) fn scope_of(
     }
     let mut next = comment.next_named_sibling();
     while let Some(n) = next {
-        if n.kind().contains("comment") {
+        if crate::kind::of(n).contains("comment") {
             next = n.next_named_sibling();
         } else {
             break;
@@ -179,18 +179,18 @@ pub(crate) fn scope_of(
     // Python attaches a comment that precedes a body's first statement to the enclosing
     // definition, before the indented `block`: the statement meant is the block's first.
     if let Some(n) = next
-        && n.kind() == "block"
+        && crate::kind::of(n) == "block"
         && !src.get(n.start_byte()..).is_some_and(|t| t.starts_with('{'))
     {
         let mut c = n.walk();
-        next = n.named_children(&mut c).find(|ch| !ch.kind().contains("comment")).or(next);
+        next = n.named_children(&mut c).find(|ch| !crate::kind::of(ch).contains("comment")).or(next);
     }
     match next {
         Some(n) => {
-            let k = n.kind();
+            let k = crate::kind::of(n);
             let is_fn = functions.contains(&k)
                 || k == "decorated_definition"
-                    && n.child_by_field_name("definition").is_some_and(|d| functions.contains(&d.kind()))
+                    && n.child_by_field_name("definition").is_some_and(|d| functions.contains(&crate::kind::of(d)))
                 || k.contains("function")
                 || k.contains("method")
                 || (k == "declaration" && n.child_by_field_name("body").is_some());

@@ -417,11 +417,11 @@ pub(crate) fn rust_macro_view(
         if n.start_byte() < definition_end {
             return true;
         }
-        if n.kind() == "macro_definition" {
+        if crate::kind::of(n) == "macro_definition" {
             definition_end = n.end_byte();
             return true;
         }
-        if n.kind() == "macro_invocation"
+        if crate::kind::of(n) == "macro_invocation"
             && let Some(m) = n.child_by_field_name("macro")
         {
             // the name and the `!` after it
@@ -434,17 +434,17 @@ pub(crate) fn rust_macro_view(
                 names.push(m.start_byte()..end + 1);
             }
         }
-        if !interesting && n.kind() == "token_tree" {
+        if !interesting && crate::kind::of(n) == "token_tree" {
             let mut c = n.walk();
             let kids: Vec<tree_sitter::Node<'_>> = n.children(&mut c).collect();
             for (i, k) in kids.iter().enumerate() {
                 let t = text.get(k.byte_range()).unwrap_or("");
                 if t == "unsafe"
-                    || (k.kind() == "identifier"
+                    || (crate::kind::of(k) == "identifier"
                         && call_names(t)
-                        && kids
-                            .get(i + 1)
-                            .is_some_and(|x| x.kind() == "token_tree" && text[x.byte_range()].starts_with('(')))
+                        && kids.get(i + 1).is_some_and(|x| {
+                            crate::kind::of(x) == "token_tree" && text[x.byte_range()].starts_with('(')
+                        }))
                 {
                     interesting = true;
                     break;

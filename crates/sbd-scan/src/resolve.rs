@@ -38,7 +38,7 @@ impl Imports {
         match lang {
             Language::Python => self.python(text),
             Language::JavaScript | Language::TypeScript => {
-                if node.kind() == "import_statement" {
+                if crate::kind::of(node) == "import_statement" {
                     self.js_import(text)
                 } else {
                     self.js_require(node, src)
@@ -188,7 +188,7 @@ impl Imports {
         let after = v.rsplit(')').next().unwrap_or("");
         let module = normalize(&format!("{module}{after}"));
         let n = node_text(name, src);
-        if name.kind() == "object_pattern" {
+        if crate::kind::of(name) == "object_pattern" {
             let inner = n.trim().trim_start_matches('{').trim_end_matches('}');
             for item in inner.split(',') {
                 let item = item.trim();

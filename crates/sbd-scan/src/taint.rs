@@ -100,7 +100,7 @@ struct Check {
 /// `n` without enclosing parentheses.
 fn unparenthesize(n: Node<'_>) -> Node<'_> {
     let mut n = n;
-    while n.kind().starts_with("parenthesized") && n.named_child_count() == 1 {
+    while crate::kind::of(n).starts_with("parenthesized") && n.named_child_count() == 1 {
         match n.named_child(0) {
             Some(c) => n = c,
             None => break,
@@ -115,7 +115,7 @@ fn negated(n: Node<'_>, cond: Node<'_>, src: &str) -> bool {
     let mut cur = n;
     while cur.id() != cond.id() {
         let Some(p) = cur.parent() else { break };
-        let k = p.kind();
+        let k = crate::kind::of(p);
         if k == "not_operator"
             || ((k.starts_with("unary") || k.contains("prefix")) && node_text(p, src).starts_with('!'))
         {
@@ -204,7 +204,7 @@ impl<'a, 't> Analysis<'a, 't> {
 
     /// Is `n` a literal: a string without interpolation, a number, a boolean or null?
     pub fn is_literal(&self, n: Node<'_>) -> bool {
-        let k = n.kind();
+        let k = crate::kind::of(n);
         if self.syntax.strings.contains(&k) {
             return !self.has_interpolation(n);
         }
@@ -213,7 +213,7 @@ impl<'a, 't> Analysis<'a, 't> {
 
     fn has_interpolation(&self, n: Node<'_>) -> bool {
         let mut c = n.walk();
-        n.named_children(&mut c).any(|ch| self.syntax.interpolations.contains(&ch.kind()))
+        n.named_children(&mut c).any(|ch| self.syntax.interpolations.contains(&crate::kind::of(ch)))
     }
 
     /// The taint of expression `n`.
@@ -239,7 +239,7 @@ impl<'a, 't> Analysis<'a, 't> {
     }
 
     fn eval_uncached(&self, n: Node<'t>, depth: usize) -> Taint {
-        let k = n.kind();
+        let k = crate::kind::of(n);
         if k.contains("comment") {
             return Taint::Constant;
         }
@@ -247,7 +247,9 @@ impl<'a, 't> Analysis<'a, 't> {
             let mut t = Taint::Constant;
             let mut c = n.walk();
             for ch in n.named_children(&mut c) {
-                if self.syntax.interpolations.contains(&ch.kind()) || self.syntax.strings.contains(&ch.kind()) {
+                if self.syntax.interpolations.contains(&crate::kind::of(ch))
+                    || self.syntax.strings.contains(&crate::kind::of(ch))
+                {
                     t = t.max(self.eval_depth(ch, depth + 1));
                 }
             }
@@ -313,12 +315,12 @@ impl<'a, 't> Analysis<'a, 't> {
         if let Some(f) = n.child_by_field_name(callee_field).or_else(|| n.child_by_field_name("object")) {
             let mut c = f.walk();
             for ch in f.named_children(&mut c) {
-                if ch.kind().contains("identifier") && ch.end_byte() == f.end_byte() {
+                if crate::kind::of(ch).contains("identifier") && ch.end_byte() == f.end_byte() {
                     continue; // the method name itself
                 }
                 t = t.max(self.eval_depth(ch, depth + 1));
             }
-            if f.kind() != "identifier" && f.named_child_count() == 0 {
+            if crate::kind::of(f) != "identifier" && f.named_child_count() == 0 {
                 t = t.max(Taint::Unknown);
             }
         }
@@ -327,7 +329,7 @@ impl<'a, 't> Analysis<'a, 't> {
         let writer = self.config.writers.iter().any(|w| w.matches(&name));
         if let Some(args) = n.child_by_field_name(args_field).or_else(|| {
             let mut c = n.walk();
-            n.named_children(&mut c).find(|c| c.kind() == "arguments")
+            n.named_children(&mut c).find(|c| crate::kind::of(c) == "arguments")
         }) {
             let mut c = args.walk();
             for (i, a) in args.named_children(&mut c).enumerate() {
@@ -339,12 +341,12 @@ impl<'a, 't> Analysis<'a, 't> {
         }
         // A Rust macro (`format!("{} {name}", x)`): its token tree holds the arguments, and
         // the format string may name variables inline.
-        if n.kind() == "macro_invocation" {
+        if crate::kind::of(n) == "macro_invocation" {
             let mut c = n.walk();
-            for tt in n.named_children(&mut c).filter(|ch| ch.kind() == "token_tree") {
+            for tt in n.named_children(&mut c).filter(|ch| crate::kind::of(ch) == "token_tree") {
                 t = t.max(self.eval_depth(tt, depth + 1));
                 crate::parse::preorder(tt, 4096, |x| {
-                    if self.syntax.strings.contains(&x.kind()) {
+                    if self.syntax.strings.contains(&crate::kind::of(x)) {
                         for name in inline_format_args(self.text(x)) {
                             t = t.max(self.variable(name, x, depth + 1));
                         }
@@ -358,7 +360,11 @@ impl<'a, 't> Analysis<'a, 't> {
         if let Some(init) = n.child_by_field_name("initializer") {
             let mut c = init.walk();
             for e in init.named_children(&mut c) {
-                let v = if e.kind() == "assignment_expression" { e.child_by_field_name("right") } else { Some(e) };
+                let v = if crate::kind::of(e) == "assignment_expression" {
+                    e.child_by_field_name("right")
+                } else {
+                    Some(e)
+                };
                 if let Some(v) = v {
                     t = t.max(self.eval_depth(v, depth + 1));
                 }
@@ -374,7 +380,7 @@ impl<'a, 't> Analysis<'a, 't> {
         // An object constructed from constants (`new ProcessStartInfo("git")`) holds nothing
         // untrusted until something is stored in it (an assignment to one of its fields counts
         // as a definition of the variable).
-        if t == Taint::Constant && (n.kind().contains("creation") || n.kind() == "new_expression") {
+        if t == Taint::Constant && (crate::kind::of(n).contains("creation") || crate::kind::of(n) == "new_expression") {
             return Taint::Constant;
         }
         Taint::Unknown
@@ -462,7 +468,7 @@ impl<'a, 't> Analysis<'a, 't> {
 
     /// Is `n` an identifier naming a parameter of its enclosing function?
     pub(crate) fn is_param(&self, n: Node<'t>) -> bool {
-        if !self.syntax.idents.contains(&n.kind()) {
+        if !self.syntax.idents.contains(&crate::kind::of(n)) {
             return false;
         }
         let name = self.text(n);
@@ -482,7 +488,7 @@ impl<'a, 't> Analysis<'a, 't> {
             return;
         }
         let n = unparenthesize(n);
-        if depth < 4 && self.syntax.idents.contains(&n.kind()) {
+        if depth < 4 && self.syntax.idents.contains(&crate::kind::of(n)) {
             let defs = self.reaching_defs(self.text(n), n);
             if defs.is_empty() {
                 out.push(n);
@@ -529,7 +535,7 @@ impl<'a, 't> Analysis<'a, 't> {
         let mut templates = Vec::new();
         for &v in &out {
             let v = unparenthesize(v);
-            let Some((callee_field, _)) = self.syntax.call_fields(v.kind()) else {
+            let Some((callee_field, _)) = self.syntax.call_fields(crate::kind::of(v)) else {
                 continue;
             };
             let callee = crate::engine::callee_text(v, callee_field, self.src);
@@ -560,7 +566,7 @@ impl<'a, 't> Analysis<'a, 't> {
             return false;
         }
         let v = unparenthesize(v);
-        let k = v.kind();
+        let k = crate::kind::of(v);
         if self.syntax.strings.contains(&k) {
             if self.has_interpolation(v) {
                 return true;
@@ -568,7 +574,7 @@ impl<'a, 't> Analysis<'a, 't> {
             let mut c = v.walk();
             return v
                 .named_children(&mut c)
-                .any(|ch| self.syntax.strings.contains(&ch.kind()) && self.has_interpolation(ch));
+                .any(|ch| self.syntax.strings.contains(&crate::kind::of(ch)) && self.has_interpolation(ch));
         }
         if k.contains("binary") {
             let op = v
@@ -636,7 +642,7 @@ impl<'a, 't> Analysis<'a, 't> {
         }
         let mut out: Vec<Check> = Vec::new();
         crate::parse::preorder(scope, 1_000_000, |node| {
-            let k = node.kind();
+            let k = crate::kind::of(node);
             if k == "expression_statement" {
                 // `validate_name(x)` as a statement of its own: a check that raises or aborts
                 // when `x` is bad, so `x` is clean after it.
@@ -692,7 +698,7 @@ impl<'a, 't> Analysis<'a, 't> {
     fn validating_call(&self, stmt: Node<'t>) -> Vec<String> {
         let mut names = Vec::new();
         let Some(call) = stmt.named_child(0).map(unparenthesize) else { return names };
-        let Some((callee_field, args_field)) = self.syntax.call_fields(call.kind()) else {
+        let Some((callee_field, args_field)) = self.syntax.call_fields(crate::kind::of(call)) else {
             return names;
         };
         let callee = crate::engine::callee_text(call, callee_field, self.src);
@@ -710,13 +716,13 @@ impl<'a, 't> Analysis<'a, 't> {
         for a in args.named_children(&mut c) {
             let mut a = argument_value(a);
             // `data['key']`, `req.name`: the variable underneath
-            while !self.syntax.idents.contains(&a.kind()) {
+            while !self.syntax.idents.contains(&crate::kind::of(a)) {
                 match a.named_child(0) {
                     Some(inner) if a.named_child_count() <= 2 && inner.start_byte() == a.start_byte() => a = inner,
                     _ => break,
                 }
             }
-            if self.syntax.idents.contains(&a.kind()) {
+            if self.syntax.idents.contains(&crate::kind::of(a)) {
                 names.push(self.text(a).to_string());
             }
         }
@@ -726,14 +732,16 @@ impl<'a, 't> Analysis<'a, 't> {
     /// The variables that node `n` (part of a condition) validates: the arguments and receiver
     /// of a validator call, the left operand of a membership test in a constant collection.
     fn validated_by(&self, n: Node<'t>) -> Vec<String> {
-        let nk = n.kind();
+        let nk = crate::kind::of(n);
         let mut names = Vec::new();
         if self.config.membership && nk == "comparison_operator" {
             let mut c = n.walk();
-            let is_in = n.children(&mut c).any(|ch| !ch.is_named() && (ch.kind() == "in" || ch.kind() == "not in"));
+            let is_in = n
+                .children(&mut c)
+                .any(|ch| !ch.is_named() && (crate::kind::of(ch) == "in" || crate::kind::of(ch) == "not in"));
             if is_in
                 && let (Some(left), Some(right)) = (n.named_child(0), n.named_child(1))
-                && self.syntax.idents.contains(&left.kind())
+                && self.syntax.idents.contains(&crate::kind::of(left))
                 && self.eval(right) == Taint::Constant
             {
                 names.push(self.text(left).to_string());
@@ -750,24 +758,24 @@ impl<'a, 't> Analysis<'a, 't> {
         }
         // the receiver (`target.startsWith(…)`) and the arguments
         if let Some(f) = n.child_by_field_name(callee_field).or_else(|| n.child_by_field_name("object")) {
-            if self.syntax.idents.contains(&f.kind()) && n.child_by_field_name("object").is_some() {
+            if self.syntax.idents.contains(&crate::kind::of(f)) && n.child_by_field_name("object").is_some() {
                 names.push(self.text(f).to_string());
             }
             let mut c = f.walk();
             for ch in f.named_children(&mut c) {
-                if self.syntax.idents.contains(&ch.kind()) && ch.end_byte() != f.end_byte() {
+                if self.syntax.idents.contains(&crate::kind::of(ch)) && ch.end_byte() != f.end_byte() {
                     names.push(self.text(ch).to_string());
                 }
             }
         }
         if let Some(args) = n.child_by_field_name(args_field).or_else(|| {
             let mut c = n.walk();
-            n.named_children(&mut c).find(|c| c.kind() == "arguments")
+            n.named_children(&mut c).find(|c| crate::kind::of(c) == "arguments")
         }) {
             let mut c = args.walk();
             for a in args.named_children(&mut c) {
                 let a = argument_value(a);
-                if self.syntax.idents.contains(&a.kind()) {
+                if self.syntax.idents.contains(&crate::kind::of(a)) {
                     names.push(self.text(a).to_string());
                 }
             }
@@ -790,7 +798,7 @@ impl<'a, 't> Analysis<'a, 't> {
         let anchored_by_call = name == "re.match";
         let mut literals: Vec<&str> = Vec::new();
         let mut visit = |x: Node<'t>| {
-            if x.kind() == "regex" || self.is_literal(x) {
+            if crate::kind::of(x) == "regex" || self.is_literal(x) {
                 literals.push(self.text(x));
             }
         };
@@ -831,7 +839,7 @@ impl<'a, 't> Analysis<'a, 't> {
             if yes {
                 return false;
             }
-            let k = n.kind();
+            let k = crate::kind::of(n);
             if matches!(
                 k,
                 "return_statement"
@@ -887,7 +895,7 @@ impl<'a, 't> Analysis<'a, 't> {
         }
         let mut out = Vec::new();
         crate::parse::preorder(scope, 200_000, |node| {
-            if let Some(dk) = self.syntax.defs.iter().find(|d| d.kind == node.kind())
+            if let Some(dk) = self.syntax.defs.iter().find(|d| d.kind == crate::kind::of(node))
                 && let Some(target) = node.child_by_field_name(dk.target)
             {
                 let value = if dk.value.is_empty() { None } else { node.child_by_field_name(dk.value) }.or_else(|| {
@@ -896,7 +904,7 @@ impl<'a, 't> Analysis<'a, 't> {
                 });
                 if let Some(value) = value {
                     let mut names = Vec::new();
-                    if self.syntax.idents.contains(&target.kind()) {
+                    if self.syntax.idents.contains(&crate::kind::of(target)) {
                         names.push(self.text(target).to_string());
                     } else {
                         collect_idents(target, self.syntax, self.src, &mut names, 64);
@@ -907,7 +915,7 @@ impl<'a, 't> Analysis<'a, 't> {
                 }
             }
             if !self.config.writers.is_empty()
-                && let Some((callee_field, args_field)) = self.syntax.call_fields(node.kind())
+                && let Some((callee_field, args_field)) = self.syntax.call_fields(crate::kind::of(node))
             {
                 let callee = crate::engine::callee_text(node, callee_field, self.src);
                 let name = qualify(&callee, self.imports);
@@ -932,7 +940,7 @@ impl<'a, 't> Analysis<'a, 't> {
 
 fn collect_idents(n: Node<'_>, syntax: &Syntax, src: &str, out: &mut Vec<String>, cap: usize) {
     crate::parse::preorder(n, cap, |node| {
-        if syntax.idents.contains(&node.kind()) {
+        if syntax.idents.contains(&crate::kind::of(node)) {
             out.push(node_text(node, src).to_string());
         }
         true
@@ -1041,7 +1049,7 @@ pub(crate) fn literal_kind(k: &str) -> bool {
 /// The expression of a call argument: C#'s and PHP's `argument` nodes wrap it (with a name or
 /// a modifier before it); other grammars put the expression there directly.
 fn argument_value(a: Node<'_>) -> Node<'_> {
-    if a.kind() != "argument" {
+    if crate::kind::of(a) != "argument" {
         return a;
     }
     let mut c = a.walk();

@@ -45,7 +45,7 @@ impl Types {
     /// Reads one declaration node (of a kind from [`declaration_kinds`]).
     pub(crate) fn add(&mut self, lang: Language, node: Node<'_>, src: &str) {
         let field_text = |n: Node<'_>, f: &str| n.child_by_field_name(f).map(|c| node_text(c, src));
-        match (lang, node.kind()) {
+        match (lang, crate::kind::of(node)) {
             (Language::Java, "local_variable_declaration" | "field_declaration") => {
                 let ty = field_text(node, "type").map(type_name);
                 let mut c = node.walk();
@@ -62,13 +62,14 @@ impl Types {
             }
             (Language::CSharp, "variable_declaration") => {
                 let declared = node.child_by_field_name("type");
-                let implicit = declared.is_none_or(|t| t.kind() == "implicit_type");
+                let implicit = declared.is_none_or(|t| crate::kind::of(t) == "implicit_type");
                 let mut c = node.walk();
-                for d in node.named_children(&mut c).filter(|d| d.kind() == "variable_declarator") {
+                for d in node.named_children(&mut c).filter(|d| crate::kind::of(d) == "variable_declarator") {
                     let Some(name) = field_text(d, "name") else { continue };
                     let ty = if implicit {
                         let mut dc = d.walk();
-                        let created = d.named_children(&mut dc).find(|x| x.kind() == "object_creation_expression");
+                        let created =
+                            d.named_children(&mut dc).find(|x| crate::kind::of(x) == "object_creation_expression");
                         created.and_then(|x| field_text(x, "type")).map(type_name)
                     } else {
                         declared.map(|t| type_name(node_text(t, src)))
@@ -77,14 +78,14 @@ impl Types {
                 }
             }
             (Language::JavaScript | Language::TypeScript, "variable_declarator") => {
-                let name = node.child_by_field_name("name").filter(|n| n.kind() == "identifier");
-                let created = node.child_by_field_name("value").filter(|v| v.kind() == "new_expression");
+                let name = node.child_by_field_name("name").filter(|n| crate::kind::of(n) == "identifier");
+                let created = node.child_by_field_name("value").filter(|v| crate::kind::of(v) == "new_expression");
                 if let (Some(name), Some(created)) = (name, created) {
                     self.bind(node_text(name, src), field_text(created, "constructor").map(type_name));
                 }
             }
             (Language::TypeScript, "required_parameter" | "optional_parameter") => {
-                let name = node.child_by_field_name("pattern").filter(|n| n.kind() == "identifier");
+                let name = node.child_by_field_name("pattern").filter(|n| crate::kind::of(n) == "identifier");
                 let ty = node.child_by_field_name("type").and_then(|t| t.named_child(0));
                 if let (Some(name), Some(ty)) = (name, ty) {
                     self.bind(node_text(name, src), Some(type_name(node_text(ty, src))));
@@ -131,7 +132,7 @@ mod tests {
         let mut t = Types::default();
         let mut stack = vec![tree.root_node()];
         while let Some(n) = stack.pop() {
-            if kinds.contains(&n.kind()) {
+            if kinds.contains(&crate::kind::of(n)) {
                 t.add(lang, n, code);
             }
             let mut c = n.walk();
