@@ -35,14 +35,13 @@ pub fn snippet_1k() -> String {
          def lookup(db, user_id):\n    cur = db.cursor()\n    cur.execute(\"SELECT name FROM users WHERE id = %s\", (user_id,))\n    \
          return cur.fetchone()\n\n\ndef run(cmd):\n    import os\n    os.system(\"echo \" + request.args.get(\"q\"))\n",
     );
-    let mut i = 0;
-    while s.len() < 1024 {
-        s.push_str(&format!("\n\ndef helper_{i}(xs):\n    return [x * 2 for x in xs if x > {i}]\n"));
-        i += 1;
-    }
-    s.truncate(1024);
-    while !s.ends_with('\n') {
-        s.pop();
+    // Whole helper functions up to 1 KB: the snippet stays valid Python.
+    for i in 0.. {
+        let helper = format!("\n\ndef helper_{i}(xs):\n    return [x * 2 for x in xs if x > {i}]\n");
+        if s.len() + helper.len() > 1024 {
+            break;
+        }
+        s.push_str(&helper);
     }
     s
 }
@@ -264,4 +263,17 @@ pub fn run(args: BenchServeArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_snippet_is_a_whole_kilobyte_of_valid_python() {
+        let code = super::snippet_1k();
+        assert!((900..=1024).contains(&code.len()), "{} bytes", code.len());
+        let report = sbd_scan::Scanner::new().unwrap().scan(&code, sbd_scan::Language::Python);
+        assert_eq!(report.parse.error_nodes, 0);
+        assert!(code.trim_end().ends_with(']'), "ends inside a function: {code}");
+        assert!(report.findings.iter().any(|f| f.cwe.contains(&78)), "{:?}", report.findings);
+    }
 }
