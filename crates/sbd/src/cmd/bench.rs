@@ -352,3 +352,46 @@ fn bench_scan(a: BenchScanArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The machine's speed right now, for reading a benchmark's absolute figures: KB/s at which
+/// one thread of tree-sitter parses the embedded seed corpus (both sides of every pair, all
+/// ten languages), best of five rounds of about 0.1 s. On a shared VM this moves by more than
+/// the changes being measured; a benchmark prints it before and after its runs.
+pub fn reference_parse_kbps() -> anyhow::Result<f64> {
+    let pairs = sbd_data::seed::pairs().context("the embedded seed corpus")?;
+    let mut parsers: Vec<(Language, tree_sitter::Parser)> = Vec::new();
+    for lang in Language::ALL {
+        let mut p = tree_sitter::Parser::new();
+        p.set_language(&lang.grammar()).with_context(|| format!("the {} grammar", lang.name()))?;
+        parsers.push((lang, p));
+    }
+    let texts: Vec<(usize, &str)> = pairs
+        .iter()
+        .flat_map(|p| {
+            let i = parsers.iter().position(|(l, _)| *l == p.language).unwrap_or(0);
+            [(i, p.insecure.as_str()), (i, p.secure.as_str())]
+        })
+        .collect();
+    let bytes: usize = texts.iter().map(|(_, t)| t.len()).sum();
+    let mut best = 0.0f64;
+    for _ in 0..5 {
+        let t0 = Instant::now();
+        let mut rounds = 0usize;
+        while t0.elapsed() < Duration::from_millis(100) || rounds == 0 {
+            for (i, t) in &texts {
+                std::hint::black_box(parsers[*i].1.parse(t, None));
+            }
+            rounds += 1;
+        }
+        best = best.max((bytes * rounds) as f64 / 1024.0 / t0.elapsed().as_secs_f64());
+    }
+    Ok(best)
+}
+
+/// One line naming [`reference_parse_kbps`] (or why it is missing).
+pub fn reference_line(when: &str) -> String {
+    match reference_parse_kbps() {
+        Ok(k) => format!("machine reference ({when}): tree-sitter parses the seed corpus at {k:.0} KB/s on one thread"),
+        Err(e) => format!("machine reference ({when}): unavailable ({e:#})"),
+    }
+}

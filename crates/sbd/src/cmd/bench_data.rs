@@ -230,6 +230,7 @@ pub fn run_data_bench(a: DataBenchArgs) -> anyhow::Result<ExitCode> {
         Config::default().near_dup_threshold
     );
     println!("lines/s/core is lines over CPU seconds (all threads); (wall/thr) is lines over wall x threads");
+    println!("{}", super::bench::reference_line("before"));
     let sizes: Vec<u64> = if a.single { vec![a.mb] } else { vec![a.mb, a.mb * 2] };
     let mut runs = Vec::new();
     for mb in sizes {
@@ -255,5 +256,6 @@ pub fn run_data_bench(a: DataBenchArgs) -> anyhow::Result<ExitCode> {
         }
     }
     println!("\nload average after: {}", load_average());
+    println!("{}", super::bench::reference_line("after"));
     Ok(ExitCode::SUCCESS)
 }

@@ -168,6 +168,7 @@ pub fn run(args: BenchServeArgs) -> anyhow::Result<ExitCode> {
             "sbd bench serve: `sbd serve` in a child process on {addr}, load generator in this process ({client_threads} thread(s)), {cpus} cores, 1 KB Python snippet ({} bytes)",
             code.len()
         );
+        println!("{}", super::bench::reference_line("before"));
         println!(
             "{:<28} {:>8} {:>5} {:>10} {:>8} {:>8} {:>8} {:>7} {:>7} {:>12} {:>12}",
             "endpoint", "requests", "conns", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "429s", "server µs/req", "client µs/req"
@@ -220,6 +221,7 @@ pub fn run(args: BenchServeArgs) -> anyhow::Result<ExitCode> {
             println!("server RSS: {:.1} MiB after warm-up, {:.1} MiB after the runs", a as f64 / 1024.0, b as f64 / 1024.0);
         }
         println!("load generator RSS: {:.1} MiB", rss_kib().unwrap_or(0) as f64 / 1024.0);
+        println!("{}", super::bench::reference_line("after"));
 
         if args.soak_seconds > 0 {
             let soak_server = Child::start(&token, args.threads, 64)?;
