@@ -1,4 +1,4 @@
-// Local profiling harness (not committed): plan + chunks + merge on registry/python-stdlib.
+// Profiling harness: plan + chunks + merge on registry/python-stdlib (`cargo run --release -p sbd-data --example prof -- MB DIR`).
 use sbd_data::pipeline::{self, Config, Options, Quiet, Source};
 fn main() {
     let mb: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(4);
