@@ -165,10 +165,11 @@ impl LazyRegex {
 
 /// Instantiated templates compiled so far, shared by every scan in the process: code reuses
 /// the same names (`buf`, `len`, `p`), so most instantiations have been compiled before.
-/// Bounded: emptied when it reaches [`TEMPLATE_CACHE_MAX`] entries.
+/// Bounded: emptied when it reaches [`TEMPLATE_CACHE_MAX`] entries (256 of the largest
+/// template, C031's, hold about 15 MB).
 static TEMPLATE_CACHE: std::sync::LazyLock<std::sync::Mutex<HashMap<String, Option<Regex>>>> =
     std::sync::LazyLock::new(Default::default);
-const TEMPLATE_CACHE_MAX: usize = 2048;
+const TEMPLATE_CACHE_MAX: usize = 256;
 
 fn template_regex(pattern: &str) -> Option<Regex> {
     if let Some(r) = TEMPLATE_CACHE.lock().ok().and_then(|c| c.get(pattern).cloned()) {
