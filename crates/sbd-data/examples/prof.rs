@@ -27,6 +27,13 @@ fn main() {
         eprintln!("cut only: {} units {:.2}s", n, t.elapsed().as_secs_f64());
         return;
     }
+    if std::env::var("MERGE_ONLY").is_ok() {
+        // The merge of an existing work directory (e.g. `sbd bench data --keep`'s), alone.
+        let t = std::time::Instant::now();
+        let m = pipeline::merge(&out, &Quiet).unwrap();
+        eprintln!("merge {:.2}s, {} rows", t.elapsed().as_secs_f64(), m.rows);
+        return;
+    }
     let sources = vec![Source::Registry, Source::PythonStdlib];
     let _ = std::fs::remove_dir_all(&out);
     let t = std::time::Instant::now();
