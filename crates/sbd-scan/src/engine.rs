@@ -125,7 +125,11 @@ struct RSel<'s> {
 
 impl RSel<'_> {
     fn matches(&self, n: Node<'_>, src: &str) -> bool {
-        if self.never || (!self.kind.is_empty() && !self.kind.iter().any(|k| k == crate::kind::of(n))) {
+        if self.never {
+            return false;
+        }
+        let kind = crate::kind::of(n);
+        if !self.kind.is_empty() && !self.kind.iter().any(|k| k == kind) {
             return false;
         }
         let text = node_text(n, src);
@@ -1002,12 +1006,11 @@ impl<'a, 't> Ctx<'a, 't> {
         if let Some(args) = args {
             let mut c = args.walk();
             for a in args.named_children(&mut c) {
-                if crate::kind::of(a).contains("comment") {
+                let kind = crate::kind::of(a);
+                if kind.contains("comment") {
                     continue;
                 }
-                if let Some(&(_, nf, vf)) =
-                    self.lang.syntax().keyword_args.iter().find(|(k, _, _)| *k == crate::kind::of(a))
-                {
+                if let Some(&(_, nf, vf)) = self.lang.syntax().keyword_args.iter().find(|(k, _, _)| *k == kind) {
                     if let (Some(n), Some(v)) = (a.child_by_field_name(nf), a.child_by_field_name(vf)) {
                         kw.push((node_text(n, self.src).to_string(), v));
                     }
@@ -1042,10 +1045,11 @@ impl<'a, 't> Ctx<'a, 't> {
         {
             return false;
         }
-        if !c.kind.is_empty() && !c.kind.iter().any(|k| k == crate::kind::of(n)) {
+        let kind = crate::kind::of(n);
+        if !c.kind.is_empty() && !c.kind.iter().any(|k| k == kind) {
             return false;
         }
-        if c.not_kind.iter().any(|k| k == crate::kind::of(n)) {
+        if c.not_kind.iter().any(|k| k == kind) {
             return false;
         }
         if !c.resolves_to.is_empty() {
@@ -1285,10 +1289,11 @@ impl<'a, 't> Ctx<'a, 't> {
         }
         let mut out = Vec::new();
         crate::parse::preorder(scope, 1_000_000, |node| {
-            if (crate::kind::of(node).starts_with("if")
-                || crate::kind::of(node).starts_with("while")
-                || crate::kind::of(node) == "conditional_expression"
-                || crate::kind::of(node) == "ternary_expression")
+            let kind = crate::kind::of(node);
+            if (kind.starts_with("if")
+                || kind.starts_with("while")
+                || kind == "conditional_expression"
+                || kind == "ternary_expression")
                 && let Some(c) = node.child_by_field_name("condition")
             {
                 out.push(c);
@@ -1360,12 +1365,13 @@ impl<'a, 't> Ctx<'a, 't> {
         let found = |x: Node<'t>| {
             target.matches(x, src)
                 && (f.constraints.is_empty() || {
+                    let kind = crate::kind::of(x);
                     let args = self
                         .lang
                         .syntax()
                         .calls
                         .iter()
-                        .find(|(k, _, _)| *k == crate::kind::of(x))
+                        .find(|(k, _, _)| *k == kind)
                         .map(|&(_, _, args_field)| self.args(x, args_field));
                     f.constraints.iter().all(|c| {
                         let node = if let Some(i) = c.arg {

@@ -154,24 +154,23 @@ fn is_no_return_call(n: Node<'_>, src: &str) -> bool {
     } else {
         n
     };
-    if !(crate::kind::of(call) == "call_expression"
-        || crate::kind::of(call) == "macro_invocation"
-        || crate::kind::of(call) == "call")
-    {
+    let kind = crate::kind::of(call);
+    if !matches!(kind, "call_expression" | "macro_invocation" | "call") {
         return false;
     }
     let f = call.child_by_field_name("function").or_else(|| call.child_by_field_name("macro"));
     let Some(f) = f else { return false };
     let name = src.get(f.byte_range()).unwrap_or("").trim();
-    let name = if crate::kind::of(call) == "macro_invocation" { format!("{name}!") } else { name.to_string() };
+    let name = if kind == "macro_invocation" { format!("{name}!") } else { name.to_string() };
     NO_RETURN.contains(&name.as_str())
 }
 
 fn is_jump(n: Node<'_>, src: &str) -> bool {
-    if JUMPS.contains(&crate::kind::of(n)) {
+    let kind = crate::kind::of(n);
+    if JUMPS.contains(&kind) {
         return true;
     }
-    if crate::kind::of(n) == "expression_statement"
+    if kind == "expression_statement"
         && let Some(c) = n.named_child(0)
         && JUMPS.contains(&crate::kind::of(c))
     {
@@ -186,7 +185,8 @@ impl<'t> Walk<'_, 't> {
             return Step::Killed;
         }
         self.left -= 1;
-        if crate::kind::of(n).contains("comment") || OPAQUE.contains(&crate::kind::of(n)) {
+        let kind = crate::kind::of(n);
+        if kind.contains("comment") || OPAQUE.contains(&kind) {
             return Step::Continue;
         }
         if (self.search.target)(n) {
@@ -199,8 +199,8 @@ impl<'t> Walk<'_, 't> {
             return Step::Continue;
         }
         let jump = is_jump(n, self.src);
-        if MAYBE.contains(&crate::kind::of(n)) {
-            let is_if = crate::kind::of(n).starts_with("if") || crate::kind::of(n) == "conditional_expression";
+        if MAYBE.contains(&kind) {
+            let is_if = kind.starts_with("if") || kind == "conditional_expression";
             let mut arms_killed = 0usize;
             let mut arms = 0usize;
             let mut c = n.walk();
@@ -269,8 +269,9 @@ pub(crate) fn reaches<'t>(
         }
         // From the condition (or initializer, scrutinee) of an `if`, loop or `match`, the
         // branches and the body run next — each maybe.
-        let from_always_run = MAYBE.contains(&crate::kind::of(parent))
-            && child_field(parent, child).is_some_and(|f| ALWAYS_RUN_FIELDS.contains(&f));
+        let parent_kind = crate::kind::of(parent);
+        let from_always_run =
+            MAYBE.contains(&parent_kind) && child_field(parent, child).is_some_and(|f| ALWAYS_RUN_FIELDS.contains(&f));
         if from_always_run {
             let mut next = child.next_named_sibling();
             while let Some(s) = next {
@@ -283,7 +284,7 @@ pub(crate) fn reaches<'t>(
                 next = s.next_named_sibling();
             }
         }
-        if SEQUENCES.contains(&crate::kind::of(parent)) {
+        if SEQUENCES.contains(&parent_kind) {
             let mut next = child.next_named_sibling();
             while let Some(s) = next {
                 match walk.visit(s) {

@@ -417,11 +417,12 @@ pub(crate) fn rust_macro_view(
         if n.start_byte() < definition_end {
             return true;
         }
-        if crate::kind::of(n) == "macro_definition" {
+        let kind = crate::kind::of(n);
+        if kind == "macro_definition" {
             definition_end = n.end_byte();
             return true;
         }
-        if crate::kind::of(n) == "macro_invocation"
+        if kind == "macro_invocation"
             && let Some(m) = n.child_by_field_name("macro")
         {
             // the name and the `!` after it
@@ -434,7 +435,7 @@ pub(crate) fn rust_macro_view(
                 names.push(m.start_byte()..end + 1);
             }
         }
-        if !interesting && crate::kind::of(n) == "token_tree" {
+        if !interesting && kind == "token_tree" {
             let mut c = n.walk();
             let kids: Vec<tree_sitter::Node<'_>> = n.children(&mut c).collect();
             for (i, k) in kids.iter().enumerate() {

@@ -380,7 +380,7 @@ impl<'a, 't> Analysis<'a, 't> {
         // An object constructed from constants (`new ProcessStartInfo("git")`) holds nothing
         // untrusted until something is stored in it (an assignment to one of its fields counts
         // as a definition of the variable).
-        if t == Taint::Constant && (crate::kind::of(n).contains("creation") || crate::kind::of(n) == "new_expression") {
+        if t == Taint::Constant && matches!(crate::kind::of(n), k if k.contains("creation") || k == "new_expression") {
             return Taint::Constant;
         }
         Taint::Unknown
@@ -736,9 +736,7 @@ impl<'a, 't> Analysis<'a, 't> {
         let mut names = Vec::new();
         if self.config.membership && nk == "comparison_operator" {
             let mut c = n.walk();
-            let is_in = n
-                .children(&mut c)
-                .any(|ch| !ch.is_named() && (crate::kind::of(ch) == "in" || crate::kind::of(ch) == "not in"));
+            let is_in = n.children(&mut c).any(|ch| !ch.is_named() && matches!(crate::kind::of(ch), "in" | "not in"));
             if is_in
                 && let (Some(left), Some(right)) = (n.named_child(0), n.named_child(1))
                 && self.syntax.idents.contains(&crate::kind::of(left))
@@ -895,7 +893,8 @@ impl<'a, 't> Analysis<'a, 't> {
         }
         let mut out = Vec::new();
         crate::parse::preorder(scope, 200_000, |node| {
-            if let Some(dk) = self.syntax.defs.iter().find(|d| d.kind == crate::kind::of(node))
+            let kind = crate::kind::of(node);
+            if let Some(dk) = self.syntax.defs.iter().find(|d| d.kind == kind)
                 && let Some(target) = node.child_by_field_name(dk.target)
             {
                 let value = if dk.value.is_empty() { None } else { node.child_by_field_name(dk.value) }.or_else(|| {
@@ -915,7 +914,7 @@ impl<'a, 't> Analysis<'a, 't> {
                 }
             }
             if !self.config.writers.is_empty()
-                && let Some((callee_field, args_field)) = self.syntax.call_fields(crate::kind::of(node))
+                && let Some((callee_field, args_field)) = self.syntax.call_fields(kind)
             {
                 let callee = crate::engine::callee_text(node, callee_field, self.src);
                 let name = qualify(&callee, self.imports);
