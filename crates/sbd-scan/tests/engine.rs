@@ -604,3 +604,17 @@ references = ["r"]
     let err = Scanner::builder().rules(vec![bad]).build().err().expect("fails").to_string();
     assert!(err.contains("Q002") || err.contains("no_such_node"), "{err}");
 }
+
+#[test]
+fn rust_macro_arguments_are_scanned_beside_functions_without_macros() {
+    // `plain` holds no macro: the macro view blanks its body, and its finding must still be
+    // reported, once. `shown` and `nested` hide `unsafe` in macro arguments, one and two
+    // levels deep; their findings must sit at their own lines and columns.
+    let code = "fn plain(p: *const u8) -> u8 {\n    unsafe { *p }\n}\n\
+                fn shown(p: *const u8) {\n    println!(\"{}\", unsafe { *p });\n}\n\
+                fn nested(p: *const u8) -> Vec<String> {\n    vec![format!(\"{}\", unsafe { *p })]\n}\n";
+    let r = scan(code, Language::Rust);
+    let lines: Vec<(usize, usize)> =
+        r.findings.iter().filter(|f| f.rule == "RS001").map(|f| (f.span.start_line, f.span.start_column)).collect();
+    assert_eq!(lines, [(2, 5), (5, 20), (8, 24)], "{:?}", rules(&r));
+}
