@@ -607,9 +607,10 @@ references = ["r"]
 
 #[test]
 fn rust_macro_arguments_are_scanned_beside_functions_without_macros() {
-    // `plain` holds no macro: the macro view blanks its body, and its finding must still be
-    // reported, once. `shown` and `nested` hide `unsafe` in macro arguments, one and two
-    // levels deep; their findings must sit at their own lines and columns.
+    // `plain` holds no macro: its finding comes from both the unit's scan and the macro
+    // view's, and must be reported once. `shown` and `nested` hide `unsafe` in macro
+    // arguments, one and two levels deep; their findings must sit at their own lines and
+    // columns.
     let code = "fn plain(p: *const u8) -> u8 {\n    unsafe { *p }\n}\n\
                 fn shown(p: *const u8) {\n    println!(\"{}\", unsafe { *p });\n}\n\
                 fn nested(p: *const u8) -> Vec<String> {\n    vec![format!(\"{}\", unsafe { *p })]\n}\n";
