@@ -1663,10 +1663,11 @@ impl Scanner {
                 return self.empty(lang, path, text.len(), format!("not scanned: grammar error: {e}"));
             }
         };
-        let report = self.scan_parsed(lang, path, text.len(), &parsed);
+        let mut sites = (lang == Language::Rust).then(crate::parse::MacroSites::default);
+        let report = self.scan_parsed(lang, path, text.len(), &parsed, sites.as_mut());
         let parse = report.parse.clone();
-        let whole = 0..parsed.text.len();
-        self.macro_views(report, lang, path, (&parsed.text, parsed.tree.root_node(), whole), parsed.shift, &parse)
+        let at = (parsed.text.as_str(), parsed.tree.root_node(), 0..parsed.text.len());
+        self.macro_views(report, lang, path, at, sites, parsed.shift, &parse)
     }
 
     /// The report of the unit at `range` of `text`, a file that `tree` is the parse of (the
@@ -1703,8 +1704,10 @@ impl Scanner {
         // Parsed alone behind an added `<?php`, the unit would not see that root.
         let root_kind = Some(tree.root_node().kind())
             .filter(|_| node.id() != tree.root_node().id() && !crate::parse::needs_php_opener(lang, unit));
-        let report = self.scan_tree(lang, path, (text, node), shift, parse.clone(), root_kind);
-        Some(self.macro_views(report, lang, path, (text, node, range), crate::report::Shift::new("", unit), &parse))
+        let mut sites = (lang == Language::Rust).then(crate::parse::MacroSites::default);
+        let report = self.scan_tree(lang, path, (text, node), shift, parse.clone(), root_kind, sites.as_mut());
+        let at = (text, node, range);
+        Some(self.macro_views(report, lang, path, at, sites, crate::report::Shift::new("", unit), &parse))
     }
 
     /// Rust only: the findings inside macro arguments, merged into `report`. `at` is the
@@ -1716,12 +1719,15 @@ impl Scanner {
         lang: Language,
         path: Option<&str>,
         at: (&str, Node<'_>, std::ops::Range<usize>),
+        sites: Option<crate::parse::MacroSites>,
         view_shift: crate::report::Shift,
         parse: &ParseInfo,
     ) -> Report {
         if lang != Language::Rust {
             return report;
         }
+        // The unit's own sites were gathered by the walk that scanned it.
+        let mut sites = sites;
         let Ok(engine) = self.engine(lang) else { return report };
         // Macros inside macro arguments (`lazy_static! { … t!(env::current_exe()) … }`) become
         // syntax one level at a time: blank, re-parse, repeat (at most four levels).
@@ -1730,7 +1736,10 @@ impl Scanner {
         let mut view: Option<(String, tree_sitter::Tree)> = None;
         for _ in 0..4 {
             let next = match &view {
-                None => crate::parse::rust_macro_view(at.0, at.1, at.2.clone(), &known),
+                None => match sites.take() {
+                    Some(s) => s.view(at.0, at.2.clone()),
+                    None => crate::parse::rust_macro_view(at.0, at.1, at.2.clone(), &known),
+                },
                 Some((t, tree)) => crate::parse::rust_macro_view(t, tree.root_node(), 0..t.len(), &known),
             };
             let Some(next) = next else { break };
@@ -1744,16 +1753,23 @@ impl Scanner {
         }
         match view {
             Some((t, tree)) => {
-                let inside = self.scan_tree(lang, path, (&t, tree.root_node()), view_shift, parse.clone(), None);
+                let inside = self.scan_tree(lang, path, (&t, tree.root_node()), view_shift, parse.clone(), None, None);
                 merge_macro_view(report, inside)
             }
             None => report,
         }
     }
 
-    fn scan_parsed(&self, lang: Language, path: Option<&str>, bytes: usize, parsed: &crate::parse::Parsed) -> Report {
+    fn scan_parsed(
+        &self,
+        lang: Language,
+        path: Option<&str>,
+        bytes: usize,
+        parsed: &crate::parse::Parsed,
+        macro_sites: Option<&mut crate::parse::MacroSites>,
+    ) -> Report {
         let parse = ParseInfo { error_nodes: parsed.error_nodes, wrapped_in: parsed.wrapped_in.clone(), bytes };
-        self.scan_tree(lang, path, (&parsed.text, parsed.tree.root_node()), parsed.shift, parse, None)
+        self.scan_tree(lang, path, (&parsed.text, parsed.tree.root_node()), parsed.shift, parse, None, macro_sites)
     }
 
     /// The analysis of the unit at `root` of `(src, root)`, a parse of `src` (the unit is
@@ -1766,6 +1782,7 @@ impl Scanner {
         shift: crate::report::Shift,
         parse: ParseInfo,
         virtual_root: Option<&str>,
+        mut macro_sites: Option<&mut crate::parse::MacroSites>,
     ) -> Report {
         let engine = match self.engine(lang) {
             Ok(e) => e,
@@ -1778,9 +1795,8 @@ impl Scanner {
         let mut comments: Vec<Node<'_>> = Vec::new();
         let mut calls: Vec<(Node<'_>, usize)> = Vec::new();
         let mut kind_hits: Vec<(Node<'_>, usize)> = Vec::new();
-        // Nodes a pattern of the combined query can be rooted at, and the size of their subtrees.
+        // Nodes a pattern of the combined query can be rooted at.
         let mut query_starts: Vec<Node<'_>> = Vec::new();
-        let mut query_cost = 0usize;
         let mut functions: Vec<Node<'_>> = Vec::new();
         let mut first_code = src.len();
         let mut cursor = root.walk();
@@ -1792,9 +1808,13 @@ impl Scanner {
         let mut chain: Vec<(Node<'_>, usize)> = Vec::new();
         let mut top = NO_ANCESTOR;
         let mut tops: Vec<usize> = Vec::new();
+        let known_call = |name: &str| engine.call_index.contains_key(name);
         'walk: loop {
             let node = cursor.node();
             let kid = node.kind_id();
+            if let Some(sites) = macro_sites.as_deref_mut() {
+                sites.visit(node, src, &known_call);
+            }
             if let Some(dets) = engine.kind_index.get(kid as usize)
                 && !dets.is_empty()
                 && node.start_byte() >= shift.bytes
@@ -1805,7 +1825,6 @@ impl Scanner {
                 && roots.get(kid as usize).copied().unwrap_or(false)
             {
                 query_starts.push(node);
-                query_cost += node.descendant_count();
             }
             let self_top = if engine.context_kinds.get(kid as usize).copied().unwrap_or(false) {
                 chain.push((node, top));
@@ -1990,10 +2009,11 @@ impl Scanner {
         if let Some(q) = &engine.query {
             let mut qc = QueryCursor::new();
             qc.set_match_limit(4096);
-            // From the nodes its patterns are rooted at (collected in pass 1) when their
-            // subtrees together are smaller than the tree; otherwise over the whole tree. The
-            // matches are the same; walking every node of the tree is what a query costs.
-            let whole = engine.query_roots.is_none() || query_cost >= root.descendant_count() || whole_tree_queries();
+            // From the nodes its patterns are rooted at (collected in pass 1), each with the
+            // start depth limited to that node: the cursor then descends only as deep as a
+            // pattern in progress needs, a few levels, instead of visiting every node of the
+            // tree. The matches are those of a run over the whole tree (a test checks it).
+            let whole = engine.query_roots.is_none() || whole_tree_queries();
             if whole {
                 query_starts = vec![root];
             } else {

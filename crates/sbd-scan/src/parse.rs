@@ -396,33 +396,56 @@ fn rebalance(parser: &mut Parser, lang: Language, text: &str, head: &str, deadli
     }
 }
 
+/// Node kind ids the Rust macro view looks for, read once from the grammar.
+struct MacroKinds {
+    definition: u16,
+    invocation: u16,
+    token_tree: u16,
+    identifier: u16,
+}
+
+static MACRO_KINDS: std::sync::LazyLock<MacroKinds> = std::sync::LazyLock::new(|| {
+    let g = Language::Rust.grammar();
+    let id = |k: &str| g.id_for_node_kind(k, true);
+    MacroKinds {
+        definition: id("macro_definition"),
+        invocation: id("macro_invocation"),
+        token_tree: id("token_tree"),
+        identifier: id("identifier"),
+    }
+});
+
+/// What the Rust macro view needs to know about a tree, gathered node by node in document
+/// order (by [`rust_macro_view`]'s own walk, or by the rule engine's walk of the unit, which
+/// visits the same nodes, so that the tree is walked once).
+///
 /// Rust macro arguments are token trees, not syntax: `println!("{}", unsafe { *p })` hides the
 /// `unsafe` block from every rule. When a macro's tokens could hold something a rule looks for
-/// (`unsafe`, or a name in `call_names` followed by an argument list), this returns the text
-/// of `span` (the unit `root` covers, in `text`) with the names of the macros (and their `!`)
-/// blanked out, so that a second parse sees `("{}", unsafe { *p })`, a tuple of ordinary
-/// expressions, at the same offsets within the span. `macro_rules!` definitions are left
-/// alone.
-pub(crate) fn rust_macro_view(
-    text: &str,
-    root: tree_sitter::Node<'_>,
-    span: std::ops::Range<usize>,
-    call_names: &dyn Fn(&str) -> bool,
-) -> Option<String> {
-    let mut names: Vec<std::ops::Range<usize>> = Vec::new();
-    let mut interesting = false;
+/// (`unsafe`, or a name in `call_names` followed by an argument list), [`MacroSites::view`]
+/// gives the text of the unit with the names of the macros (and their `!`) blanked out, so
+/// that a second parse sees `("{}", unsafe { *p })`, a tuple of ordinary expressions, at the
+/// same offsets. `macro_rules!` definitions are left alone.
+#[derive(Default)]
+pub(crate) struct MacroSites {
+    names: Vec<std::ops::Range<usize>>,
+    interesting: bool,
     // inside `macro_rules!` the tokens are patterns and templates, not code
-    let mut definition_end = 0usize;
-    preorder(root, 1_000_000, |n| {
-        if n.start_byte() < definition_end {
-            return true;
+    definition_end: usize,
+}
+
+impl MacroSites {
+    /// Takes note of `n`, a node of a Rust tree of `text`; nodes come in document order.
+    pub(crate) fn visit(&mut self, n: tree_sitter::Node<'_>, text: &str, call_names: &dyn Fn(&str) -> bool) {
+        if n.start_byte() < self.definition_end {
+            return;
         }
-        let kind = crate::kind::of(n);
-        if kind == "macro_definition" {
-            definition_end = n.end_byte();
-            return true;
+        let k = &*MACRO_KINDS;
+        let kind = n.kind_id();
+        if kind == k.definition {
+            self.definition_end = n.end_byte();
+            return;
         }
-        if kind == "macro_invocation"
+        if kind == k.invocation
             && let Some(m) = n.child_by_field_name("macro")
         {
             // the name and the `!` after it
@@ -432,43 +455,65 @@ pub(crate) fn rust_macro_view(
                 end += 1;
             }
             if rest.get(end) == Some(&b'!') {
-                names.push(m.start_byte()..end + 1);
+                self.names.push(m.start_byte()..end + 1);
             }
         }
-        if !interesting && kind == "token_tree" {
+        if !self.interesting && kind == k.token_tree {
             let mut c = n.walk();
             let kids: Vec<tree_sitter::Node<'_>> = n.children(&mut c).collect();
-            for (i, k) in kids.iter().enumerate() {
-                let t = text.get(k.byte_range()).unwrap_or("");
+            for (i, kid) in kids.iter().enumerate() {
+                let t = text.get(kid.byte_range()).unwrap_or("");
                 if t == "unsafe"
-                    || (crate::kind::of(k) == "identifier"
+                    || (kid.kind_id() == k.identifier
                         && call_names(t)
-                        && kids.get(i + 1).is_some_and(|x| {
-                            crate::kind::of(x) == "token_tree" && text[x.byte_range()].starts_with('(')
-                        }))
+                        && kids
+                            .get(i + 1)
+                            .is_some_and(|x| x.kind_id() == k.token_tree && text[x.byte_range()].starts_with('(')))
                 {
-                    interesting = true;
+                    self.interesting = true;
                     break;
                 }
             }
         }
-        true
-    });
-    if !interesting || names.is_empty() {
-        return None;
     }
-    let mut out = text.as_bytes().get(span.clone())?.to_vec();
-    for r in names {
-        let Some(r) = out.get_mut(r.start.checked_sub(span.start)?..r.end.checked_sub(span.start)?) else { continue };
-        for b in r {
-            if !b.is_ascii_whitespace() {
-                *b = b' ';
+
+    /// The text of `span` of `text` with the macro names blanked, when some macro's tokens
+    /// are worth a second parse; `None` otherwise.
+    pub(crate) fn view(self, text: &str, span: std::ops::Range<usize>) -> Option<String> {
+        if !self.interesting || self.names.is_empty() {
+            return None;
+        }
+        let mut out = text.as_bytes().get(span.clone())?.to_vec();
+        for r in self.names {
+            let Some(r) = out.get_mut(r.start.checked_sub(span.start)?..r.end.checked_sub(span.start)?) else {
+                continue;
+            };
+            for b in r {
+                if !b.is_ascii_whitespace() {
+                    *b = b' ';
+                }
             }
         }
+        // Only ASCII bytes were replaced (a macro path is ASCII or replaced byte-for-byte
+        // inside ASCII-only ranges), so the text stays UTF-8; fall back to nothing if it does
+        // not.
+        String::from_utf8(out).ok()
     }
-    // Only ASCII bytes were replaced (a macro path is ASCII or replaced byte-for-byte inside
-    // ASCII-only ranges), so the text stays UTF-8; fall back to nothing if it does not.
-    String::from_utf8(out).ok()
+}
+
+/// The Rust macro view ([`MacroSites`]) of `span` of `text`, the unit `root` covers.
+pub(crate) fn rust_macro_view(
+    text: &str,
+    root: tree_sitter::Node<'_>,
+    span: std::ops::Range<usize>,
+    call_names: &dyn Fn(&str) -> bool,
+) -> Option<String> {
+    let mut sites = MacroSites::default();
+    preorder(root, 1_000_000, |n| {
+        sites.visit(n, text, call_names);
+        true
+    });
+    sites.view(text, span)
 }
 
 /// Visits `root` and its descendants in document order. Children are entered only while
