@@ -459,20 +459,19 @@ impl MacroSites {
             }
         }
         if !self.interesting && kind == k.token_tree {
+            // `unsafe`, or a known callee's name followed by `( … )`.
             let mut c = n.walk();
-            let kids: Vec<tree_sitter::Node<'_>> = n.children(&mut c).collect();
-            for (i, kid) in kids.iter().enumerate() {
+            let mut prev_identifier: Option<&str> = None;
+            for kid in n.children(&mut c) {
                 let t = text.get(kid.byte_range()).unwrap_or("");
+                let id = kid.kind_id();
                 if t == "unsafe"
-                    || (kid.kind_id() == k.identifier
-                        && call_names(t)
-                        && kids
-                            .get(i + 1)
-                            .is_some_and(|x| x.kind_id() == k.token_tree && text[x.byte_range()].starts_with('(')))
+                    || (id == k.token_tree && t.starts_with('(') && prev_identifier.is_some_and(call_names))
                 {
                     self.interesting = true;
                     break;
                 }
+                prev_identifier = (id == k.identifier).then_some(t);
             }
         }
     }
