@@ -1667,7 +1667,7 @@ impl Scanner {
         let report = self.scan_parsed(lang, path, text.len(), &parsed, sites.as_mut());
         let parse = report.parse.clone();
         let at = (parsed.text.as_str(), parsed.tree.root_node(), 0..parsed.text.len());
-        self.macro_views(report, lang, path, at, sites, parsed.shift, &parse)
+        self.macro_views(report, lang, path, at, Some(&parsed.tree), sites, parsed.shift, &parse)
     }
 
     /// The report of the unit at `range` of `text`, a file that `tree` is the parse of (the
@@ -1707,7 +1707,7 @@ impl Scanner {
         let mut sites = (lang == Language::Rust).then(crate::parse::MacroSites::default);
         let report = self.scan_tree(lang, path, (text, node), shift, parse.clone(), root_kind, sites.as_mut());
         let at = (text, node, range);
-        Some(self.macro_views(report, lang, path, at, sites, crate::report::Shift::new("", unit), &parse))
+        Some(self.macro_views(report, lang, path, at, None, sites, crate::report::Shift::new("", unit), &parse))
     }
 
     /// Rust only: the findings inside macro arguments, merged into `report`. `at` is the
@@ -1719,6 +1719,8 @@ impl Scanner {
         lang: Language,
         path: Option<&str>,
         at: (&str, Node<'_>, std::ops::Range<usize>),
+        // the tree of the whole of `at.0`, when the unit is all of it
+        whole_tree: Option<&tree_sitter::Tree>,
         sites: Option<crate::parse::MacroSites>,
         view_shift: crate::report::Shift,
         parse: &ParseInfo,
@@ -1733,6 +1735,7 @@ impl Scanner {
         // syntax one level at a time: blank, re-parse, repeat (at most four levels).
         let deadline = std::time::Instant::now() + self.limits.parse_budget;
         let known = |name: &str| engine.call_index.contains_key(name);
+        let whole_tree = whole_tree.filter(|_| at.2 == (0..at.0.len()));
         let mut view: Option<(String, tree_sitter::Tree)> = None;
         for _ in 0..4 {
             let next = match &view {
@@ -1743,13 +1746,19 @@ impl Scanner {
                 Some((t, tree)) => crate::parse::rust_macro_view(t, tree.root_node(), 0..t.len(), &known),
             };
             let Some(next) = next else { break };
+            // Each view differs from the text before it only where macro names were blanked:
+            // re-parse incrementally from that text's tree when there is one.
+            let old = view.as_ref().map(|(_, t)| t).or(whole_tree);
             let tree = PARSER.with(|p| {
                 let mut p = p.borrow_mut();
                 p.set_language(&lang.grammar()).ok()?;
-                crate::parse::parse_once(&mut p, &next, deadline).ok()
+                match old {
+                    Some(old) => crate::parse::reparse(&mut p, old, &next.text, &next.blanked, deadline).ok(),
+                    None => crate::parse::parse_once(&mut p, &next.text, deadline).ok(),
+                }
             });
             let Some(tree) = tree else { break };
-            view = Some((next, tree));
+            view = Some((next.text, tree));
         }
         match view {
             Some((t, tree)) => {

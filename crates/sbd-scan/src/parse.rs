@@ -477,27 +477,77 @@ impl MacroSites {
     }
 
     /// The text of `span` of `text` with the macro names blanked, when some macro's tokens
-    /// are worth a second parse; `None` otherwise.
-    pub(crate) fn view(self, text: &str, span: std::ops::Range<usize>) -> Option<String> {
+    /// are worth a second parse, and the blanked byte ranges (offsets within the span);
+    /// `None` otherwise. Only non-whitespace bytes become spaces: lines and columns stay.
+    pub(crate) fn view(self, text: &str, span: std::ops::Range<usize>) -> Option<MacroView> {
         if !self.interesting || self.names.is_empty() {
             return None;
         }
         let mut out = text.as_bytes().get(span.clone())?.to_vec();
+        let mut blanked = Vec::with_capacity(self.names.len());
         for r in self.names {
-            let Some(r) = out.get_mut(r.start.checked_sub(span.start)?..r.end.checked_sub(span.start)?) else {
+            let r = r.start.checked_sub(span.start)?..r.end.checked_sub(span.start)?;
+            let Some(bytes) = out.get_mut(r.clone()) else {
                 continue;
             };
-            for b in r {
+            for b in bytes {
                 if !b.is_ascii_whitespace() {
                     *b = b' ';
                 }
             }
+            blanked.push(r);
         }
         // Only ASCII bytes were replaced (a macro path is ASCII or replaced byte-for-byte
         // inside ASCII-only ranges), so the text stays UTF-8; fall back to nothing if it does
         // not.
-        String::from_utf8(out).ok()
+        Some(MacroView { text: String::from_utf8(out).ok()?, blanked })
     }
+}
+
+/// A macro view: the text, and the byte ranges in which it differs from the text it was
+/// made from (same length, spaces instead of the macro names).
+pub(crate) struct MacroView {
+    pub text: String,
+    pub blanked: Vec<std::ops::Range<usize>>,
+}
+
+/// Parses `text`, which differs from the text `old` is the parse of only in the byte ranges
+/// `changed` (replaced by as many bytes, line breaks kept), reusing what `old` parsed outside
+/// them: tree-sitter's incremental parsing gives the tree a fresh parse of `text` gives, and
+/// re-parses only around the changes.
+pub(crate) fn reparse(
+    parser: &mut Parser,
+    old: &Tree,
+    text: &str,
+    changed: &[std::ops::Range<usize>],
+    deadline: Instant,
+) -> Result<Tree, ParseFailure> {
+    let line_starts: Vec<usize> =
+        std::iter::once(0).chain(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1)).collect();
+    let point = |b: usize| {
+        let row = line_starts.partition_point(|&s| s <= b).saturating_sub(1);
+        tree_sitter::Point::new(row, b - line_starts[row])
+    };
+    let mut edited = old.clone();
+    for r in changed {
+        let (start, end) = (point(r.start), point(r.end));
+        edited.edit(&tree_sitter::InputEdit {
+            start_byte: r.start,
+            old_end_byte: r.end,
+            new_end_byte: r.end,
+            start_position: start,
+            old_end_position: end,
+            new_end_position: end,
+        });
+    }
+    let bytes = text.as_bytes();
+    let mut cb = |_: &tree_sitter::ParseState| {
+        if Instant::now() >= deadline { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    };
+    let opts = tree_sitter::ParseOptions::new().progress_callback(&mut cb);
+    let tree = parser.parse_with_options(&mut |i, _| bytes.get(i..).unwrap_or(&[]), Some(&edited), Some(opts));
+    parser.reset();
+    tree.ok_or(ParseFailure::Budget(Duration::ZERO))
 }
 
 /// The Rust macro view ([`MacroSites`]) of `span` of `text`, the unit `root` covers.
@@ -506,7 +556,7 @@ pub(crate) fn rust_macro_view(
     root: tree_sitter::Node<'_>,
     span: std::ops::Range<usize>,
     call_names: &dyn Fn(&str) -> bool,
-) -> Option<String> {
+) -> Option<MacroView> {
     let mut sites = MacroSites::default();
     preorder(root, 1_000_000, |n| {
         sites.visit(n, text, call_names);
@@ -545,5 +595,63 @@ pub(crate) fn preorder<'t>(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fresh(text: &str) -> Tree {
+        let mut p = Parser::new();
+        p.set_language(&Language::Rust.grammar()).unwrap();
+        p.parse(text, None).unwrap()
+    }
+
+    /// Every level of the macro view, re-parsed incrementally from the tree before it, is the
+    /// tree a fresh parse of the view gives: on snippets with nested macros and on the Rust
+    /// sources of this crate (thousands of macro invocations).
+    #[test]
+    fn incremental_macro_views_equal_fresh_parses() {
+        let known = |name: &str| ["system", "current_exe", "from_raw_parts", "new"].contains(&name);
+        let mut texts: Vec<String> = vec![
+            "fn f(p: *const u8) { println!(\"{}\", unsafe { *p }); }\n".into(),
+            "lazy_static! { static ref X: String = format!(\"{:?}\", t!(env::current_exe())); }\n".into(),
+            "fn g() {\n    assert_eq!(vec![1, 2], unsafe {\n        std::slice::from_raw_parts(p, n)\n    }.to_vec());\n}\n".into(),
+            "macro_rules! m { ($x:expr) => { unsafe { $x } } }\nfn h() { m!(1); dbg ! (unsafe { 2 }); }\n".into(),
+        ];
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        for entry in std::fs::read_dir(&src).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                // each file with an `unsafe` added inside its first macro call, so that it
+                // has a view
+                let text = std::fs::read_to_string(&path).unwrap();
+                texts.push(text.replacen("!(", "!(unsafe { 0 }, ", 1));
+            }
+        }
+        let mut views = 0;
+        for text in &texts {
+            let mut current = (text.clone(), fresh(text));
+            for _level in 0..4 {
+                let Some(view) = rust_macro_view(&current.0, current.1.root_node(), 0..current.0.len(), &known) else {
+                    break;
+                };
+                let mut p = Parser::new();
+                p.set_language(&Language::Rust.grammar()).unwrap();
+                let deadline = Instant::now() + Duration::from_secs(10);
+                let incremental = reparse(&mut p, &current.1, &view.text, &view.blanked, deadline).unwrap();
+                let full = fresh(&view.text);
+                assert_eq!(
+                    incremental.root_node().to_sexp(),
+                    full.root_node().to_sexp(),
+                    "view of {:?}",
+                    &text[..text.len().min(80)]
+                );
+                views += 1;
+                current = (view.text, incremental);
+            }
+        }
+        assert!(views > texts.len(), "only {views} views of {} texts", texts.len());
     }
 }
