@@ -1666,8 +1666,8 @@ impl Scanner {
         let mut sites = (lang == Language::Rust).then(crate::parse::MacroSites::default);
         let report = self.scan_parsed(lang, path, text.len(), &parsed, sites.as_mut());
         let parse = report.parse.clone();
-        let at = (parsed.text.as_str(), parsed.tree.root_node(), 0..parsed.text.len());
-        self.macro_views(report, lang, path, at, Some(&parsed.tree), sites, parsed.shift, &parse)
+        let at = (parsed.text.as_str(), parsed.tree.root_node(), 0..parsed.text.len(), Some(&parsed.tree));
+        self.macro_views(report, (lang, path), at, sites, parsed.shift, &parse)
     }
 
     /// The report of the unit at `range` of `text`, a file that `tree` is the parse of (the
@@ -1705,22 +1705,20 @@ impl Scanner {
         let root_kind = Some(tree.root_node().kind())
             .filter(|_| node.id() != tree.root_node().id() && !crate::parse::needs_php_opener(lang, unit));
         let mut sites = (lang == Language::Rust).then(crate::parse::MacroSites::default);
-        let report = self.scan_tree(lang, path, (text, node), shift, parse.clone(), root_kind, sites.as_mut());
-        let at = (text, node, range);
-        Some(self.macro_views(report, lang, path, at, None, sites, crate::report::Shift::new("", unit), &parse))
+        let report = self.scan_tree((lang, path), (text, node), shift, parse.clone(), root_kind, sites.as_mut());
+        let at = (text, node, range, None);
+        Some(self.macro_views(report, (lang, path), at, sites, crate::report::Shift::new("", unit), &parse))
     }
 
     /// Rust only: the findings inside macro arguments, merged into `report`. `at` is the
-    /// parsed text, the node of the unit and the unit's byte range; the views are parsed as
-    /// text of their own, laid out as `view_shift` says.
+    /// parsed text, the node of the unit, the unit's byte range and the tree of the whole
+    /// text (when the unit is all of it); the views are parsed as text of their own, laid
+    /// out as `view_shift` says.
     fn macro_views(
         &self,
         report: Report,
-        lang: Language,
-        path: Option<&str>,
-        at: (&str, Node<'_>, std::ops::Range<usize>),
-        // the tree of the whole of `at.0`, when the unit is all of it
-        whole_tree: Option<&tree_sitter::Tree>,
+        (lang, path): (Language, Option<&str>),
+        at: (&str, Node<'_>, std::ops::Range<usize>, Option<&tree_sitter::Tree>),
         sites: Option<crate::parse::MacroSites>,
         view_shift: crate::report::Shift,
         parse: &ParseInfo,
@@ -1735,7 +1733,7 @@ impl Scanner {
         // syntax one level at a time: blank, re-parse, repeat (at most four levels).
         let deadline = std::time::Instant::now() + self.limits.parse_budget;
         let known = |name: &str| engine.call_index.contains_key(name);
-        let whole_tree = whole_tree.filter(|_| at.2 == (0..at.0.len()));
+        let whole_tree = at.3.filter(|_| at.2 == (0..at.0.len()));
         let mut view: Option<(String, tree_sitter::Tree)> = None;
         for _ in 0..4 {
             let next = match &view {
@@ -1762,7 +1760,8 @@ impl Scanner {
         }
         match view {
             Some((t, tree)) => {
-                let inside = self.scan_tree(lang, path, (&t, tree.root_node()), view_shift, parse.clone(), None, None);
+                let inside =
+                    self.scan_tree((lang, path), (&t, tree.root_node()), view_shift, parse.clone(), None, None);
                 merge_macro_view(report, inside)
             }
             None => report,
@@ -1778,15 +1777,14 @@ impl Scanner {
         macro_sites: Option<&mut crate::parse::MacroSites>,
     ) -> Report {
         let parse = ParseInfo { error_nodes: parsed.error_nodes, wrapped_in: parsed.wrapped_in.clone(), bytes };
-        self.scan_tree(lang, path, (&parsed.text, parsed.tree.root_node()), parsed.shift, parse, None, macro_sites)
+        self.scan_tree((lang, path), (&parsed.text, parsed.tree.root_node()), parsed.shift, parse, None, macro_sites)
     }
 
     /// The analysis of the unit at `root` of `(src, root)`, a parse of `src` (the unit is
     /// where `shift` says).
     fn scan_tree(
         &self,
-        lang: Language,
-        path: Option<&str>,
+        (lang, path): (Language, Option<&str>),
         (src, root): (&str, Node<'_>),
         shift: crate::report::Shift,
         parse: ParseInfo,
