@@ -42,7 +42,8 @@ pub struct Batch {
     pub cons_w: Vec<f32>,
     pub tag: Vec<i64>,
     pub tag_w: Vec<f32>,
-    /// 1 for real (non-padding) tokens.
+    /// 1 for the tokens the property head pools (a row's code, not padding and not the
+    /// explanation that follows the code: that states the labels the head predicts).
     pub seq_mask: Vec<f32>,
     pub props: Vec<f32>,
     /// Per row: 1 when the property loss applies.
@@ -62,6 +63,8 @@ pub struct Row {
     pub(crate) cons: Vec<f32>,
     pub(crate) tag: Vec<i64>,
     pub(crate) tag_w: Vec<f32>,
+    /// 1 for the tokens the property head pools.
+    pub(crate) pool: Vec<f32>,
     pub(crate) props: [f32; N_PROPS],
     pub(crate) prop_on: bool,
 }
@@ -76,6 +79,7 @@ impl Row {
             cons: vec![0.0; n],
             tag: vec![0; n],
             tag_w: vec![0.0; n],
+            pool: vec![1.0; n],
             props,
             prop_on,
         }
@@ -195,6 +199,11 @@ pub(crate) fn code_row_of(tok: &Tok, w: &Window, explanation: &str, fim: bool, r
     let mut row = Row::empty(enc.ids[..n].to_vec(), w.props, true);
     for i in 0..n {
         let (s, e) = enc.offsets[i];
+        // The property head reads the code (and the markers before it), never the
+        // explanation: at evaluation and in generation there is none to read.
+        if e > code_end {
+            row.pool[i] = 0.0;
+        }
         if s >= code_start && e <= code_end && e > s {
             row.tag_w[i] = 1.0;
             let (cs, ce) = (s - code_start, e - code_start);
@@ -317,7 +326,7 @@ pub fn collate(rows: Vec<Row>, pad: u32) -> Batch {
         out.cons_w.extend(pad_f(r.cons));
         out.tag.extend(r.tag.into_iter().chain(std::iter::repeat_n(0, padn)));
         out.tag_w.extend(pad_f(r.tag_w));
-        out.seq_mask.extend(std::iter::repeat_n(1.0, n).chain(std::iter::repeat_n(0.0, padn)));
+        out.seq_mask.extend(pad_f(r.pool));
         out.props.extend(r.props);
         out.prop_w.push(r.prop_on as u8 as f32);
     }
@@ -513,6 +522,41 @@ mod tests {
         assert!(flagged > 5 && clean > 5, "{flagged} flagged, {clean} clean");
         let short = label("s", "python", "import os\nos.system(x)\n", "g").unwrap();
         assert!(window(&tok, &short, 64, None, &mut rng).unwrap().whole);
+    }
+
+    #[test]
+    fn the_property_head_reads_the_code_not_the_explanation_after_it() {
+        // The explanation states the labels ("No finding of medium severity or above." or the
+        // findings); pooled with the code it would teach the head to read the answer instead of
+        // the code, and at evaluation there is no explanation.
+        let tok = tok();
+        let code = "import os\ndef f(h):\n    os.system(\"ping \" + h)\n";
+        let ex = label("e", "python", code, "g").unwrap();
+        let mut rng = Rng::new(3);
+        let w = window(&tok, &ex, 200, None, &mut rng).unwrap();
+        assert!(w.whole);
+        let told = code_row_of(&tok, &w, &ex.explanation, false, &mut rng, 256).unwrap();
+        let other = code_row_of(&tok, &w, "No finding of medium severity or above.", false, &mut rng, 256).unwrap();
+        let bare = code_row_of(&tok, &w, "", false, &mut rng, 256).unwrap();
+        let code_len = tok.encode(&format!("{}{}{code}", tk::BOS, tk::CODE)).unwrap().ids.len();
+        for r in [&told, &other, &bare] {
+            assert_eq!(r.pool.iter().sum::<f32>() as usize, code_len, "only the code's tokens are pooled");
+            assert!(r.pool[..code_len].iter().all(|p| *p == 1.0));
+            assert!(r.ids.len() > code_len, "the row goes on past the code");
+        }
+        let cfg = crate::config::ModelConfig {
+            vocab_size: tok.vocab_size(),
+            ..crate::config::ModelConfig::preset("tiny", tok.vocab_size()).unwrap()
+        };
+        let device = Device::flex();
+        let model = Model::init(&cfg, &device, 5).unwrap();
+        let z = |r: Row| {
+            let b = collate(vec![r], tok.pad);
+            host(model.property_logits(model.forward(&b.ids, 1, None).unwrap().hidden, &b.seq_mask)).unwrap()
+        };
+        let (a, b, c) = (z(told), z(other), z(bare));
+        let diff = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+        assert!(diff(&a, &b) < 1e-5 && diff(&a, &c) < 1e-5, "{a:?} {b:?} {c:?}");
     }
 
     #[test]
