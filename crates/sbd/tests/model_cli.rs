@@ -74,6 +74,20 @@ fn pretraining_resumes_exactly_after_a_kill() {
     for f in ["model.safetensors", "config.json", "tokenizer.json", "training_state.safetensors"] {
         assert!(b.join("checkpoint").join(f).is_file(), "{f}");
     }
+    // Every held-out example's property score, for error analysis, agrees with eval.json.
+    let held = std::fs::read_to_string(a.join("heldout.jsonl")).unwrap().lines().count();
+    let scores: Vec<serde_json::Value> = std::fs::read_to_string(a.join("heldout_scores.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(scores.len(), held);
+    assert_eq!(eval_json(&a)["held_out_examples"].as_u64(), Some(held as u64));
+    let flagged = scores.iter().filter(|s| s["insecure"] == true).count();
+    assert_eq!(eval_json(&a)["held_out_insecure"].as_u64(), Some(flagged as u64));
+    assert!(scores.iter().all(|s| s["id"].is_string()
+        && s["logit"].is_number()
+        && s["p_insecure"].as_f64().is_some_and(|p| (0.0..=1.0).contains(&p))));
 
     // Generation (verification-guided) and export work on the result.
     let g = ok(sbd()

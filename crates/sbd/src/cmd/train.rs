@@ -435,8 +435,9 @@ fn previous(a: &TrainArgs, stage: &str) -> anyhow::Result<Option<Previous>> {
 }
 
 /// Property-head evaluation of held-out examples: AUROC of P(insecure) against the
-/// verifier's label, a temperature fitted on the first half and ECE on the second.
-fn property_eval(model: &Model, tok: &Tok, ev: &[CodeExample], t: usize) -> anyhow::Result<(Value, f64)> {
+/// verifier's label, a temperature fitted on the first half and ECE on the second; and each
+/// example's score (for `heldout_scores.jsonl`).
+fn property_eval(model: &Model, tok: &Tok, ev: &[CodeExample], t: usize) -> anyhow::Result<(Value, f64, Vec<Value>)> {
     use sbd_model::metrics::{auroc, ece, fit_temperature};
     let scores = train::property_scores(model, tok, ev, t)?;
     let z: Vec<f64> = scores.iter().map(|s| s[0]).collect();
@@ -476,6 +477,13 @@ fn property_eval(model: &Model, tok: &Tok, ev: &[CodeExample], t: usize) -> anyh
             "ece_examples": zt.len(),
         }),
         temp,
+        ev.iter()
+            .zip(&z)
+            .map(|(e, z)| {
+                json!({"id": e.id, "variant": e.variant.name(), "language": e.language, "insecure": e.props[0] > 0.5,
+                       "logit": z, "p_insecure": 1.0 / (1.0 + (-z / temp).exp())})
+            })
+            .collect(),
     ))
 }
 
@@ -531,7 +539,7 @@ fn pretrain(a: &TrainArgs) -> anyhow::Result<Value> {
     let opts = RunOptions { run_dir: &a.output, resume: a.resume, stop_after: None, meta: None };
     let mut model = train::train(model, &tok, &Task::Pretrain(&tr), &cfg, &opts, &mut progress(a.no_progress))?;
     let pm = plain(&model)?;
-    let (mut result, temp) = property_eval(&pm, &tok, &ev, t)?;
+    let (mut result, temp, scores) = property_eval(&pm, &tok, &ev, t)?;
     result["stage"] = json!("pretrain");
     result["train_examples"] = json!(tr.len());
     result["parameters"] = json!(model.cfg.n_params());
@@ -553,6 +561,7 @@ fn pretrain(a: &TrainArgs) -> anyhow::Result<Value> {
     train::save_model_dir(&model, &tok, &a.output, Some(&cfg), "pretrain")?;
     write_jsonl(&a.output.join("replay.jsonl"), code_rows(&sample(&tr, REPLAY_ROWS, cfg.seed)))?;
     write_jsonl(&a.output.join("heldout.jsonl"), code_rows(&ev))?;
+    write_jsonl(&a.output.join("heldout_scores.jsonl"), scores)?;
     Ok(result)
 }
 
