@@ -100,9 +100,15 @@ fn top_level_error(tree: &Tree) -> bool {
 pub(crate) const MAX_WRAPPED_BYTES: usize = 64 * 1024;
 
 /// PHP code outside `<?php` is HTML text: model output usually omits the tag, so such text is
-/// parsed behind an added `<?php` (whose root node is the wrapper's, not the unit's).
+/// parsed behind an added `<?php` (whose root node is the wrapper's, not the unit's). Text that
+/// begins with markup (`<div>`, `<!-- … -->`, `<script>`; not a `<<<` heredoc) and has no PHP
+/// tag is a template without PHP in it, HTML text as it stands: read as code it would be one
+/// long syntax error, and the rules that read HTML text (secrets in a `<script src>`) would
+/// never see it.
 pub(crate) fn needs_php_opener(lang: Language, text: &str) -> bool {
-    lang == Language::Php && !text.contains("<?")
+    let start = text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    let markup = start.starts_with('<') && !start.starts_with("<<<");
+    lang == Language::Php && !text.contains("<?") && !markup
 }
 
 /// Parse `text` as `lang`; when it has syntax errors, also try the language's fragment
@@ -601,6 +607,20 @@ pub(crate) fn preorder<'t>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// PHP without its tag is code unless it begins with markup; a heredoc is code.
+    #[test]
+    fn php_without_a_tag_is_code_unless_it_begins_with_markup() {
+        for code in ["$o = unserialize($_GET['x']);", "  echo $a;", "<<<EOT\nx\nEOT;\n", "\u{feff}$x = 1;"] {
+            assert!(needs_php_opener(Language::Php, code), "{code:?}");
+        }
+        for text in
+            ["<div>x</div>", "\r\n  <!-- c -->\n<script src=\"a.js\"></script>", "\u{feff}<html>", "x <?php echo 1;"]
+        {
+            assert!(!needs_php_opener(Language::Php, text), "{text:?}");
+        }
+        assert!(!needs_php_opener(Language::Python, "x = 1"));
+    }
 
     fn fresh(text: &str) -> Tree {
         let mut p = Parser::new();
