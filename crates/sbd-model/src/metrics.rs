@@ -23,7 +23,8 @@ pub fn auroc(scores: &[f64], labels: &[bool]) -> Option<f64> {
     Some(wins / (pos.len() * neg.len()) as f64)
 }
 
-fn sigmoid(x: f64) -> f64 {
+/// The logistic function, logit → probability.
+pub fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 

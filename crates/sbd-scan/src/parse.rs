@@ -106,9 +106,12 @@ pub(crate) const MAX_WRAPPED_BYTES: usize = 64 * 1024;
 /// long syntax error, and the rules that read HTML text (secrets in a `<script src>`) would
 /// never see it.
 pub(crate) fn needs_php_opener(lang: Language, text: &str) -> bool {
+    lang == Language::Php && !text.contains("<?") && !begins_with_markup(text)
+}
+
+fn begins_with_markup(text: &str) -> bool {
     let start = text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
-    let markup = start.starts_with('<') && !start.starts_with("<<<");
-    lang == Language::Php && !text.contains("<?") && !markup
+    start.starts_with('<') && !start.starts_with("<<<")
 }
 
 /// Parse `text` as `lang`; when it has syntax errors, also try the language's fragment

@@ -82,9 +82,10 @@ fn pretraining_resumes_exactly_after_a_kill() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(scores.len(), held);
-    assert_eq!(eval_json(&a)["held_out_examples"].as_u64(), Some(held as u64));
+    let eval = eval_json(&a);
+    assert_eq!(eval["held_out_examples"].as_u64(), Some(held as u64));
     let flagged = scores.iter().filter(|s| s["insecure"] == true).count();
-    assert_eq!(eval_json(&a)["held_out_insecure"].as_u64(), Some(flagged as u64));
+    assert_eq!(eval["held_out_insecure"].as_u64(), Some(flagged as u64));
     assert!(scores.iter().all(|s| s["id"].is_string()
         && s["logit"].is_number()
         && s["p_insecure"].as_f64().is_some_and(|p| (0.0..=1.0).contains(&p))));

@@ -438,7 +438,7 @@ fn previous(a: &TrainArgs, stage: &str) -> anyhow::Result<Option<Previous>> {
 /// verifier's label, a temperature fitted on the first half and ECE on the second; and each
 /// example's score (for `heldout_scores.jsonl`).
 fn property_eval(model: &Model, tok: &Tok, ev: &[CodeExample], t: usize) -> anyhow::Result<(Value, f64, Vec<Value>)> {
-    use sbd_model::metrics::{auroc, ece, fit_temperature};
+    use sbd_model::metrics::{auroc, ece, fit_temperature, sigmoid};
     let scores = train::property_scores(model, tok, ev, t)?;
     let z: Vec<f64> = scores.iter().map(|s| s[0]).collect();
     let y: Vec<bool> = ev.iter().map(|e| e.props[0] > 0.5).collect();
@@ -478,10 +478,10 @@ fn property_eval(model: &Model, tok: &Tok, ev: &[CodeExample], t: usize) -> anyh
         }),
         temp,
         ev.iter()
-            .zip(&z)
-            .map(|(e, z)| {
-                json!({"id": e.id, "variant": e.variant.name(), "language": e.language, "insecure": e.props[0] > 0.5,
-                       "logit": z, "p_insecure": 1.0 / (1.0 + (-z / temp).exp())})
+            .zip(z.iter().zip(&y))
+            .map(|(e, (z, y))| {
+                json!({"id": e.id, "variant": e.variant.name(), "language": e.language, "insecure": y,
+                       "logit": z, "p_insecure": sigmoid(z / temp)})
             })
             .collect(),
     ))
