@@ -2,7 +2,7 @@
 //! a group of answers from the current policy, score each with [`sbd_scan::reward::reward`]
 //! (the same formula as `POST /v1/reward`) minus β·(log π − log π_ref) as the KL penalty, and
 //! push up the log-probability of answers above their group's mean reward (advantages
-//! normalised within the group). Prompts with functional tests have them run in
+//! centred within the group, not scaled by its spread: see [`group_advantages`]). Prompts with functional tests have them run in
 //! `sbd-sandbox` for every sampled answer, and the share passed enters the reward.
 
 use std::str::FromStr;
@@ -29,6 +29,18 @@ pub struct RlPrompt {
     pub expect: Expectations,
     /// Functional tests (empty when the prompt has none).
     pub tests: Vec<TestCase>,
+    /// A reference answer's code (the corpus's clean version, or a row's `reference`), which
+    /// tells whether an answer fits the generation budget ([`fits_budget`]).
+    pub reference: Option<String>,
+}
+
+/// Whether a prompt's reference answer, fenced as the SFT answers are, fits in `max_new_tokens`
+/// (prompts without a reference always do). A prompt whose own solution is longer than the
+/// budget cannot be answered with code that parses: every sample is cut off, every group
+/// scores alike and gives GRPO no signal.
+pub fn fits_budget(tok: &Tok, p: &RlPrompt, max_new_tokens: usize) -> Result<bool> {
+    let Some(code) = &p.reference else { return Ok(true) };
+    Ok(tok.encode(&crate::data::code_answer(&p.language, code))?.ids.len() < max_new_tokens)
 }
 
 /// Runs `tests` on `code` in the sandbox; a test passes when the run's verdict is `passed`
@@ -53,7 +65,8 @@ pub struct RlConfig {
     pub sampling: Sampling,
 }
 
-/// An RL row `{"prompt", "language", "cwe"?, "override_expectation"?, "explanation_expected"?}`.
+/// An RL row `{"prompt", "language", "cwe"?, "override_expectation"?, "explanation_expected"?,
+/// "tests"?, "reference"?}`.
 pub fn prompt_from_row(v: &Value) -> Result<RlPrompt> {
     let prompt =
         v.get("prompt").and_then(Value::as_str).ok_or_else(|| Error::Invalid("RL row needs a prompt".into()))?;
@@ -74,11 +87,17 @@ pub fn prompt_from_row(v: &Value) -> Result<RlPrompt> {
         Some(t) => serde_json::from_value(t.clone()).map_err(|e| Error::Invalid(format!("RL row tests: {e}")))?,
         None => Vec::new(),
     };
+    let reference = match v.get("reference") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(r)) => Some(r.clone()),
+        Some(_) => return Err(Error::Invalid("RL row reference: a string of code".into())),
+    };
     Ok(RlPrompt {
         prompt: prompt.into(),
         language: language.into(),
         expect: Expectations { override_expectation, cwe, explanation_expected },
         tests,
+        reference,
     })
 }
 
@@ -96,7 +115,14 @@ pub fn prompts_from_examples(ex: &[crate::data::CodeExample]) -> Vec<(RlPrompt, 
             let prompt = crate::data::example_prompt(e)?;
             let expect =
                 Expectations { cwe: e.cwe_label, explanation_expected: e.cwe_label.is_some(), ..Default::default() };
-            Some((RlPrompt { prompt, language: e.language.clone(), expect, tests: Vec::new() }, e.held_out))
+            let p = RlPrompt {
+                prompt,
+                language: e.language.clone(),
+                expect,
+                tests: Vec::new(),
+                reference: Some(e.code.clone()),
+            };
+            Some((p, e.held_out))
         })
         .collect()
 }
@@ -117,6 +143,7 @@ pub fn prompts_from_samples(samples: &[sbd_data::sources::Sample], max_bytes: us
                     language: s.language.clone(),
                     expect,
                     tests: Vec::new(),
+                    reference: Some(s.code.clone()),
                 },
             )
         })
@@ -182,14 +209,7 @@ pub fn grpo_loss(
     let ref_h = host(row_logp(reference, &batch)?)?;
     let kl: Vec<f64> = (0..n).map(|i| (pol_h[i] - ref_h[i]) as f64 / ntok[i] as f64).collect();
     let shaped: Vec<f64> = (0..n).map(|i| rewards[i] - cfg.kl_beta * kl[i]).collect();
-    let mut adv = vec![0f32; n];
-    for (gi, chunk) in shaped.chunks(cfg.group).enumerate() {
-        let mean = chunk.iter().sum::<f64>() / chunk.len() as f64;
-        let sd = (chunk.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / chunk.len() as f64).sqrt();
-        for (j, r) in chunk.iter().enumerate() {
-            adv[gi * cfg.group + j] = ((r - mean) / (sd + 1e-4)) as f32 / ntok[gi * cfg.group + j];
-        }
-    }
+    let adv = group_advantages(&shaped, cfg.group, &ntok);
     let a: Tensor<2> = dev(adv, [n, 1], &model.device);
     let loss = pol.mul(a).sum().neg().div_scalar(n as f64);
     let parts = vec![
@@ -198,6 +218,23 @@ pub fn grpo_loss(
         ("compliant".to_string(), compliant as f64 / n as f64),
     ];
     Ok((loss, parts, batch.tokens))
+}
+
+/// Advantages of a batch of `group`-sized groups of shaped rewards: each reward minus its
+/// group's mean, spread over the answer's tokens (`ntok`). Not divided by the group's
+/// standard deviation (as in Dr. GRPO): when a group's verifier rewards are all equal — most
+/// groups while a small policy rarely writes code that parses — what is left is the KL term,
+/// and dividing by its tiny spread would blow that noise up to the size of a real signal.
+pub fn group_advantages(shaped: &[f64], group: usize, ntok: &[f32]) -> Vec<f32> {
+    let mut adv = vec![0f32; shaped.len()];
+    for (gi, chunk) in shaped.chunks(group.max(1)).enumerate() {
+        let mean = chunk.iter().sum::<f64>() / chunk.len() as f64;
+        for (j, r) in chunk.iter().enumerate() {
+            let i = gi * group.max(1) + j;
+            adv[i] = (r - mean) as f32 / ntok[i].max(1.0);
+        }
+    }
+    adv
 }
 
 /// Compliance and parse rates of one sampled answer per prompt.
@@ -256,7 +293,22 @@ mod tests {
             language: "python".into(),
             expect: Expectations::default(),
             tests,
+            reference: None,
         }
+    }
+
+    #[test]
+    fn advantages_are_centred_per_group_and_not_scaled_up() {
+        // Group 1: one answer parses (reward 1), three do not (0), KL differences tiny.
+        // Group 2: all rewards equal, only KL noise: the advantages stay that small.
+        let shaped = [1.0, 0.0, 0.0, 0.0, -0.001, 0.001, 0.0, 0.0];
+        let adv = group_advantages(&shaped, 4, &[1.0; 8]);
+        assert!((adv[0] - 0.75).abs() < 1e-6 && (adv[1] + 0.25).abs() < 1e-6, "{adv:?}");
+        assert!(adv[4..].iter().all(|a| a.abs() <= 0.001 + 1e-6), "{adv:?}");
+        assert!(adv[..4].iter().sum::<f32>().abs() < 1e-6);
+        // Longer answers share their advantage among more tokens.
+        let adv = group_advantages(&[1.0, 0.0], 2, &[10.0, 5.0]);
+        assert_eq!(adv, vec![0.05, -0.1]);
     }
 
     #[test]

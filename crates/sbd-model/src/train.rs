@@ -34,7 +34,7 @@ use std::time::Instant;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ModelConfig, N_PROPS, TrainConfig};
+use crate::config::{ModelConfig, N_PROPS, N_TAGS, TrainConfig};
 use crate::curriculum::{Curriculum, Meta};
 use crate::data::{Chat, CodeExample, Pair};
 use crate::model::{Model, host};
@@ -666,6 +666,13 @@ fn eval_windows<'a>(tok: &Tok, ex: &'a CodeExample, budget: usize) -> Result<Vec
 /// logit and the CWE logits are the maximum over windows (a weakness anywhere makes the code
 /// insecure), the unit-level properties the mean.
 pub fn property_scores(model: &Model, tok: &Tok, ex: &[CodeExample], t: usize) -> Result<Vec<Vec<f64>>> {
+    Ok(code_scores(model, tok, ex, t)?.0)
+}
+
+/// [`property_scores`] and, from the same forward passes, the token-tag head's sequence
+/// score of each example: the largest log-odds, over its code tokens, that a token carries
+/// some security tag (`log Σ_{c≥1} p_c − log p_0`), the token-level view of "insecure".
+pub fn code_scores(model: &Model, tok: &Tok, ex: &[CodeExample], t: usize) -> Result<(Vec<Vec<f64>>, Vec<f64>)> {
     let mut rng = Rng::new(0);
     let mut rows = Vec::new();
     let mut owner = Vec::new();
@@ -676,19 +683,33 @@ pub fn property_scores(model: &Model, tok: &Tok, ex: &[CodeExample], t: usize) -
         }
     }
     let mut z_all: Vec<Vec<f64>> = Vec::with_capacity(rows.len());
+    let mut tag_all: Vec<f64> = Vec::with_capacity(rows.len());
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Row> = rows.by_ref().take(8).collect();
         let b = collate(chunk, tok.pad);
-        let hidden = model.forward(&b.ids, b.b, None)?.hidden;
-        let z = host(model.property_logits(hidden, &b.seq_mask))?;
+        let out = model.forward(&b.ids, b.b, None)?;
+        let tags = host(out.tags)?;
+        let z = host(model.property_logits(out.hidden, &b.seq_mask))?;
         z_all.extend(z.chunks(N_PROPS).map(|r| r.iter().map(|v| *v as f64).collect()));
+        let len = b.t;
+        for i in 0..b.b {
+            let mut best = f64::NEG_INFINITY;
+            for j in 0..len {
+                if b.seq_mask[i * len + j] > 0.0 {
+                    best = best.max(tag_log_odds(&tags[(i * len + j) * N_TAGS..(i * len + j + 1) * N_TAGS]));
+                }
+            }
+            tag_all.push(best);
+        }
     }
     let mut out = vec![vec![f64::NEG_INFINITY; N_PROPS]; ex.len()];
+    let mut tag_out = vec![f64::NEG_INFINITY; ex.len()];
     let mut count = vec![0usize; ex.len()];
     let mut sums = vec![vec![0.0; N_PROPS]; ex.len()];
-    for (z, &k) in z_all.iter().zip(&owner) {
+    for ((z, tg), &k) in z_all.iter().zip(&tag_all).zip(&owner) {
         count[k] += 1;
+        tag_out[k] = tag_out[k].max(*tg);
         for j in 0..N_PROPS {
             out[k][j] = out[k][j].max(z[j]);
             sums[k][j] += z[j];
@@ -699,7 +720,14 @@ pub fn property_scores(model: &Model, tok: &Tok, ex: &[CodeExample], t: usize) -
             out[k][j] = sums[k][j] / count[k].max(1) as f64;
         }
     }
-    Ok(out)
+    Ok((out, tag_out))
+}
+
+/// `log Σ_{c≥1} e^{l_c} − l_0` of one token's tag logits.
+fn tag_log_odds(l: &[f32]) -> f64 {
+    let m = l[1..].iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+    let lse = m + l[1..].iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
+    lse - l[0] as f64
 }
 
 /// Share of pairs whose chosen response is more likely than the rejected one under `model`

@@ -1700,7 +1700,8 @@ impl Scanner {
             unit_bytes: unit.len(),
             unit_lines: unit.lines().count().max(1),
         };
-        let parse = ParseInfo { error_nodes: 0, wrapped_in: None, bytes: unit.len() };
+        let no_code = !crate::parse::has_code(tree, range.start, range.end);
+        let parse = ParseInfo { error_nodes: 0, wrapped_in: None, bytes: unit.len(), error_bytes: 0, no_code };
         // Parsed alone behind an added `<?php`, the unit would not see that root.
         let root_kind = Some(tree.root_node().kind())
             .filter(|_| node.id() != tree.root_node().id() && !crate::parse::needs_php_opener(lang, unit));
@@ -1776,7 +1777,14 @@ impl Scanner {
         parsed: &crate::parse::Parsed,
         macro_sites: Option<&mut crate::parse::MacroSites>,
     ) -> Report {
-        let parse = ParseInfo { error_nodes: parsed.error_nodes, wrapped_in: parsed.wrapped_in.clone(), bytes };
+        let (start, end) = (parsed.shift.bytes, parsed.shift.bytes + parsed.shift.unit_bytes);
+        let parse = ParseInfo {
+            error_nodes: parsed.error_nodes,
+            wrapped_in: parsed.wrapped_in.clone(),
+            bytes,
+            error_bytes: crate::parse::unit_error_bytes(&parsed.tree, start, end),
+            no_code: !crate::parse::has_code(&parsed.tree, start, end),
+        };
         self.scan_tree((lang, path), (&parsed.text, parsed.tree.root_node()), parsed.shift, parse, None, macro_sites)
     }
 

@@ -61,6 +61,59 @@ fn error_bytes(tree: &Tree) -> usize {
     n
 }
 
+/// Bytes of the unit (`[start, end)` of the parsed text) inside ERROR nodes.
+pub(crate) fn unit_error_bytes(tree: &Tree, start: usize, end: usize) -> usize {
+    let mut n = 0;
+    walk_errors(tree, |node| {
+        if node.is_error() {
+            let r = node.byte_range();
+            n += r.end.min(end).saturating_sub(r.start.max(start));
+            return false;
+        }
+        true
+    });
+    n
+}
+
+/// Whether the unit (`[start, end)` of the parsed text) holds any code: a token that is not
+/// whitespace, a comment, a preprocessor directive (the contents of `#if` blocks count) or
+/// inside a syntax error. Stops at the first such token, so real code costs a few steps.
+pub(crate) fn has_code(tree: &Tree, start: usize, end: usize) -> bool {
+    let mut cursor = tree.walk();
+    loop {
+        let node = cursor.node();
+        let r = node.byte_range();
+        let kind = node.kind();
+        let skip = node.is_error()
+            || node.is_missing()
+            || node.is_extra()
+            || kind.contains("comment")
+            || (kind.starts_with("preproc_") && !PREPROC_BLOCKS.contains(&kind))
+            || r.end <= start
+            || r.start >= end;
+        if !skip {
+            if node.child_count() == 0 {
+                if !r.is_empty() {
+                    return true;
+                }
+            } else if cursor.goto_first_child() {
+                continue;
+            }
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return false;
+            }
+        }
+    }
+}
+
+/// Preprocessor nodes whose contents are code (C and C++ conditional blocks).
+const PREPROC_BLOCKS: [&str; 5] = ["preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif", "preproc_elifdef"];
+
 /// Visits, iteratively and in document order, the nodes of a tree with errors, entering only
 /// nodes that contain an error and for which `visit` says yes.
 fn walk_errors(tree: &Tree, mut visit: impl FnMut(tree_sitter::Node<'_>) -> bool) {

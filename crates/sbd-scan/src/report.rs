@@ -278,6 +278,17 @@ pub struct ParseInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wrapped_in: Option<String>,
     pub bytes: usize,
+    /// Bytes of the unit inside ERROR nodes (absent when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub error_bytes: usize,
+    /// The unit holds no code: nothing but whitespace, comments, preprocessor directives and
+    /// syntax errors (absent when it has code).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_code: bool,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The verifier's result for one unit.
@@ -317,7 +328,7 @@ impl Report {
             },
             overrides: Vec::new(),
             notes: vec![note],
-            parse: ParseInfo { error_nodes: 0, wrapped_in: None, bytes },
+            parse: ParseInfo { error_nodes: 0, wrapped_in: None, bytes, error_bytes: 0, no_code: false },
         }
     }
 

@@ -9,7 +9,8 @@
 //!        + w_override    · override        (when the prompt states an override expectation)
 //!        + w_explanation · explanation     (when the prompt expects an explanation)
 //!        + w_tests       · tests           (when functional tests ran)
-//!        + parse                           (0, or −1 when the code does not parse / was not scanned)
+//!        + parse                           (0, or −1 when there is no code, it does not parse,
+//!                                           or it was not scanned)
 //! ```
 //!
 //! - `security` ∈ [−1, 1]: 1 when no active finding of medium severity or above remains,
@@ -26,13 +27,19 @@
 //! - `tests` ∈ [0, 1]: the share of functional tests passed (run in `sbd-sandbox`).
 //!
 //! Default weights: security 1.0, override 0.5, explanation 0.25, tests 1.0.
+//!
+//! Version 2 (from version 1): a completion without code — empty, only whitespace, text only
+//! on a fence's opening line, or nothing but comments and preprocessor directives — scores
+//! `parse` −1, and so does code with more than a quarter of its bytes inside syntax errors.
+//! Version 1 scored the first kinds as clean code (security 1), and RL policies learned to
+//! write nothing else.
 
 use serde::{Deserialize, Serialize};
 
 use crate::report::{OverrideStatus, Report, Severity};
 
 /// Version of the reward formula; bumped on any change of the arithmetic.
-pub const REWARD_VERSION: u32 = 1;
+pub const REWARD_VERSION: u32 = 2;
 
 /// What the prompt expects about overrides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,10 +113,18 @@ fn penalty(s: Severity) -> f64 {
     }
 }
 
-/// True when the unit was not analysed or its tree is mostly errors.
+/// True when there is no code (the completion's code is empty — see [`split_completion`] —
+/// or holds nothing but comments, preprocessor directives and syntax errors), the unit was
+/// not analysed, or its tree is mostly errors (more than one ERROR/MISSING node per 200
+/// bytes, or more than a quarter of its bytes inside ERROR nodes).
 fn unparsed(report: &Report) -> bool {
-    let not_scanned = report.parse.bytes > 0 && report.notes.iter().any(|n| n.contains("not scanned"));
-    not_scanned || (report.parse.error_nodes > 0 && report.parse.error_nodes * 200 > report.parse.bytes.max(1))
+    let p = &report.parse;
+    let not_scanned = p.bytes > 0 && report.notes.iter().any(|n| n.contains("not scanned"));
+    p.bytes == 0
+        || p.no_code
+        || not_scanned
+        || (p.error_nodes > 0 && p.error_nodes * 200 > p.bytes.max(1))
+        || p.error_bytes * 4 > p.bytes
 }
 
 /// Computes the reward of one completion.
@@ -199,10 +214,12 @@ pub fn reward(
 /// Splits a model's completion into code and prose: the fenced code blocks (```` ```lang ````
 /// … ```` ``` ````) joined, and the text outside them as the explanation. A completion without
 /// fences is all code. Metadata blocks (```` ```json ````, ```` ```anrf ````: the answer's ANRF
-/// instance) are neither. The RL trainer and the reward service both use this.
+/// instance) are neither. Code that is only whitespace comes back empty, so that the reward
+/// sees no code. The RL trainer and the reward service both use this.
 pub fn split_completion(completion: &str) -> (String, Option<String>) {
     if !completion.contains("```") {
-        return (completion.to_string(), None);
+        let code = if completion.trim().is_empty() { String::new() } else { completion.to_string() };
+        return (code, None);
     }
     let mut code = String::new();
     let mut prose = String::new();
@@ -224,6 +241,9 @@ pub fn split_completion(completion: &str) -> (String, Option<String>) {
         };
         target.push_str(line);
         target.push('\n');
+    }
+    if code.trim().is_empty() {
+        code.clear();
     }
     let prose = prose.trim().to_string();
     (code, (!prose.is_empty()).then_some(prose))
@@ -302,6 +322,35 @@ mod tests {
         assert_eq!(expl.as_deref(), Some("Here is a safe version:\nIt avoids CWE-78."));
         assert_eq!(split_completion("x = 1\n"), ("x = 1\n".to_string(), None));
         assert_eq!(split_completion("```c\nint x;\n```").1, None);
+        assert_eq!(split_completion("```c\n\n  \n```\nSafe.").0, "");
+    }
+
+    #[test]
+    fn a_completion_without_code_is_not_clean_code() {
+        // Version 1 scored these as compliant code (security 1, parse 0); an RL policy learnt
+        // to put its whole answer on the fence's opening line, where nothing reads it.
+        let none = Expectations::default();
+        for completion in [
+            "",
+            "  \n",
+            "```c int ok = 1; return ok; ```",
+            "```python\n\n```\nNo finding.",
+            "```c\n# The:\n# An_cmd_ssh:\n/* ok */\n```",
+            "```c\n#include <stdio.h>\n// nothing else\n```",
+        ] {
+            let (code, expl) = split_completion(completion);
+            let got = reward(&scan(&code, Language::C), &none, expl.as_deref(), None, &Weights::default());
+            assert_eq!(got.parse, -1.0, "{completion:?}: {got:?}");
+            assert!(got.reward <= 0.0, "{completion:?}: {got:?}");
+        }
+        let some = r("int ok(void) { return 1; }\n", Language::C, &none, None, None);
+        assert_eq!((some.parse, some.reward), (0.0, 1.0));
+        let guarded = r("#ifdef X\nint ok(void) { return 1; }\n#endif\n", Language::C, &none, None, None);
+        assert_eq!(guarded.parse, 0.0, "code inside #ifdef is code");
+        let commented = r("# The:\n# An:\n", Language::Python, &none, None, None);
+        assert_eq!(commented.parse, -1.0, "comments alone are not code");
+        let python = r("# greet\nprint('hi')\n", Language::Python, &none, None, None);
+        assert_eq!(python.parse, 0.0);
     }
 
     #[test]

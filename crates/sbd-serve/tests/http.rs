@@ -74,7 +74,7 @@ async fn reward_matches_in_process_and_orders_answers() {
     let (s, v) = json_call(server.addr, "POST", "/v1/reward", items).await;
     assert_eq!(s, 200, "{v}");
     let r = v["rewards"].as_array().unwrap();
-    assert_eq!(v["version"], 1);
+    assert_eq!(v["version"], 2);
     assert!(r[0]["reward"].as_f64().unwrap() > r[1]["reward"].as_f64().unwrap(), "{v}");
     assert_eq!(r[0]["explanation"], 1.0);
     // Same numbers as the library computes.

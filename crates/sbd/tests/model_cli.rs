@@ -88,6 +88,7 @@ fn pretraining_resumes_exactly_after_a_kill() {
     assert_eq!(eval["held_out_insecure"].as_u64(), Some(flagged as u64));
     assert!(scores.iter().all(|s| s["id"].is_string()
         && s["logit"].is_number()
+        && s["tag_log_odds"].is_number()
         && s["p_insecure"].as_f64().is_some_and(|p| (0.0..=1.0).contains(&p))));
 
     // Generation (verification-guided) and export work on the result.
@@ -156,18 +157,22 @@ fn pretraining_resumes_exactly_after_a_kill() {
     assert!(!wrong.status.success() && String::from_utf8_lossy(&wrong.stderr).contains("sft run"));
 
     // RL from the SFT model: held-out compliance and parse rates before and after.
+    // No reference answer fits in 8 tokens: by default that is an error that says what to do.
     let r = base.join("rl");
-    ok(sbd().args(["train", "rl", "--init"]).arg(&s).arg("-o").arg(&r).args(SMALL).args([
-        "--steps",
-        "1",
-        "--group",
-        "2",
-        "--max-new-tokens",
-        "8",
-        "--eval-limit",
-        "3",
-    ]));
+    let rl_args = ["--steps", "1", "--group", "2", "--max-new-tokens", "8", "--eval-limit", "3"];
+    let short =
+        sbd().args(["train", "rl", "--init"]).arg(&s).arg("-o").arg(&r).args(SMALL).args(rl_args).output().unwrap();
+    assert!(!short.status.success() && String::from_utf8_lossy(&short.stderr).contains("--keep-long-prompts"));
+    ok(sbd()
+        .args(["train", "rl", "--init"])
+        .arg(&s)
+        .arg("-o")
+        .arg(&r)
+        .args(SMALL)
+        .args(rl_args)
+        .arg("--keep-long-prompts"));
     let v = eval_json(&r);
+    assert_eq!(v["prompts_before_budget_filter"]["kept_long"], true);
     for k in ["compliance_before", "compliance_after", "parse_rate_before", "parse_rate_after"] {
         assert!(v[k].as_f64().is_some_and(|x| (0.0..=1.0).contains(&x)), "{k}: {v}");
     }

@@ -28,7 +28,7 @@ fn the_pipeline_runs_resumes_and_reruns_what_changed() {
     // Smaller than --quick, so the test stays short; the shared data are not needed.
     std::fs::write(
         &cfg,
-        "pretrain_steps = 6\nsft_steps = 4\ndpo_steps = 3\nrl_steps = 1\nmax_new_tokens = 32\neval_limit = 2\n",
+        "pretrain_steps = 6\nsft_steps = 4\ndpo_steps = 3\nrl_steps = 1\nrl_keep_long_prompts = true\nmax_new_tokens = 32\neval_limit = 2\n",
     )
     .unwrap();
     let pipeline = |cfg: &PathBuf| {
@@ -83,7 +83,7 @@ fn the_pipeline_runs_resumes_and_reruns_what_changed() {
     // A new evaluation size reruns the evaluations and what follows, not the training.
     std::fs::write(
         &cfg,
-        "pretrain_steps = 6\nsft_steps = 4\ndpo_steps = 3\nrl_steps = 1\nmax_new_tokens = 32\neval_limit = 1\n",
+        "pretrain_steps = 6\nsft_steps = 4\ndpo_steps = 3\nrl_steps = 1\nrl_keep_long_prompts = true\nmax_new_tokens = 32\neval_limit = 1\n",
     )
     .unwrap();
     let (code, stdout, stderr) = pipeline(&cfg);

@@ -66,6 +66,9 @@ pub struct Settings {
     pub rl_steps: usize,
     /// Answers sampled per RL prompt.
     pub rl_group: usize,
+    /// RL also on prompts whose reference answer is longer than `max_new_tokens`
+    /// (`sbd train rl --keep-long-prompts`).
+    pub rl_keep_long_prompts: bool,
     /// Token budget of each generated answer (RL and evaluation).
     pub max_new_tokens: usize,
     /// Tasks per suite in each evaluation (spread over the suite), 0 for every task.
@@ -91,6 +94,7 @@ impl Settings {
             dpo_steps: 100,
             rl_steps: 10,
             rl_group: 4,
+            rl_keep_long_prompts: false,
             max_new_tokens: 192,
             eval_limit: 25,
             repair: 2,
@@ -220,6 +224,9 @@ fn stages(s: &Settings, out: &Path, shared: &Path) -> (Vec<Stage>, Vec<String>) 
     };
     let mut rl = train("rl", Some("dpo"), s.rl_steps);
     rl.extend(["--group".into(), n(s.rl_group), "--max-new-tokens".into(), n(s.max_new_tokens)]);
+    if s.rl_keep_long_prompts {
+        rl.push("--keep-long-prompts".into());
+    }
     let eval = |model: &str, dir: &str, repair: u32| -> Vec<String> {
         let mut a: Vec<String> =
             ["eval", "run", "--suite", "all", "--backend", "local", "--model"].into_iter().map(String::from).collect();

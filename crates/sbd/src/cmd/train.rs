@@ -178,6 +178,10 @@ pub struct RlArgs {
     /// Answers sampled per held-out prompt for the before/after evaluation.
     #[arg(long, default_value_t = 1)]
     pub eval_samples: usize,
+    /// Keep prompts whose reference answer is longer than --max-new-tokens (by default they
+    /// are left out of training and evaluation: no answer within the budget can parse).
+    #[arg(long)]
+    pub keep_long_prompts: bool,
 }
 
 #[derive(Args)]
@@ -439,7 +443,7 @@ fn previous(a: &TrainArgs, stage: &str) -> anyhow::Result<Option<Previous>> {
 /// example's score (for `heldout_scores.jsonl`).
 fn property_eval(model: &Model, tok: &Tok, ev: &[CodeExample], t: usize) -> anyhow::Result<(Value, f64, Vec<Value>)> {
     use sbd_model::metrics::{auroc, ece, fit_temperature, sigmoid};
-    let scores = train::property_scores(model, tok, ev, t)?;
+    let (scores, tag_max) = train::code_scores(model, tok, ev, t)?;
     let z: Vec<f64> = scores.iter().map(|s| s[0]).collect();
     let y: Vec<bool> = ev.iter().map(|e| e.props[0] > 0.5).collect();
     // Interleave the halves so that both see every source and variant.
@@ -467,6 +471,7 @@ fn property_eval(model: &Model, tok: &Tok, ev: &[CodeExample], t: usize) -> anyh
             "held_out_examples": ev.len(),
             "held_out_insecure": y.iter().filter(|v| **v).count(),
             "property_auroc_insecure": auroc(&z, &y),
+            "tag_head_auroc_insecure": auroc(&tag_max, &y),
             "auroc_by_variant": by_variant,
             "cwe_auroc_macro": cwe.0,
             "cwe_labels_scored": cwe.1,
@@ -478,10 +483,10 @@ fn property_eval(model: &Model, tok: &Tok, ev: &[CodeExample], t: usize) -> anyh
         }),
         temp,
         ev.iter()
-            .zip(z.iter().zip(&y))
-            .map(|(e, (z, y))| {
+            .zip(z.iter().zip(&y).zip(&tag_max))
+            .map(|(e, ((z, y), tg))| {
                 json!({"id": e.id, "variant": e.variant.name(), "language": e.language, "insecure": y,
-                       "logit": z, "p_insecure": sigmoid(z / temp)})
+                       "logit": z, "p_insecure": sigmoid(z / temp), "tag_log_odds": tg})
             })
             .collect(),
     ))
@@ -740,6 +745,27 @@ fn rl(r: &RlArgs) -> anyhow::Result<Value> {
     anyhow::ensure!(!tr.is_empty(), "no training prompts");
     let texts: Vec<String> = tr.iter().map(|p| p.prompt.clone()).collect();
     let (model, tok) = start(a, &texts)?;
+    let (n_tr, n_ev) = (tr.len(), ev.len());
+    let (tr, ev) = if r.keep_long_prompts {
+        (tr, ev)
+    } else {
+        let fits = |v: Vec<RlPrompt>| -> anyhow::Result<Vec<RlPrompt>> {
+            let mut out = Vec::new();
+            for p in v {
+                if sbd_model::rl::fits_budget(&tok, &p, r.max_new_tokens)? {
+                    out.push(p);
+                }
+            }
+            Ok(out)
+        };
+        (fits(tr)?, fits(ev)?)
+    };
+    anyhow::ensure!(
+        !tr.is_empty(),
+        "no training prompt has a reference answer shorter than --max-new-tokens {}: raise it or pass \
+         --keep-long-prompts (`sbd pipeline`: rl_keep_long_prompts = true)",
+        r.max_new_tokens
+    );
     let reference = plain(&model)?;
     let sampling = Sampling {
         max_new_tokens: r.max_new_tokens,
@@ -749,7 +775,14 @@ fn rl(r: &RlArgs) -> anyhow::Result<Value> {
         seed: 0,
     };
     let ev: Vec<RlPrompt> = sample(&ev, a.eval_limit, 17);
-    eprintln!("rl: {} train / {} held-out prompts, {} steps", tr.len(), ev.len(), cfg.steps);
+    eprintln!(
+        "rl: {} train / {} held-out prompts ({} / {} before the budget filter), {} steps",
+        tr.len(),
+        ev.len(),
+        n_tr,
+        n_ev,
+        cfg.steps
+    );
     let before = evaluate(&reference, &tok, &ev, &sampling, r.eval_samples)?;
     let rc = RlConfig { group: r.group.max(2), kl_beta: r.kl_beta, sampling: sampling.clone() };
     let opts = RunOptions { run_dir: &a.output, resume: a.resume, stop_after: None, meta: None };
@@ -759,6 +792,7 @@ fn rl(r: &RlArgs) -> anyhow::Result<Value> {
         "stage": "rl",
         "train_prompts": tr.len(),
         "held_out_prompts": ev.len(),
+        "prompts_before_budget_filter": {"train": n_tr, "held_out": n_ev, "kept_long": r.keep_long_prompts},
         "compliance_before": before.compliance,
         "parse_rate_before": before.parse_rate,
         "compliance_after": after.compliance,
