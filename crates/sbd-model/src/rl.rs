@@ -2,8 +2,9 @@
 //! a group of answers from the current policy, score each with [`sbd_scan::reward::reward`]
 //! (the same formula as `POST /v1/reward`) minus β·(log π − log π_ref) as the KL penalty, and
 //! push up the log-probability of answers above their group's mean reward (advantages
-//! centred within the group, not scaled by its spread: see [`group_advantages`]). Prompts with functional tests have them run in
-//! `sbd-sandbox` for every sampled answer, and the share passed enters the reward.
+//! centred within the group, not scaled by its spread: see [`group_advantages`]). Prompts
+//! with functional tests have them run in `sbd-sandbox` for every sampled answer, and the
+//! share passed enters the reward.
 
 use std::str::FromStr;
 

@@ -117,7 +117,8 @@ fn penalty(s: Severity) -> f64 {
 /// or holds nothing but comments, preprocessor directives and syntax errors), the unit was
 /// not analysed, or its tree is mostly errors (more than one ERROR/MISSING node per 200
 /// bytes, or more than a quarter of its bytes inside ERROR nodes).
-fn unparsed(report: &Report) -> bool {
+/// The evaluation oracle (`sbd-eval`) judges "parsed" by the same test.
+pub fn unparsed(report: &Report) -> bool {
     let p = &report.parse;
     let not_scanned = p.bytes > 0 && report.notes.iter().any(|n| n.contains("not scanned"));
     p.bytes == 0
