@@ -158,14 +158,12 @@ pub fn score(p: &RlPrompt, text: &str) -> Result<(f64, bool, bool)> {
     let lang = sbd_scan::Language::from_str(&p.language).map_err(|e| Error::Invalid(e.to_string()))?;
     let (code, expl) = split_completion(text);
     let report = sbd_scan::scan(&code, lang);
-    let parses = !code.trim().is_empty()
-        && sbd_scan::raw_parse(&code, lang)
-        && !report.notes.iter().any(|n| n.contains("not scanned"));
+    // The reward's own parse test (no code, not scanned, or mostly syntax errors).
+    let parses = !sbd_scan::reward::unparsed(&report);
     let tests = if p.tests.is_empty() || !parses { None } else { Some(run_tests(&code, &p.language, &p.tests)?) };
     // Code that does not parse cannot pass its tests: it scores 0 on them.
     let tests = tests.or_else(|| (!p.tests.is_empty()).then_some(TestOutcome { passed: 0, total: p.tests.len() }));
     let r = reward(&report, &p.expect, expl.as_deref(), tests, &Weights::default());
-    let parses = parses && r.parse == 0.0;
     Ok((r.reward, parses, parses && r.blocking_findings == 0))
 }
 

@@ -692,14 +692,11 @@ pub fn code_scores(model: &Model, tok: &Tok, ex: &[CodeExample], t: usize) -> Re
         let tags = host(out.tags)?;
         let z = host(model.property_logits(out.hidden, &b.seq_mask))?;
         z_all.extend(z.chunks(N_PROPS).map(|r| r.iter().map(|v| *v as f64).collect()));
-        let len = b.t;
         for i in 0..b.b {
-            let mut best = f64::NEG_INFINITY;
-            for j in 0..len {
-                if b.seq_mask[i * len + j] > 0.0 {
-                    best = best.max(tag_log_odds(&tags[(i * len + j) * N_TAGS..(i * len + j + 1) * N_TAGS]));
-                }
-            }
+            let best = (i * b.t..(i + 1) * b.t)
+                .filter(|&k| b.seq_mask[k] > 0.0)
+                .map(|k| tag_log_odds(&tags[k * N_TAGS..(k + 1) * N_TAGS]))
+                .fold(f64::NEG_INFINITY, f64::max);
             tag_all.push(best);
         }
     }

@@ -50,18 +50,10 @@ pub(crate) fn count_errors(tree: &Tree) -> usize {
 
 /// Bytes covered by ERROR nodes (outermost only).
 fn error_bytes(tree: &Tree) -> usize {
-    let mut n = 0;
-    walk_errors(tree, |node| {
-        if node.is_error() {
-            n += node.byte_range().len();
-            return false;
-        }
-        true
-    });
-    n
+    unit_error_bytes(tree, 0, usize::MAX)
 }
 
-/// Bytes of the unit (`[start, end)` of the parsed text) inside ERROR nodes.
+/// Bytes of the unit (`[start, end)` of the parsed text) inside ERROR nodes (outermost only).
 pub(crate) fn unit_error_bytes(tree: &Tree, start: usize, end: usize) -> usize {
     let mut n = 0;
     walk_errors(tree, |node| {
